@@ -1,0 +1,1 @@
+//! capnpc-generated baseline for the benchmarks.

@@ -1,0 +1,1 @@
+//! Cap'n Proto as a serde data format.

@@ -1,0 +1,1 @@
+//! Cap'n Proto schema model.

@@ -1,0 +1,1 @@
+//! Shared support for the serde_capnp integration tests, examples and benchmarks.
