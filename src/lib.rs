@@ -1,1 +1,3 @@
 //! Shared support for the serde_capnp integration tests, examples and benchmarks.
+
+pub mod datasets;
