@@ -1,1 +1,300 @@
-//! Cap'n Proto as a serde data format.
+//! Cap'n Proto as a serde data format, driven by schemas loaded at run time.
+//!
+//! Load a compiled schema, pick a struct, and serialize any `#[derive(Serialize)]` value into
+//! real Cap'n Proto bytes that every other implementation reads — or read such bytes back into
+//! a `#[derive(Deserialize)]` value.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct PhoneNumber { number: String, #[serde(rename = "type")] kind: PhoneType }
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! #[serde(rename_all = "camelCase")]
+//! enum PhoneType { Mobile, Home, Work }
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! enum Employment { Unemployed, Employer(String), School(String), SelfEmployed }
+//!
+//! #[derive(Serialize, Deserialize, Debug, PartialEq)]
+//! struct Person {
+//!     id: u32,
+//!     name: String,
+//!     email: String,
+//!     phones: Vec<PhoneNumber>,
+//!     employment: Employment,
+//! }
+//!
+//! # fn main() -> serde_capnp::Result<()> {
+//! let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/compiled/addressbook.bin"))?;
+//! let schema = serde_capnp::Schema::from_code_generator_request(&bytes)?;
+//! let person = schema.struct_type("Person")?;
+//!
+//! let alice = Person {
+//!     id: 123,
+//!     name: "Alice".into(),
+//!     email: "alice@example.com".into(),
+//!     phones: vec![PhoneNumber { number: "555-1212".into(), kind: PhoneType::Mobile }],
+//!     employment: Employment::School("MIT".into()),
+//! };
+//! let message: Vec<u8> = person.to_vec(&alice)?;
+//! let back: Person = person.from_slice(&message)?;
+//! assert_eq!(back, alice);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # The mapping
+//!
+//! | Rust / serde | Cap'n Proto |
+//! |---|---|
+//! | struct, map with string keys | struct; fields matched by name (`first_name` ↔ `firstName`) |
+//! | nested struct | struct field or group |
+//! | enum with unit variants | enum (`SelfEmployed` ↔ `selfEmployed`), or an integer (variant index) |
+//! | enum with data | union: unit variant ↔ Void member, newtype ↔ member, struct variant ↔ group |
+//! | `Option<T>` | pointer: `None` ↔ null; data field: `None` leaves the default |
+//! | `String`, `&str`, `char` | Text |
+//! | bytes (`serde_bytes`) | Data (a sequence of `u8` works too) |
+//! | `Vec<T>`, slices, arrays, sets, tuples | List(T) |
+//! | map with non-string keys | List of structs with `key` and `value` fields |
+//! | `()`, unit struct | Void |
+//! | integers, floats, bool | the field's own width; out-of-range values are errors |
+//!
+//! A struct's unnamed union is reached through a Rust field named `which` whose type is an enum
+//! (or through `#[serde(flatten)]` on such a field). Reading is tolerant, as schema evolution
+//! requires: fields missing from an older message read as their defaults, and fields the Rust
+//! type does not know are skipped. Writing is strict: a Rust field the schema lacks is an error.
+#![warn(missing_docs)]
+
+mod content;
+mod de;
+mod error;
+mod schema;
+mod ser;
+mod wire;
+
+use std::io::{BufRead, Read, Write};
+
+use capnp::message::ReaderSegments;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+pub use error::{Category, Error, Result};
+pub use schema::{ReadOptions, Schema, StructSchema};
+pub use serde_capnp_schema as model;
+
+impl StructSchema {
+    /// Serializes `value` as a message (segment table included) into a new vector.
+    pub fn to_vec<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>> {
+        self.to_vec_in(value, Vec::new())
+    }
+
+    /// Serializes `value` into `buffer`, reusing its allocation, and returns it.
+    pub fn to_vec_in<T: ?Sized + Serialize>(&self, value: &T, buffer: Vec<u8>) -> Result<Vec<u8>> {
+        ser::serialize(&self.pool, self.node, value, buffer)
+    }
+
+    /// Serializes `value` as a packed message.
+    pub fn to_vec_packed<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>> {
+        let flat = self.to_vec(value)?;
+        let mut out = Vec::new();
+        wire::pack(&flat, &mut out);
+        Ok(out)
+    }
+
+    /// Serializes `value` as a message into `writer`.
+    pub fn to_writer<W: Write, T: ?Sized + Serialize>(&self, mut writer: W, value: &T) -> Result<()> {
+        writer.write_all(&self.to_vec(value)?)?;
+        Ok(())
+    }
+
+    /// Serializes `value` as a packed message into `writer`.
+    pub fn to_writer_packed<W: Write, T: ?Sized + Serialize>(
+        &self,
+        mut writer: W,
+        value: &T,
+    ) -> Result<()> {
+        writer.write_all(&self.to_vec_packed(value)?)?;
+        Ok(())
+    }
+
+    /// Serializes `value` and returns the message's segments, without the segment table.
+    pub fn to_segments<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<Vec<u8>>> {
+        let flat = self.to_vec(value)?;
+        Ok(vec![flat[8..].to_vec()])
+    }
+
+    /// Deserializes a message (segment table included) from a slice.
+    ///
+    /// Text and Data can be borrowed from `bytes` (`&str`, `&[u8]`, `Cow`) with no copy.
+    /// Bytes after the message are an error.
+    pub fn from_slice<'de, T: Deserialize<'de>>(&'de self, bytes: &'de [u8]) -> Result<T> {
+        let (segments, len) = wire::Msg::parse_flat(bytes)?;
+        if len != bytes.len() {
+            return Err(Error::wire(format!(
+                "{} bytes follow the message",
+                bytes.len() - len
+            )));
+        }
+        de::deserialize(&self.pool, self.node, segments, self.options.limits())
+    }
+
+    /// Deserializes a message from its segments (no segment table), as given by
+    /// [`to_segments`](Self::to_segments) or another implementation's segment API.
+    pub fn from_segments<'de, T: Deserialize<'de>>(&'de self, segments: &[&'de [u8]]) -> Result<T> {
+        de::deserialize(&self.pool, self.node, segments.to_vec(), self.options.limits())
+    }
+
+    /// Deserializes a packed message from a slice.
+    pub fn from_slice_packed<T: DeserializeOwned>(&self, mut bytes: &[u8]) -> Result<T> {
+        let value = self.from_reader_packed(&mut bytes)?;
+        if !bytes.is_empty() {
+            return Err(Error::wire(format!("{} bytes follow the message", bytes.len())));
+        }
+        Ok(value)
+    }
+
+    /// Deserializes one message from `reader`.
+    pub fn from_reader<R: Read, T: DeserializeOwned>(&self, reader: R) -> Result<T> {
+        let message = capnp::serialize::read_message(reader, self.options.capnp())?;
+        self.from_owned_segments(message.into_segments())
+    }
+
+    /// Deserializes one packed message from `reader`.
+    pub fn from_reader_packed<R: BufRead, T: DeserializeOwned>(&self, reader: R) -> Result<T> {
+        let message = capnp::serialize_packed::read_message(reader, self.options.capnp())?;
+        self.from_owned_segments(message.into_segments())
+    }
+
+    /// Reads a stream of messages, one after another, from `reader` (like pycapnp's
+    /// `read_multiple`). The iterator ends at a clean end of input.
+    pub fn iter_from_reader<R: Read, T: DeserializeOwned>(&self, reader: R) -> StreamDeserializer<'_, R, T> {
+        StreamDeserializer {
+            schema: self,
+            reader,
+            packed: false,
+            done: false,
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    /// Reads a stream of packed messages from `reader`.
+    pub fn iter_from_reader_packed<R: BufRead, T: DeserializeOwned>(
+        &self,
+        reader: R,
+    ) -> StreamDeserializer<'_, R, T> {
+        StreamDeserializer {
+            schema: self,
+            reader,
+            packed: true,
+            done: false,
+            _marker: std::marker::PhantomData,
+        }
+    }
+
+    fn from_owned_segments<S: ReaderSegments, T: DeserializeOwned>(&self, segments: S) -> Result<T> {
+        let mut list = Vec::with_capacity(segments.len());
+        for i in 0..segments.len() {
+            list.push(
+                segments
+                    .get_segment(i as u32)
+                    .ok_or_else(|| Error::wire("segment missing"))?,
+            );
+        }
+        de::deserialize(&self.pool, self.node, list, self.options.limits())
+    }
+}
+
+/// An iterator over the messages of a stream; see [`StructSchema::iter_from_reader`].
+pub struct StreamDeserializer<'s, R, T> {
+    schema: &'s StructSchema,
+    reader: R,
+    packed: bool,
+    done: bool,
+    _marker: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<R: Read, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
+    fn read_next(&mut self) -> Result<Option<T>> {
+        let options = self.schema.options.capnp();
+        let message = if self.packed {
+            let mut buffered = std::io::BufReader::new(&mut self.reader);
+            if buffered.fill_buf()?.is_empty() {
+                return Ok(None);
+            }
+            // A packed stream cannot be read ahead safely: read one message per buffer.
+            let m = capnp::serialize_packed::read_message(&mut buffered, options)?;
+            if !buffered.buffer().is_empty() {
+                return Err(Error::wire(
+                    "packed stream reader must not buffer past a message; wrap the reader in a BufReader and use iter_from_reader_packed on it",
+                ));
+            }
+            Some(m)
+        } else {
+            capnp::serialize::try_read_message(&mut self.reader, options)?
+        };
+        match message {
+            None => Ok(None),
+            Some(m) => self.schema.from_owned_segments(m.into_segments()).map(Some),
+        }
+    }
+}
+
+impl<R: Read, T: DeserializeOwned> Iterator for StreamDeserializer<'_, R, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        if self.done {
+            return None;
+        }
+        match self.read_next() {
+            Ok(Some(v)) => Some(Ok(v)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// A Rust type bound to its Cap'n Proto struct, so that the schema need not be passed around:
+/// [`to_vec`] and [`from_slice`] work like `serde_json::to_vec` and `serde_json::from_slice`.
+pub trait CapnpStruct {
+    /// The struct the type is bound to.
+    fn struct_schema() -> &'static StructSchema;
+}
+
+/// Serializes a bound value; see [`CapnpStruct`].
+pub fn to_vec<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<Vec<u8>> {
+    T::struct_schema().to_vec(value)
+}
+
+/// Serializes a bound value as a packed message.
+pub fn to_vec_packed<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<Vec<u8>> {
+    T::struct_schema().to_vec_packed(value)
+}
+
+/// Serializes a bound value into a writer.
+pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(writer: W, value: &T) -> Result<()> {
+    T::struct_schema().to_writer(writer, value)
+}
+
+/// Deserializes a bound value from a slice.
+pub fn from_slice<'de, T: Deserialize<'de> + CapnpStruct>(bytes: &'de [u8]) -> Result<T> {
+    T::struct_schema().from_slice(bytes)
+}
+
+/// Deserializes a bound value from a packed slice.
+pub fn from_slice_packed<T: DeserializeOwned + CapnpStruct>(bytes: &[u8]) -> Result<T> {
+    T::struct_schema().from_slice_packed(bytes)
+}
+
+/// Deserializes a bound value from a reader.
+pub fn from_reader<R: Read, T: DeserializeOwned + CapnpStruct>(reader: R) -> Result<T> {
+    T::struct_schema().from_reader(reader)
+}

@@ -1,0 +1,867 @@
+//! The deserializer: Cap'n Proto messages → Rust values, driven by a struct schema.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+use std::sync::Arc;
+
+use serde::de::value::{BorrowedStrDeserializer, SeqDeserializer, U64Deserializer};
+use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+use serde_capnp_schema::{
+    names_match, AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type, Value,
+};
+
+use crate::error::{Error, Result};
+use crate::ser::{find_field, resolve, FxHasher};
+use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
+
+/// Deserializes the message in `segments`, whose root is the struct `node`.
+pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
+    pool: &'de SchemaPool,
+    node: NodeIndex,
+    segments: Vec<&'de [u8]>,
+    limits: Limits,
+) -> Result<T> {
+    let msg = Msg::new(segments, limits)?;
+    let root = msg.root()?;
+    let mut ctx = DeCtx {
+        pool,
+        msg,
+        depth_left: limits.nesting,
+        plans: Vec::new(),
+        plan_index: HashMap::default(),
+        recent: (u32::MAX, 0, 0),
+    };
+    T::deserialize(ValueDe {
+        ctx: &mut ctx,
+        ty: Cow::Owned(Type::Struct(node, None)),
+        src: Src::Ptr(Some(root), None),
+    })
+}
+
+const WHICH: u16 = u16::MAX;
+
+struct DeCtx<'de> {
+    pool: &'de SchemaPool,
+    msg: Msg<'de>,
+    depth_left: u32,
+    plans: Vec<Vec<(u16, u16)>>,
+    plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
+    recent: (NodeIndex, usize, u32),
+}
+
+impl DeCtx<'_> {
+    /// The plan for a (struct node, Rust type) pair: for each Rust field the schema knows, its
+    /// index in serde's `fields` and the schema field (or the unnamed union).
+    fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
+        let key = fields.as_ptr() as usize;
+        if self.recent.0 == node && self.recent.1 == key {
+            return self.recent.2;
+        }
+        let next = self.plans.len() as u32;
+        let p = *self.plan_index.entry((node, key)).or_insert(next);
+        if p == next {
+            let s = self.pool.node(node).as_struct().expect("struct");
+            let mut plan = Vec::with_capacity(fields.len());
+            for (i, name) in fields.iter().enumerate() {
+                if let Some(f) = find_field(s, name) {
+                    plan.push((i as u16, f));
+                } else if s.has_union() && (*name == "which" || *name == "union") {
+                    plan.push((i as u16, WHICH));
+                }
+            }
+            self.plans.push(plan);
+        }
+        self.recent = (node, key, p);
+        p
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        if self.depth_left == 0 {
+            return Err(Error::limit("nesting limit exceeded: the message nests too deeply"));
+        }
+        self.depth_left -= 1;
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth_left += 1;
+    }
+}
+
+/// Where a value is read from.
+#[derive(Clone, Copy)]
+enum Src<'de> {
+    Void,
+    Data { bytes: &'de [u8], at: u64, default: u64 },
+    /// A pointer (absent in an older struct) and the schema default for it.
+    Ptr(Option<PtrRef<'de>>, Option<&'de Value>),
+    Group(StructRef<'de>),
+}
+
+fn field_src<'de>(s: StructRef<'de>, slot: &'de FieldSlot) -> Src<'de> {
+    match slot {
+        FieldSlot::Void => Src::Void,
+        FieldSlot::Data {
+            ty,
+            offset,
+            default_bits,
+        } => Src::Data {
+            bytes: s.data,
+            at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
+            default: *default_bits,
+        },
+        FieldSlot::Pointer { index, default, .. } => Src::Ptr(s.pointer(*index), default.as_ref()),
+        FieldSlot::Group { .. } => Src::Group(s),
+    }
+}
+
+fn field_type<'de>(slot: &'de FieldSlot, brand: Option<&Brand>) -> Cow<'de, Type> {
+    match slot {
+        FieldSlot::Group { node } => {
+            Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone()))))
+        }
+        other => resolve(other.ty().unwrap_or(&Type::Void), brand),
+    }
+}
+
+struct ValueDe<'c, 'de> {
+    ctx: &'c mut DeCtx<'de>,
+    ty: Cow<'de, Type>,
+    src: Src<'de>,
+}
+
+/// What a pointer source resolves to once schema defaults are applied.
+enum Target<'de> {
+    Null,
+    Ptr(PtrRef<'de>),
+    Text(&'de str),
+    Data(&'de [u8]),
+}
+
+impl<'c, 'de> ValueDe<'c, 'de> {
+    fn mismatch(&self, wanted: &str) -> Error {
+        Error::data(format!(
+            "type mismatch: the schema has `{}` here, the Rust type expects {wanted}",
+            self.ty.describe(self.ctx.pool)
+        ))
+    }
+
+    #[inline]
+    fn bits(&self) -> u64 {
+        match self.src {
+            Src::Data { bytes, at, default } => {
+                read_bits(bytes, at, self.ty.data_bits().unwrap_or(0)) ^ default
+            }
+            _ => 0,
+        }
+    }
+
+    fn target(&self) -> Target<'de> {
+        let Src::Ptr(p, default) = self.src else {
+            return Target::Null;
+        };
+        match p {
+            Some(p) if !Msg::is_null(p) => Target::Ptr(p),
+            _ => match default {
+                Some(Value::Text(t)) => Target::Text(t),
+                Some(Value::Data(d)) => Target::Data(d),
+                Some(Value::List(r) | Value::Struct(r) | Value::AnyPointer(r)) => {
+                    Msg::detached(r.segment()).map_or(Target::Null, Target::Ptr)
+                }
+                _ => Target::Null,
+            },
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        match self.src {
+            Src::Ptr(p, _) => p.is_none_or(Msg::is_null),
+            _ => false,
+        }
+    }
+
+    fn text(&self) -> Result<&'de str> {
+        match self.target() {
+            Target::Null => Ok(""),
+            Target::Text(t) => Ok(t),
+            Target::Data(_) => Err(Error::schema("Text field has a Data default")),
+            Target::Ptr(p) => Ok(self.ctx.msg.read_text(p)?.unwrap_or("")),
+        }
+    }
+
+    fn data(&self) -> Result<&'de [u8]> {
+        match self.target() {
+            Target::Null => Ok(&[]),
+            Target::Data(d) => Ok(d),
+            Target::Text(t) => Ok(t.as_bytes()),
+            Target::Ptr(p) => Ok(self.ctx.msg.read_blob(p)?.unwrap_or(&[])),
+        }
+    }
+
+    fn struct_ref(&self) -> Result<StructRef<'de>> {
+        match self.src {
+            Src::Group(s) => Ok(s),
+            Src::Ptr(..) => match self.target() {
+                Target::Ptr(p) => Ok(self.ctx.msg.read_struct(p)?.unwrap_or_else(StructRef::empty)),
+                _ => Ok(StructRef::empty()),
+            },
+            _ => Err(self.mismatch("a struct")),
+        }
+    }
+
+    fn struct_type(&self) -> Result<(NodeIndex, Option<Arc<Brand>>)> {
+        match &*self.ty {
+            Type::Struct(n, b) => Ok((*n, b.clone())),
+            Type::AnyPointer(AnyPointerKind::Any | AnyPointerKind::Struct) => Err(Error::schema(
+                "cannot read an `AnyPointer` as a struct without a schema for it",
+            )),
+            _ => Err(self.mismatch("a struct")),
+        }
+    }
+
+    fn list(&self) -> Result<Option<(ListRef<'de>, Cow<'de, Type>)>> {
+        let elem: Cow<'de, Type> = match &self.ty {
+            Cow::Borrowed(Type::List(e)) => Cow::Borrowed(&**e),
+            Cow::Owned(Type::List(e)) => Cow::Owned((**e).clone()),
+            _ => return Err(self.mismatch("a sequence")),
+        };
+        let expect = match &*elem {
+            Type::Struct(..) => Expect::Struct,
+            t => match t.data_bits() {
+                Some(b) => Expect::Bits(b),
+                None => Expect::Pointer,
+            },
+        };
+        match self.target() {
+            Target::Ptr(p) => Ok(self.ctx.msg.read_list(p, expect)?.map(|l| (l, elem))),
+            _ => Ok(None),
+        }
+    }
+
+    fn enumerant(&self, n: NodeIndex) -> Result<&'de str> {
+        let pool: &'de SchemaPool = self.ctx.pool;
+        let v = self.bits() as u16;
+        let e = pool.node(n).as_enum().expect("enum node");
+        e.enumerants
+            .get(v as usize)
+            .map(|en| en.name.as_str())
+            .ok_or_else(|| {
+                Error::data(format!(
+                    "{v} is not an enumerant of `{}`",
+                    pool.node(n).short_name()
+                ))
+            })
+    }
+
+    fn visit_struct<V: Visitor<'de>>(self, visitor: V, fields: Option<&'static [&'static str]>) -> Result<V::Value> {
+        let (node, brand) = self.struct_type()?;
+        let s = self.struct_ref()?;
+        let by_pointer = matches!(self.src, Src::Ptr(..));
+        let ctx = self.ctx;
+        if by_pointer {
+            ctx.enter()?;
+        }
+        let plan = fields.map(|f| (ctx.plan_for(node, f), f));
+        let r = visitor.visit_map(StructAccess {
+            ctx: &mut *ctx,
+            s,
+            node,
+            brand,
+            plan,
+            pos: 0,
+            pending: None,
+        });
+        if by_pointer {
+            ctx.leave();
+        }
+        r
+    }
+
+    fn visit_list<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.list()? {
+            None => visitor.visit_seq(SeqDeserializer::<_, Error>::new(std::iter::empty::<()>())),
+            Some((list, elem)) => {
+                self.ctx.enter()?;
+                let r = visitor.visit_seq(ListAccess {
+                    ctx: &mut *self.ctx,
+                    list,
+                    elem,
+                    i: 0,
+                });
+                self.ctx.leave();
+                r
+            }
+        }
+    }
+
+    fn union_member(&self) -> Result<Option<(NodeIndex, u16, StructRef<'de>, Option<Arc<Brand>>)>> {
+        let (node, brand) = self.struct_type()?;
+        let pool: &'de SchemaPool = self.ctx.pool;
+        let s = pool.node(node).as_struct().expect("struct");
+        if !s.has_union() {
+            return Ok(None);
+        }
+        let sr = self.struct_ref()?;
+        let d = read_bits(sr.data, s.discriminant_offset as u64 * 16, 16) as u16;
+        let Some(&field) = s.union_members.get(d as usize) else {
+            return Err(Error::data(format!(
+                "union of `{}` has discriminant {d}, which this schema does not know",
+                pool.node(node).short_name()
+            )));
+        };
+        Ok(Some((node, field, sr, brand)))
+    }
+}
+
+macro_rules! deserialize_number {
+    ($($method:ident)*) => {
+        $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            self.deserialize_any(visitor)
+        })*
+    };
+}
+
+impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
+    type Error = Error;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        let b = self.bits();
+        match &*self.ty {
+            Type::Void => visitor.visit_unit(),
+            Type::Bool => visitor.visit_bool(b != 0),
+            Type::Int8 => visitor.visit_i8(b as i8),
+            Type::Int16 => visitor.visit_i16(b as i16),
+            Type::Int32 => visitor.visit_i32(b as i32),
+            Type::Int64 => visitor.visit_i64(b as i64),
+            Type::UInt8 => visitor.visit_u8(b as u8),
+            Type::UInt16 => visitor.visit_u16(b as u16),
+            Type::UInt32 => visitor.visit_u32(b as u32),
+            Type::UInt64 => visitor.visit_u64(b),
+            Type::Float32 => visitor.visit_f32(f32::from_bits(b as u32)),
+            Type::Float64 => visitor.visit_f64(f64::from_bits(b)),
+            Type::Text => visitor.visit_borrowed_str(self.text()?),
+            Type::Data => visitor.visit_borrowed_bytes(self.data()?),
+            Type::Enum(n) => {
+                let n = *n;
+                match self.enumerant(n) {
+                    Ok(name) => visitor.visit_borrowed_str(name),
+                    Err(_) => visitor.visit_u16(b as u16),
+                }
+            }
+            Type::List(_) => self.visit_list(visitor),
+            Type::Struct(..) => self.visit_struct(visitor, None),
+            Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => match self.target() {
+                Target::Ptr(p) => match self.ctx.msg.read_capability(p)? {
+                    Some(i) => visitor.visit_u32(i),
+                    None => visitor.visit_unit(),
+                },
+                _ => visitor.visit_unit(),
+            },
+            Type::AnyPointer(_) | Type::Param { .. } | Type::MethodParam(_) => {
+                if self.is_null() {
+                    visitor.visit_unit()
+                } else {
+                    Err(Error::schema(
+                        "cannot read an `AnyPointer` without a schema for its content",
+                    ))
+                }
+            }
+        }
+    }
+
+    deserialize_number!(deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
+        deserialize_i64 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+        deserialize_f32 deserialize_f64 deserialize_char deserialize_identifier);
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match &*self.ty {
+            Type::Text => visitor.visit_borrowed_str(self.text()?),
+            Type::Data => {
+                let d = self.data()?;
+                match std::str::from_utf8(d) {
+                    Ok(s) => visitor.visit_borrowed_str(s),
+                    Err(_) => visitor.visit_borrowed_bytes(d),
+                }
+            }
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match &*self.ty {
+            Type::Data => visitor.visit_borrowed_bytes(self.data()?),
+            Type::Text => visitor.visit_borrowed_bytes(self.text()?.as_bytes()),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_bytes(visitor)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if self.is_null() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match &*self.ty {
+            Type::Data => {
+                let d = self.data()?;
+                visitor.visit_seq(SeqDeserializer::<_, Error>::new(d.iter().copied()))
+            }
+            Type::List(_) => self.visit_list(visitor),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        if let Type::List(elem) = &*self.ty {
+            if let Type::Struct(n, _) = &**elem {
+                let s = self.ctx.pool.node(*n).as_struct().expect("struct");
+                if let (Some(k), Some(v)) = (s.field_index("key"), s.field_index("value")) {
+                    return match self.list()? {
+                        None => visitor.visit_map(serde::de::value::MapDeserializer::<
+                            std::iter::Empty<((), ())>,
+                            Error,
+                        >::new(std::iter::empty())),
+                        Some((list, elem)) => {
+                            self.ctx.enter()?;
+                            let r = visitor.visit_map(EntryAccess {
+                                ctx: &mut *self.ctx,
+                                list,
+                                elem,
+                                key: k,
+                                value: v,
+                                i: 0,
+                            });
+                            self.ctx.leave();
+                            r
+                        }
+                    };
+                }
+            }
+        }
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match &*self.ty {
+            Type::Struct(..) => self.visit_struct(visitor, Some(fields)),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        match &*self.ty {
+            Type::Enum(n) => {
+                let name = self.enumerant(*n)?;
+                let rust = variants
+                    .iter()
+                    .find(|v| names_match(v, name))
+                    .ok_or_else(|| {
+                        Error::data(format!(
+                            "enumerant `{name}` has no matching variant in the Rust enum (expected one of {})",
+                            variants.join(", ")
+                        ))
+                    })?;
+                visitor.visit_enum(BorrowedStrDeserializer::<Error>::new(rust))
+            }
+            Type::Text => {
+                let t = self.text()?;
+                visitor.visit_enum(t.into_deserializer())
+            }
+            Type::Int8
+            | Type::Int16
+            | Type::Int32
+            | Type::Int64
+            | Type::UInt8
+            | Type::UInt16
+            | Type::UInt32
+            | Type::UInt64 => {
+                let v = self.bits();
+                visitor.visit_enum(UnitByIndex(v))
+            }
+            Type::Struct(..) => {
+                let Some((node, field, s, brand)) = self.union_member()? else {
+                    return Err(Error::schema(format!(
+                        "`{}` has no union to read the enum from",
+                        self.ty.describe(self.ctx.pool)
+                    )));
+                };
+                let pool: &'de SchemaPool = self.ctx.pool;
+                let f = &pool.node(node).as_struct().expect("struct").fields[field as usize];
+                let rust = variants
+                    .iter()
+                    .find(|v| names_match(v, &f.name))
+                    .ok_or_else(|| {
+                        Error::data(format!(
+                            "union member `{}` has no matching variant in the Rust enum (expected one of {})",
+                            f.name,
+                            variants.join(", ")
+                        ))
+                    })?;
+                let by_pointer = matches!(self.src, Src::Ptr(..));
+                let ctx = self.ctx;
+                if by_pointer {
+                    ctx.enter()?;
+                }
+                let r = visitor
+                    .visit_enum(UnionAccess {
+                        de: ValueDe {
+                            ctx: &mut *ctx,
+                            ty: field_type(&f.slot, brand.as_deref()),
+                            src: field_src(s, &f.slot),
+                        },
+                        rust,
+                    })
+                    .map_err(|e| e.in_field(f.name.clone()));
+                if by_pointer {
+                    ctx.leave();
+                }
+                r
+            }
+            _ => Err(self.mismatch("an enum")),
+        }
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_unit()
+    }
+}
+
+/// Reads a struct's fields as map entries.
+struct StructAccess<'c, 'de> {
+    ctx: &'c mut DeCtx<'de>,
+    s: StructRef<'de>,
+    node: NodeIndex,
+    brand: Option<Arc<Brand>>,
+    /// With a plan, keys are serde's field names; without one, every present schema field.
+    plan: Option<(u32, &'static [&'static str])>,
+    pos: usize,
+    pending: Option<(u16, &'static str)>,
+}
+
+impl<'de> StructAccess<'_, 'de> {
+    fn node(&self) -> &'de StructNode {
+        let pool: &'de SchemaPool = self.ctx.pool;
+        pool.node(self.node).as_struct().expect("struct")
+    }
+
+    fn active(&self, field: u16) -> bool {
+        let s = self.node();
+        match s.fields[field as usize].discriminant {
+            None => true,
+            Some(d) => read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16) as u16 == d,
+        }
+    }
+}
+
+impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
+    type Error = Error;
+
+    #[inline]
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        let s = self.node();
+        loop {
+            match self.plan {
+                Some((plan, names)) => {
+                    let Some(&(rust, field)) = self.ctx.plans[plan as usize].get(self.pos) else {
+                        return Ok(None);
+                    };
+                    self.pos += 1;
+                    if field != WHICH && !self.active(field) {
+                        continue;
+                    }
+                    let name = names[rust as usize];
+                    self.pending = Some((field, name));
+                    return seed
+                        .deserialize(BorrowedStrDeserializer::<Error>::new(name))
+                        .map(Some);
+                }
+                None => {
+                    // Fields outside the union in code order, then the active union member.
+                    let field = if self.pos < s.plain_fields.len() {
+                        s.plain_fields[self.pos]
+                    } else if self.pos == s.plain_fields.len() && s.has_union() {
+                        let d = read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16);
+                        match s.union_members.get(d as usize) {
+                            Some(&f) => f,
+                            None => {
+                                return Err(Error::data(format!(
+                                    "union has discriminant {d}, which this schema does not know"
+                                )))
+                            }
+                        }
+                    } else {
+                        return Ok(None);
+                    };
+                    self.pos += 1;
+                    let name: &'de str = &s.fields[field as usize].name;
+                    self.pending = Some((field, ""));
+                    return seed
+                        .deserialize(BorrowedStrDeserializer::<Error>::new(name))
+                        .map(Some);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        let (field, name) = self
+            .pending
+            .take()
+            .ok_or_else(|| Error::data("map value requested before its key"))?;
+        let s = self.node();
+        if field == WHICH {
+            return seed
+                .deserialize(ValueDe {
+                    ctx: &mut *self.ctx,
+                    ty: Cow::Owned(Type::Struct(self.node, self.brand.clone())),
+                    src: Src::Group(self.s),
+                })
+                .map_err(|e| e.in_field(name));
+        }
+        let f = &s.fields[field as usize];
+        seed.deserialize(ValueDe {
+            ctx: &mut *self.ctx,
+            ty: field_type(&f.slot, self.brand.as_deref()),
+            src: field_src(self.s, &f.slot),
+        })
+        .map_err(|e| {
+            if name.is_empty() {
+                e.in_field(f.name.clone())
+            } else {
+                e.in_field(name)
+            }
+        })
+    }
+}
+
+fn element_src<'de>(list: &ListRef<'de>, elem: &Type, i: u32) -> Src<'de> {
+    match elem {
+        Type::Struct(..) => Src::Group(list.struct_element(i)),
+        Type::Void => Src::Void,
+        t if t.is_data() => {
+            let (bytes, at) = list.element_data(i);
+            Src::Data {
+                bytes,
+                at,
+                default: 0,
+            }
+        }
+        _ => Src::Ptr(Some(list.pointer_element(i)), None),
+    }
+}
+
+/// Reads a list's elements.
+struct ListAccess<'c, 'de> {
+    ctx: &'c mut DeCtx<'de>,
+    list: ListRef<'de>,
+    elem: Cow<'de, Type>,
+    i: u32,
+}
+
+impl<'de> de::SeqAccess<'de> for ListAccess<'_, 'de> {
+    type Error = Error;
+
+    #[inline]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        if self.i >= self.list.len {
+            return Ok(None);
+        }
+        let i = self.i;
+        self.i += 1;
+        let ty = match &self.elem {
+            Cow::Borrowed(t) => Cow::Borrowed(*t),
+            Cow::Owned(t) => Cow::Owned(t.clone()),
+        };
+        seed.deserialize(ValueDe {
+            src: element_src(&self.list, &ty, i),
+            ctx: &mut *self.ctx,
+            ty,
+        })
+        .map(Some)
+        .map_err(|e| e.at_index(i as u64))
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some((self.list.len - self.i) as usize)
+    }
+}
+
+/// Reads a list of `key`/`value` structs as a map.
+struct EntryAccess<'c, 'de> {
+    ctx: &'c mut DeCtx<'de>,
+    list: ListRef<'de>,
+    elem: Cow<'de, Type>,
+    key: u16,
+    value: u16,
+    i: u32,
+}
+
+impl<'de> EntryAccess<'_, 'de> {
+    fn part<T: DeserializeSeed<'de>>(&mut self, seed: T, field: u16, i: u32) -> Result<T::Value> {
+        let Type::Struct(n, brand) = &*self.elem else {
+            unreachable!()
+        };
+        let pool: &'de SchemaPool = self.ctx.pool;
+        let f = &pool.node(*n).as_struct().expect("struct").fields[field as usize];
+        let s = self.list.struct_element(i);
+        seed.deserialize(ValueDe {
+            ty: field_type(&f.slot, brand.as_deref()),
+            src: field_src(s, &f.slot),
+            ctx: &mut *self.ctx,
+        })
+        .map_err(|e| e.in_field(f.name.clone()).at_index(i as u64))
+    }
+}
+
+impl<'de> de::MapAccess<'de> for EntryAccess<'_, 'de> {
+    type Error = Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
+        if self.i >= self.list.len {
+            return Ok(None);
+        }
+        let i = self.i;
+        self.part(seed, self.key, i).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
+        let i = self.i;
+        self.i += 1;
+        self.part(seed, self.value, i)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some((self.list.len - self.i) as usize)
+    }
+}
+
+/// A union read as an enum variant.
+struct UnionAccess<'c, 'de> {
+    de: ValueDe<'c, 'de>,
+    rust: &'static str,
+}
+
+impl<'c, 'de> de::EnumAccess<'de> for UnionAccess<'c, 'de> {
+    type Error = Error;
+    type Variant = ValueDe<'c, 'de>;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self::Variant)> {
+        let v = seed.deserialize(BorrowedStrDeserializer::<Error>::new(self.rust))?;
+        Ok((v, self.de))
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for ValueDe<'_, 'de> {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
+        seed.deserialize(self)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
+        de::Deserializer::deserialize_seq(self, visitor)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        de::Deserializer::deserialize_struct(self, "", fields, visitor)
+    }
+}
+
+/// A Rust unit enum stored as an integer: the variant is chosen by its index.
+struct UnitByIndex(u64);
+
+impl<'de> de::EnumAccess<'de> for UnitByIndex {
+    type Error = Error;
+    type Variant = UnitOnly;
+
+    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, UnitOnly)> {
+        let v = seed.deserialize(U64Deserializer::<Error>::new(self.0))?;
+        Ok((v, UnitOnly))
+    }
+}
+
+struct UnitOnly;
+
+impl<'de> de::VariantAccess<'de> for UnitOnly {
+    type Error = Error;
+
+    fn unit_variant(self) -> Result<()> {
+        Ok(())
+    }
+
+    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, _seed: T) -> Result<T::Value> {
+        Err(Error::data("an integer field can only hold a unit variant"))
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, _visitor: V) -> Result<V::Value> {
+        Err(Error::data("an integer field can only hold a unit variant"))
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        _fields: &'static [&'static str],
+        _visitor: V,
+    ) -> Result<V::Value> {
+        Err(Error::data("an integer field can only hold a unit variant"))
+    }
+}

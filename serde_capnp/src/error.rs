@@ -1,0 +1,211 @@
+//! The one error type of the crate.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Alias for a `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, broadly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Category {
+    /// Reading or writing the underlying stream failed.
+    Io,
+    /// The bytes are not a well-formed Cap'n Proto message.
+    Wire,
+    /// The schema is unusable, or it does not fit the Rust type.
+    Schema,
+    /// A traversal, nesting or size limit was exceeded.
+    Limit,
+    /// The data does not fit: a wrong type, an out-of-range value, an unknown enumerant.
+    Data,
+}
+
+/// An error serializing or deserializing a Cap'n Proto message.
+///
+/// It carries a [`Category`], a message that says what was expected and what was found, and the
+/// path of the field where it happened (`people[1].phones[0].number`).
+pub struct Error {
+    inner: Box<Inner>,
+}
+
+struct Inner {
+    category: Category,
+    message: Cow<'static, str>,
+    /// Path segments, innermost first (they are added as the error travels outwards).
+    path: Vec<Segment>,
+    source: Option<std::io::Error>,
+}
+
+enum Segment {
+    Field(Cow<'static, str>),
+    Index(u64),
+}
+
+impl Error {
+    fn new(category: Category, message: impl Into<Cow<'static, str>>) -> Self {
+        Error {
+            inner: Box::new(Inner {
+                category,
+                message: message.into(),
+                path: Vec::new(),
+                source: None,
+            }),
+        }
+    }
+
+    pub(crate) fn wire(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Wire, message)
+    }
+
+    pub(crate) fn schema(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Schema, message)
+    }
+
+    pub(crate) fn limit(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Limit, message)
+    }
+
+    pub(crate) fn data(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Data, message)
+    }
+
+    pub(crate) fn io(e: std::io::Error) -> Self {
+        let mut err = Error::new(Category::Io, e.to_string());
+        err.inner.source = Some(e);
+        err
+    }
+
+    /// The broad category of the error.
+    pub fn category(&self) -> Category {
+        self.inner.category
+    }
+
+    /// The message, without the path.
+    pub fn message(&self) -> &str {
+        &self.inner.message
+    }
+
+    /// The path of the field where the error happened, e.g. `people[1].phones[0].number`
+    /// (empty at the root).
+    pub fn path(&self) -> String {
+        let mut out = String::new();
+        for seg in self.inner.path.iter().rev() {
+            match seg {
+                Segment::Field(name) => {
+                    if !out.is_empty() {
+                        out.push('.');
+                    }
+                    out.push_str(name);
+                }
+                Segment::Index(i) => {
+                    out.push('[');
+                    out.push_str(&i.to_string());
+                    out.push(']');
+                }
+            }
+        }
+        out
+    }
+
+    /// Adds the enclosing field's name to the path.
+    pub(crate) fn in_field(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.inner.path.push(Segment::Field(name.into()));
+        self
+    }
+
+    /// Adds the enclosing list index to the path.
+    pub(crate) fn at_index(mut self, index: u64) -> Self {
+        self.inner.path.push(Segment::Index(index));
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.inner.path.is_empty() {
+            f.write_str(&self.inner.message)
+        } else {
+            write!(f, "{} at `{}`", self.inner.message, self.path())
+        }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Error({:?}, {:?}", self.inner.category, self.inner.message)?;
+        if !self.inner.path.is_empty() {
+            write!(f, ", path: {:?}", self.path())?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl serde::ser::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error::data(msg.to_string())
+    }
+}
+
+impl serde::de::Error for Error {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Error::data(msg.to_string())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::io(e)
+    }
+}
+
+impl From<serde_capnp_schema::SchemaError> for Error {
+    fn from(e: serde_capnp_schema::SchemaError) -> Self {
+        Error::schema(e.message().to_string())
+    }
+}
+
+impl From<capnp::Error> for Error {
+    fn from(e: capnp::Error) -> Self {
+        use capnp::ErrorKind as K;
+        let category = match e.kind {
+            K::MessageTooLarge(_)
+            | K::MessageSizeOverflow
+            | K::ReadLimitExceeded
+            | K::NestingLimitExceeded
+            | K::InvalidNumberOfSegments(_)
+            | K::MessageIsTooDeeplyNested
+            | K::MessageIsTooDeeplyNestedOrContainsCycles => Category::Limit,
+            K::Failed | K::Overloaded | K::Disconnected | K::Unimplemented | K::PrematureEndOfFile => {
+                Category::Io
+            }
+            _ => Category::Wire,
+        };
+        Error::new(category, e.to_string())
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e.inner.category {
+            Category::Io => match e.inner.source {
+                Some(source) => source,
+                None => std::io::Error::other(e.to_string()),
+            },
+            Category::Wire | Category::Limit => {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, e)
+            }
+            _ => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        }
+    }
+}

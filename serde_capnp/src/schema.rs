@@ -1,0 +1,180 @@
+//! Schema handles: cheap to clone, shared between threads.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_capnp_schema::{NodeIndex, SchemaPool};
+
+use crate::error::{Error, Result};
+
+/// A loaded set of schema files.
+///
+/// ```
+/// # fn main() -> serde_capnp::Result<()> {
+/// let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/compiled/addressbook.bin"))?;
+/// let schema = serde_capnp::Schema::from_code_generator_request(&bytes)?;
+/// let person = schema.struct_type("Person")?;
+/// assert_eq!(person.name(), "Person");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Schema {
+    pool: Arc<SchemaPool>,
+}
+
+/// Options for reading messages: the traversal and nesting limits.
+///
+/// The defaults protect a reader against hostile messages: at most 8 Mi words (64 MiB) of
+/// traversed data, which also bounds what overlapping pointers can amplify, and at most 64
+/// levels of nested structs and lists, which keeps recursion far from the stack's end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// How many words a read may traverse in all.
+    pub traversal_limit_in_words: u64,
+    /// How deeply structs and lists may nest.
+    pub nesting_limit: u32,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            traversal_limit_in_words: 8 * 1024 * 1024,
+            nesting_limit: 64,
+        }
+    }
+}
+
+impl ReadOptions {
+    pub(crate) fn capnp(&self) -> capnp::message::ReaderOptions {
+        capnp::message::ReaderOptions {
+            traversal_limit_in_words: Some(self.traversal_limit_in_words as usize),
+            nesting_limit: self.nesting_limit.min(i32::MAX as u32) as i32,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> crate::wire::Limits {
+        crate::wire::Limits {
+            traversal_words: self.traversal_limit_in_words,
+            nesting: self.nesting_limit,
+        }
+    }
+}
+
+/// A struct type of a [`Schema`]: the handle that serializes and deserializes messages whose
+/// root is that struct.
+#[derive(Clone)]
+pub struct StructSchema {
+    pub(crate) pool: Arc<SchemaPool>,
+    pub(crate) node: NodeIndex,
+    pub(crate) options: ReadOptions,
+}
+
+impl Schema {
+    /// Loads the schema from the bytes of a `CodeGeneratorRequest`, as written by
+    /// `capnp compile -o- FILE...`.
+    pub fn from_code_generator_request(bytes: &[u8]) -> Result<Schema> {
+        Ok(Schema {
+            pool: Arc::new(SchemaPool::from_code_generator_request(bytes)?),
+        })
+    }
+
+    /// Wraps an already built pool.
+    pub fn from_pool(pool: SchemaPool) -> Schema {
+        Schema {
+            pool: Arc::new(pool),
+        }
+    }
+
+    /// The schema model.
+    pub fn pool(&self) -> &SchemaPool {
+        &self.pool
+    }
+
+    /// The struct named `name`: a short name (`Person`), a nested path (`Person.PhoneNumber`),
+    /// or a file-qualified name (`addressbook.capnp:Person`).
+    pub fn struct_type(&self, name: &str) -> Result<StructSchema> {
+        let index = self.pool.find(name)?;
+        let node = self.pool.node(index);
+        if node.as_struct().is_none() {
+            return Err(Error::schema(format!(
+                "`{}` is not a struct",
+                node.display_name
+            )));
+        }
+        Ok(StructSchema {
+            pool: self.pool.clone(),
+            node: index,
+            options: ReadOptions::default(),
+        })
+    }
+
+    /// The struct with this 64-bit ID.
+    pub fn struct_by_id(&self, id: u64) -> Result<StructSchema> {
+        let index = self
+            .pool
+            .index_of(id)
+            .ok_or_else(|| Error::schema(format!("no node with ID {id:#x} in the schema")))?;
+        let node = self.pool.node(index);
+        if node.as_struct().is_none() {
+            return Err(Error::schema(format!(
+                "`{}` is not a struct",
+                node.display_name
+            )));
+        }
+        Ok(StructSchema {
+            pool: self.pool.clone(),
+            node: index,
+            options: ReadOptions::default(),
+        })
+    }
+}
+
+impl StructSchema {
+    /// The struct's short name.
+    pub fn name(&self) -> &str {
+        self.pool.node(self.node).short_name()
+    }
+
+    /// The struct's full display name (`addressbook.capnp:Person`).
+    pub fn display_name(&self) -> &str {
+        &self.pool.node(self.node).display_name
+    }
+
+    /// The struct's 64-bit ID.
+    pub fn id(&self) -> u64 {
+        self.pool.node(self.node).id
+    }
+
+    /// The schema model and the struct's index in it.
+    pub fn pool(&self) -> (&SchemaPool, NodeIndex) {
+        (&self.pool, self.node)
+    }
+
+    /// The same struct with other read limits.
+    pub fn with_read_options(mut self, options: ReadOptions) -> StructSchema {
+        self.options = options;
+        self
+    }
+
+    /// The read limits in effect.
+    pub fn read_options(&self) -> ReadOptions {
+        self.options
+    }
+}
+
+impl fmt::Debug for StructSchema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("StructSchema")
+            .field(&self.display_name())
+            .finish()
+    }
+}
+
+impl fmt::Debug for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Schema")
+            .field("nodes", &self.pool.nodes().len())
+            .finish()
+    }
+}

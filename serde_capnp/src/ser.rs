@@ -1,0 +1,1234 @@
+//! The serializer: Rust values → Cap'n Proto messages, driven by a struct schema.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+
+use serde::ser::{self, Serialize};
+use serde_capnp_schema::{
+    names_match, AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type,
+};
+
+use crate::content::{Capture, Content};
+use crate::error::{Error, Result};
+use crate::wire::{ElemSize, ListB, Out, StructB};
+
+/// Serializes `value` as a message whose root is the struct `node`, into `buf` (cleared first).
+pub(crate) fn serialize<T: ?Sized + Serialize>(
+    pool: &SchemaPool,
+    node: NodeIndex,
+    value: &T,
+    buf: Vec<u8>,
+) -> Result<Vec<u8>> {
+    let mut ctx = Ctx {
+        pool,
+        out: Out::with_buffer(buf),
+        plans: Vec::new(),
+        plan_index: HashMap::default(),
+        recent: [(u32::MAX, 0, 0); RECENT],
+        recent_next: 0,
+    };
+    let ty = Type::Struct(node, None);
+    value.serialize(ValueSer {
+        ctx: &mut ctx,
+        ty: Cow::Owned(ty),
+        target: Target::Ptr(Out::ROOT),
+    })?;
+    Ok(ctx.out.finish())
+}
+
+const RECENT: usize = 4;
+const NOT_IN_SCHEMA: u16 = u16::MAX;
+
+/// Serialization state: the message and the per-Rust-type plans.
+///
+/// A plan remembers, for one (struct node, Rust type) pair, which schema field each successive
+/// `serialize_field` key maps to, keyed by the address of serde's `&'static str` key: after the
+/// first value of a type, a field costs one pointer comparison.
+struct Ctx<'s> {
+    pool: &'s SchemaPool,
+    out: Out,
+    plans: Vec<Plan>,
+    plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
+    recent: [(NodeIndex, usize, u32); RECENT],
+    recent_next: usize,
+}
+
+struct Plan {
+    keys: Vec<(usize, usize, u16)>,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
+        let key = name.as_ptr() as usize;
+        for &(n, k, p) in &self.recent {
+            if n == node && k == key {
+                return p;
+            }
+        }
+        let next = self.plans.len() as u32;
+        let p = *self.plan_index.entry((node, key)).or_insert(next);
+        if p == next {
+            self.plans.push(Plan { keys: Vec::new() });
+        }
+        self.recent[self.recent_next] = (node, key, p);
+        self.recent_next = (self.recent_next + 1) % RECENT;
+        p
+    }
+
+    /// The schema field for the `pos`-th field serialized with this plan.
+    #[inline]
+    fn planned_field(&mut self, plan: u32, pos: usize, s: &StructNode, key: &'static str) -> u16 {
+        let k = (key.as_ptr() as usize, key.len());
+        let keys = &mut self.plans[plan as usize].keys;
+        if let Some(&(p, l, f)) = keys.get(pos) {
+            if p == k.0 && l == k.1 {
+                return f;
+            }
+        }
+        if let Some(&(_, _, f)) = keys.iter().find(|e| e.0 == k.0 && e.1 == k.1) {
+            return f;
+        }
+        let f = find_field(s, key).unwrap_or(NOT_IN_SCHEMA);
+        if pos == keys.len() {
+            keys.push((k.0, k.1, f));
+        }
+        f
+    }
+}
+
+/// Finds a schema field by its Rust name: exact, then snake_case or PascalCase → camelCase.
+pub(crate) fn find_field(s: &StructNode, key: &str) -> Option<u16> {
+    s.field_index(key).or_else(|| {
+        s.fields
+            .iter()
+            .position(|f| names_match(key, &f.name))
+            .map(|i| i as u16)
+    })
+}
+
+/// Where a value is written.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Void,
+    Data { base: usize, at: u64, bits: u32, default: u64 },
+    Ptr(usize),
+    Group(StructB),
+}
+
+fn field_target(s: StructB, slot: &FieldSlot) -> Target {
+    match slot {
+        FieldSlot::Void => Target::Void,
+        FieldSlot::Data {
+            ty,
+            offset,
+            default_bits,
+        } => {
+            let bits = ty.data_bits().unwrap_or(0);
+            Target::Data {
+                base: s.data,
+                at: *offset as u64 * bits as u64,
+                bits,
+                default: *default_bits,
+            }
+        }
+        FieldSlot::Pointer { index, .. } => Target::Ptr(s.ptrs + *index as usize * 8),
+        FieldSlot::Group { .. } => Target::Group(s),
+    }
+}
+
+/// The type of a field, with generic parameters bound by the enclosing struct's brand.
+fn field_type<'s>(pool: &'s SchemaPool, slot: &'s FieldSlot, brand: Option<&Brand>) -> Cow<'s, Type> {
+    match slot {
+        FieldSlot::Group { node } => Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone())))),
+        other => {
+            let ty = other.ty().unwrap_or(&Type::Void);
+            let _ = pool;
+            resolve(ty, brand)
+        }
+    }
+}
+
+pub(crate) fn resolve<'s>(ty: &'s Type, brand: Option<&Brand>) -> Cow<'s, Type> {
+    match ty {
+        Type::Param { .. } | Type::MethodParam(_) => Cow::Owned(ty.resolve(brand)),
+        Type::Struct(_, _) | Type::Interface(_, _) | Type::List(_) if brand.is_some() => {
+            Cow::Owned(ty.resolve(brand))
+        }
+        _ => Cow::Borrowed(ty),
+    }
+}
+
+struct ValueSer<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
+    ty: Cow<'s, Type>,
+    target: Target,
+}
+
+impl<'c, 's> ValueSer<'c, 's> {
+    fn mismatch(&self, found: &str) -> Error {
+        Error::data(format!(
+            "type mismatch: the schema has `{}` here, the value is {}",
+            self.ty.describe(self.ctx.pool),
+            found
+        ))
+    }
+
+    #[inline]
+    fn write_data(self, bits_value: u64, found: &str) -> Result<()> {
+        match self.target {
+            Target::Data {
+                base,
+                at,
+                bits,
+                default,
+            } => {
+                self.ctx.out.write_bits(base, at, bits, bits_value ^ default);
+                Ok(())
+            }
+            _ => Err(self.mismatch(found)),
+        }
+    }
+
+    #[inline]
+    fn int(self, v: i128) -> Result<()> {
+        let range = |ok: bool, name: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(Error::data(format!("integer {v} is out of range for `{name}`")))
+            }
+        };
+        let bits = match *self.ty {
+            Type::Int8 => {
+                range(i8::try_from(v).is_ok(), "Int8")?;
+                v as i8 as u8 as u64
+            }
+            Type::Int16 => {
+                range(i16::try_from(v).is_ok(), "Int16")?;
+                v as i16 as u16 as u64
+            }
+            Type::Int32 => {
+                range(i32::try_from(v).is_ok(), "Int32")?;
+                v as i32 as u32 as u64
+            }
+            Type::Int64 => {
+                range(i64::try_from(v).is_ok(), "Int64")?;
+                v as i64 as u64
+            }
+            Type::UInt8 => {
+                range(u8::try_from(v).is_ok(), "UInt8")?;
+                v as u64
+            }
+            Type::UInt16 => {
+                range(u16::try_from(v).is_ok(), "UInt16")?;
+                v as u64
+            }
+            Type::UInt32 => {
+                range(u32::try_from(v).is_ok(), "UInt32")?;
+                v as u64
+            }
+            Type::UInt64 => {
+                range(u64::try_from(v).is_ok(), "UInt64")?;
+                v as u64
+            }
+            Type::Float32 => (v as f32).to_bits() as u64,
+            Type::Float64 => (v as f64).to_bits(),
+            Type::Enum(n) => {
+                let count = self.ctx.pool.node(n).as_enum().map_or(0, |e| e.enumerants.len());
+                if v < 0 || v >= count as i128 {
+                    return Err(Error::data(format!(
+                        "{v} is not an enumerant of `{}`",
+                        self.ctx.pool.node(n).short_name()
+                    )));
+                }
+                v as u64
+            }
+            _ => return Err(self.mismatch("an integer")),
+        };
+        self.write_data(bits, "an integer")
+    }
+
+    fn float(self, v: f64) -> Result<()> {
+        let bits = match *self.ty {
+            Type::Float32 => (v as f32).to_bits() as u64,
+            Type::Float64 => v.to_bits(),
+            _ => return Err(self.mismatch("a float")),
+        };
+        self.write_data(bits, "a float")
+    }
+
+    fn struct_builder(&mut self) -> Result<(StructB, NodeIndex, Option<Arc<Brand>>)> {
+        let (node, brand) = match &*self.ty {
+            Type::Struct(n, b) => (*n, b.clone()),
+            Type::AnyPointer(AnyPointerKind::Any | AnyPointerKind::Struct) => {
+                return Err(Error::schema(
+                    "cannot write a struct into an `AnyPointer` without a schema for it",
+                ))
+            }
+            _ => return Err(self.mismatch("a struct")),
+        };
+        let s = self
+            .ctx
+            .pool
+            .node(node)
+            .as_struct()
+            .ok_or_else(|| Error::schema("struct type refers to a node that is not a struct"))?;
+        let b = match self.target {
+            Target::Group(b) => b,
+            Target::Ptr(p) => self.ctx.out.init_struct(p, s.data_words, s.pointer_count)?,
+            _ => return Err(self.mismatch("a struct")),
+        };
+        Ok((b, node, brand))
+    }
+
+    /// Selects the union member matching `variant` and returns its target and type.
+    fn union_member(
+        mut self,
+        variant: &'static str,
+    ) -> Result<(&'c mut Ctx<'s>, Target, Cow<'s, Type>, &'s str)> {
+        if let Type::Enum(_) = *self.ty {
+            return Err(self.mismatch(&format!("the data-carrying variant `{variant}`")));
+        }
+        let (b, node, brand) = self.struct_builder()?;
+        let pool = self.ctx.pool;
+        let s = pool.node(node).as_struct().expect("checked");
+        if !s.has_union() {
+            return Err(Error::schema(format!(
+                "`{}` has no union to hold the variant `{variant}`",
+                pool.node(node).short_name()
+            )));
+        }
+        let member = s
+            .union_members
+            .iter()
+            .map(|&i| &s.fields[i as usize])
+            .find(|f| names_match(variant, &f.name))
+            .ok_or_else(|| {
+                Error::schema(format!(
+                    "the union of `{}` has no member `{variant}`",
+                    pool.node(node).short_name()
+                ))
+            })?;
+        let d = member.discriminant.expect("union member");
+        self.ctx
+            .out
+            .write_bits(b.data, s.discriminant_offset as u64 * 16, 16, d as u64);
+        let ty = field_type(pool, &member.slot, brand.as_deref());
+        Ok((self.ctx, field_target(b, &member.slot), ty, &member.name))
+    }
+
+    fn start_list(&mut self, len: usize) -> Result<(ListB, Cow<'s, Type>)> {
+        let Target::Ptr(p) = self.target else {
+            return Err(self.mismatch("a sequence"));
+        };
+        let elem: Cow<'s, Type> = match &self.ty {
+            Cow::Borrowed(Type::List(e)) => Cow::Borrowed(&**e),
+            Cow::Owned(Type::List(e)) => Cow::Owned((**e).clone()),
+            _ => return Err(self.mismatch("a sequence")),
+        };
+        let len = u32::try_from(len).map_err(|_| Error::limit("sequence is too long"))?;
+        let list = match &*elem {
+            Type::Struct(n, _) => {
+                let s = self
+                    .ctx
+                    .pool
+                    .node(*n)
+                    .as_struct()
+                    .ok_or_else(|| Error::schema("list element is not a struct"))?;
+                self.ctx
+                    .out
+                    .init_struct_list(p, len, s.data_words, s.pointer_count)?
+            }
+            t => match t.data_bits() {
+                Some(bits) => self.ctx.out.init_list(p, ElemSize::for_bits(bits), len)?,
+                None => self.ctx.out.init_list(p, ElemSize::Pointer, len)?,
+            },
+        };
+        Ok((list, elem))
+    }
+}
+
+fn element_target(ctx: &Ctx<'_>, list: &ListB, elem: &Type, i: u32) -> Target {
+    match elem {
+        Type::Struct(n, _) => {
+            let s = ctx.pool.node(*n).as_struct().expect("checked by start_list");
+            let data = list.start + (i as u64 * list.step_bits / 8) as usize;
+            Target::Group(StructB {
+                data,
+                data_words: s.data_words,
+                ptrs: data + s.data_words as usize * 8,
+                ptr_count: s.pointer_count,
+            })
+        }
+        Type::Void => Target::Void,
+        t => match t.data_bits() {
+            Some(bits) => Target::Data {
+                base: list.start,
+                at: i as u64 * bits as u64,
+                bits,
+                default: 0,
+            },
+            None => Target::Ptr(list.start + i as usize * 8),
+        },
+    }
+}
+
+impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
+    type Ok = ();
+    type Error = Error;
+    type SerializeSeq = SeqSer<'c, 's>;
+    type SerializeTuple = SeqSer<'c, 's>;
+    type SerializeTupleStruct = SeqSer<'c, 's>;
+    type SerializeTupleVariant = SeqSer<'c, 's>;
+    type SerializeMap = MapSer<'c, 's>;
+    type SerializeStruct = StructSer<'c, 's>;
+    type SerializeStructVariant = StructSer<'c, 's>;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    fn serialize_bool(self, v: bool) -> Result<()> {
+        match *self.ty {
+            Type::Bool => self.write_data(v as u64, "a bool"),
+            _ => Err(self.mismatch("a bool")),
+        }
+    }
+    fn serialize_i8(self, v: i8) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_i16(self, v: i16) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_i32(self, v: i32) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_i64(self, v: i64) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_i128(self, v: i128) -> Result<()> {
+        self.int(v)
+    }
+    fn serialize_u8(self, v: u8) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_u16(self, v: u16) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_u32(self, v: u32) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_u64(self, v: u64) -> Result<()> {
+        self.int(v.into())
+    }
+    fn serialize_u128(self, v: u128) -> Result<()> {
+        match i128::try_from(v) {
+            Ok(v) => self.int(v),
+            Err(_) => Err(Error::data(format!("integer {v} is out of range"))),
+        }
+    }
+    fn serialize_f32(self, v: f32) -> Result<()> {
+        self.float(v.into())
+    }
+    fn serialize_f64(self, v: f64) -> Result<()> {
+        self.float(v)
+    }
+    fn serialize_char(self, v: char) -> Result<()> {
+        self.serialize_str(v.encode_utf8(&mut [0; 4]))
+    }
+
+    fn serialize_str(self, v: &str) -> Result<()> {
+        match (&*self.ty, self.target) {
+            (Type::Text, Target::Ptr(p)) => self.ctx.out.set_blob(p, v.as_bytes(), true),
+            (Type::Enum(n), _) => {
+                let e = self.ctx.pool.node(*n).as_enum().expect("enum node");
+                let i = e
+                    .enumerant_index(v)
+                    .or_else(|| {
+                        e.enumerants
+                            .iter()
+                            .position(|en| names_match(v, &en.name))
+                            .map(|i| i as u16)
+                    })
+                    .ok_or_else(|| {
+                        Error::data(format!(
+                            "`{v}` is not an enumerant of `{}`",
+                            self.ctx.pool.node(*n).short_name()
+                        ))
+                    })?;
+                self.write_data(i as u64, "a string")
+            }
+            _ => Err(self.mismatch("a string")),
+        }
+    }
+
+    fn serialize_bytes(mut self, v: &[u8]) -> Result<()> {
+        match (&*self.ty, self.target) {
+            (Type::Data, Target::Ptr(p)) => self.ctx.out.set_blob(p, v, false),
+            (Type::Text, Target::Ptr(p)) => {
+                std::str::from_utf8(v)
+                    .map_err(|_| Error::data("bytes written into a Text field are not UTF-8"))?;
+                self.ctx.out.set_blob(p, v, true)
+            }
+            (Type::List(e), _) if **e == Type::UInt8 => {
+                let (list, _) = self.start_list(v.len())?;
+                self.ctx.out.buf[list.start..list.start + v.len()].copy_from_slice(v);
+                Ok(())
+            }
+            _ => Err(self.mismatch("bytes")),
+        }
+    }
+
+    fn serialize_none(self) -> Result<()> {
+        // Pointers stay null and data fields keep their default.
+        Ok(())
+    }
+
+    fn serialize_some<T: ?Sized + Serialize>(self, value: &T) -> Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<()> {
+        match (&*self.ty, self.target) {
+            (Type::Void, _) | (_, Target::Ptr(_)) => Ok(()),
+            _ => Err(self.mismatch("a unit")),
+        }
+    }
+
+    fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
+        self.serialize_unit()
+    }
+
+    fn serialize_unit_variant(
+        self,
+        _name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<()> {
+        match *self.ty {
+            Type::Enum(_) => self.serialize_str(variant),
+            Type::Struct(..) => {
+                let (_, _, _, _) = self.union_member(variant)?;
+                Ok(())
+            }
+            Type::Int8
+            | Type::Int16
+            | Type::Int32
+            | Type::Int64
+            | Type::UInt8
+            | Type::UInt16
+            | Type::UInt32
+            | Type::UInt64 => self.int(index.into()),
+            Type::Text => self.serialize_str(variant),
+            _ => Err(self.mismatch(&format!("the variant `{variant}`"))),
+        }
+    }
+
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _name: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        value.serialize(self)
+    }
+
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        let (ctx, target, ty, _) = self.union_member(variant)?;
+        value
+            .serialize(ValueSer { ctx, ty, target })
+            .map_err(|e| e.in_field(variant))
+    }
+
+    fn serialize_seq(mut self, len: Option<usize>) -> Result<SeqSer<'c, 's>> {
+        if let (Type::Data, Target::Ptr(p)) = (&*self.ty, self.target) {
+            return Ok(SeqSer {
+                kind: SeqKind::Bytes(p, Vec::with_capacity(len.unwrap_or(0))),
+                ctx: self.ctx,
+                index: 0,
+            });
+        }
+        match len {
+            Some(len) => {
+                let (list, elem) = self.start_list(len)?;
+                Ok(SeqSer {
+                    kind: SeqKind::List(list, elem),
+                    ctx: self.ctx,
+                    index: 0,
+                })
+            }
+            None => {
+                if !matches!(*self.ty, Type::List(_)) {
+                    return Err(self.mismatch("a sequence"));
+                }
+                Ok(SeqSer {
+                    kind: SeqKind::Buffered(self.ty, self.target, Vec::new()),
+                    ctx: self.ctx,
+                    index: 0,
+                })
+            }
+        }
+    }
+
+    fn serialize_tuple(self, len: usize) -> Result<SeqSer<'c, 's>> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_struct(self, _name: &'static str, len: usize) -> Result<SeqSer<'c, 's>> {
+        self.serialize_seq(Some(len))
+    }
+
+    fn serialize_tuple_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<SeqSer<'c, 's>> {
+        let (ctx, target, ty, _) = self.union_member(variant)?;
+        ValueSer { ctx, ty, target }
+            .serialize_seq(Some(len))
+            .map_err(|e| e.in_field(variant))
+    }
+
+    fn serialize_map(mut self, len: Option<usize>) -> Result<MapSer<'c, 's>> {
+        if let Type::List(elem) = &*self.ty {
+            // A map with non-string keys: a list of entry structs with `key` and `value`.
+            let entry = match &**elem {
+                Type::Struct(n, b) => (*n, b.clone()),
+                _ => return Err(self.mismatch("a map")),
+            };
+            let s = self.ctx.pool.node(entry.0).as_struct().expect("struct");
+            let key = s.field_index("key");
+            let value = s.field_index("value");
+            let (Some(key), Some(value)) = (key, value) else {
+                return Err(Error::schema(format!(
+                    "a map needs a list of structs with `key` and `value` fields; `{}` lacks them",
+                    self.ctx.pool.node(entry.0).short_name()
+                )));
+            };
+            return match len {
+                Some(len) => {
+                    let (list, elem) = self.start_list(len)?;
+                    Ok(MapSer {
+                        kind: MapKind::Entries {
+                            list,
+                            elem,
+                            key,
+                            value,
+                        },
+                        ctx: self.ctx,
+                        index: 0,
+                    })
+                }
+                None => Ok(MapSer {
+                    kind: MapKind::Buffered(self.ty, self.target, Vec::new(), None),
+                    ctx: self.ctx,
+                    index: 0,
+                }),
+            };
+        }
+        let (b, node, brand) = self.struct_builder()?;
+        Ok(MapSer {
+            kind: MapKind::Struct {
+                b,
+                node,
+                brand,
+                key: None,
+            },
+            ctx: self.ctx,
+            index: 0,
+        })
+    }
+
+    fn serialize_struct(mut self, name: &'static str, _len: usize) -> Result<StructSer<'c, 's>> {
+        let (b, node, brand) = self.struct_builder()?;
+        let plan = self.ctx.plan_for(node, name);
+        Ok(StructSer {
+            ctx: self.ctx,
+            b,
+            node,
+            brand,
+            plan,
+            pos: 0,
+        })
+    }
+
+    fn serialize_struct_variant(
+        self,
+        _name: &'static str,
+        _index: u32,
+        variant: &'static str,
+        len: usize,
+    ) -> Result<StructSer<'c, 's>> {
+        let (ctx, target, ty, _) = self.union_member(variant)?;
+        ValueSer { ctx, ty, target }
+            .serialize_struct(variant, len)
+            .map_err(|e| e.in_field(variant))
+    }
+
+    fn collect_str<T: ?Sized + std::fmt::Display>(self, value: &T) -> Result<()> {
+        self.serialize_str(&value.to_string())
+    }
+}
+
+/// Serializes the fields of a struct (or a group, or a struct variant's member).
+pub(crate) struct StructSer<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
+    b: StructB,
+    node: NodeIndex,
+    brand: Option<Arc<Brand>>,
+    plan: u32,
+    pos: usize,
+}
+
+impl<'c, 's> StructSer<'c, 's> {
+    fn field<T: ?Sized + Serialize>(&mut self, index: u16, key: &str, value: &T) -> Result<()> {
+        let pool = self.ctx.pool;
+        let s = pool.node(self.node).as_struct().expect("struct");
+        let f = &s.fields[index as usize];
+        if let Some(d) = f.discriminant {
+            self.ctx
+                .out
+                .write_bits(self.b.data, s.discriminant_offset as u64 * 16, 16, d as u64);
+        }
+        let ty = field_type(pool, &f.slot, self.brand.as_deref());
+        value
+            .serialize(ValueSer {
+                ctx: &mut *self.ctx,
+                ty,
+                target: field_target(self.b, &f.slot),
+            })
+            .map_err(|e| e.in_field(key.to_string()))
+    }
+
+    /// A Rust field the schema does not have: the unnamed union's conventional name, or an error.
+    fn unknown<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<()> {
+        let pool = self.ctx.pool;
+        let node = pool.node(self.node);
+        let s = node.as_struct().expect("struct");
+        if s.has_union() && (key == "which" || key == "union") {
+            return value
+                .serialize(ValueSer {
+                    ctx: &mut *self.ctx,
+                    ty: Cow::Owned(Type::Struct(self.node, self.brand.clone())),
+                    target: Target::Group(self.b),
+                })
+                .map_err(|e| e.in_field(key.to_string()));
+        }
+        Err(Error::schema(format!(
+            "field `{key}` is not in the schema of `{}`",
+            node.short_name()
+        )))
+    }
+}
+
+impl ser::SerializeStruct for StructSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    #[inline]
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        let s = self.ctx.pool.node(self.node).as_struct().expect("struct");
+        let index = self.ctx.planned_field(self.plan, self.pos, s, key);
+        self.pos += 1;
+        if index == NOT_IN_SCHEMA {
+            return self.unknown(key, value);
+        }
+        self.field(index, key, value)
+    }
+
+    fn end(self) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl ser::SerializeStructVariant for StructSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_field<T: ?Sized + Serialize>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<()> {
+        ser::SerializeStruct::serialize_field(self, key, value)
+    }
+
+    fn end(self) -> Result<()> {
+        Ok(())
+    }
+}
+
+enum SeqKind<'s> {
+    List(ListB, Cow<'s, Type>),
+    Bytes(usize, Vec<u8>),
+    Buffered(Cow<'s, Type>, Target, Vec<Content>),
+}
+
+/// Serializes the elements of a list.
+pub(crate) struct SeqSer<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
+    kind: SeqKind<'s>,
+    index: u32,
+}
+
+impl ser::SerializeSeq for SeqSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    #[inline]
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        let i = self.index;
+        self.index += 1;
+        match &mut self.kind {
+            SeqKind::List(list, elem) => {
+                if i >= list.len {
+                    return Err(Error::data(format!(
+                        "sequence has more elements than the {} it announced",
+                        list.len
+                    )));
+                }
+                let target = element_target(self.ctx, list, elem, i);
+                let ty = match elem {
+                    Cow::Borrowed(t) => Cow::Borrowed(*t),
+                    Cow::Owned(t) => Cow::Owned(t.clone()),
+                };
+                value
+                    .serialize(ValueSer {
+                        ctx: &mut *self.ctx,
+                        ty,
+                        target,
+                    })
+                    .map_err(|e| e.at_index(i as u64))
+            }
+            SeqKind::Bytes(_, bytes) => {
+                let byte = value
+                    .serialize(ByteCapture)
+                    .map_err(|e| e.at_index(i as u64))?;
+                bytes.push(byte);
+                Ok(())
+            }
+            SeqKind::Buffered(_, _, items) => {
+                items.push(value.serialize(Capture)?);
+                Ok(())
+            }
+        }
+    }
+
+    fn end(self) -> Result<()> {
+        match self.kind {
+            SeqKind::List(list, _) if self.index != list.len => Err(Error::data(format!(
+                "sequence has {} elements but announced {}",
+                self.index, list.len
+            ))),
+            SeqKind::List(..) => Ok(()),
+            SeqKind::Bytes(p, bytes) => self.ctx.out.set_blob(p, &bytes, false),
+            SeqKind::Buffered(ty, target, items) => Content::Seq(items).serialize(ValueSer {
+                ctx: self.ctx,
+                ty,
+                target,
+            }),
+        }
+    }
+}
+
+impl ser::SerializeTuple for SeqSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<()> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleStruct for SeqSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<()> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+impl ser::SerializeTupleVariant for SeqSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        ser::SerializeSeq::serialize_element(self, value)
+    }
+    fn end(self) -> Result<()> {
+        ser::SerializeSeq::end(self)
+    }
+}
+
+enum MapKind<'s> {
+    /// A struct written from a map with string keys (`#[serde(flatten)]`, `HashMap<String, _>`).
+    Struct {
+        b: StructB,
+        node: NodeIndex,
+        brand: Option<Arc<Brand>>,
+        key: Option<String>,
+    },
+    /// A list of entry structs.
+    Entries {
+        list: ListB,
+        elem: Cow<'s, Type>,
+        key: u16,
+        value: u16,
+    },
+    Buffered(Cow<'s, Type>, Target, Vec<(Content, Content)>, Option<Content>),
+}
+
+/// Serializes a map as a struct or as a list of entries.
+pub(crate) struct MapSer<'c, 's> {
+    ctx: &'c mut Ctx<'s>,
+    kind: MapKind<'s>,
+    index: u32,
+}
+
+impl MapSer<'_, '_> {
+    fn entry_part<T: ?Sized + Serialize>(&mut self, which: bool, v: &T) -> Result<()> {
+        let MapKind::Entries {
+            list,
+            elem,
+            key,
+            value,
+        } = &self.kind
+        else {
+            unreachable!()
+        };
+        let i = self.index;
+        if i >= list.len {
+            return Err(Error::data("map has more entries than it announced"));
+        }
+        let Target::Group(b) = element_target(self.ctx, list, elem, i) else {
+            unreachable!()
+        };
+        let (node, brand) = match &**elem {
+            Type::Struct(n, b) => (*n, b.clone()),
+            _ => unreachable!(),
+        };
+        let pool = self.ctx.pool;
+        let s = pool.node(node).as_struct().expect("struct");
+        let f = &s.fields[if which { *value } else { *key } as usize];
+        let ty = field_type(pool, &f.slot, brand.as_deref());
+        v.serialize(ValueSer {
+            ctx: &mut *self.ctx,
+            ty,
+            target: field_target(b, &f.slot),
+        })
+        .map_err(|e| e.in_field(if which { "value" } else { "key" }).at_index(i as u64))
+    }
+}
+
+impl ser::SerializeMap for MapSer<'_, '_> {
+    type Ok = ();
+    type Error = Error;
+
+    fn serialize_key<T: ?Sized + Serialize>(&mut self, key: &T) -> Result<()> {
+        match &mut self.kind {
+            MapKind::Struct { key: k, .. } => {
+                *k = Some(key.serialize(KeyCapture)?);
+                Ok(())
+            }
+            MapKind::Entries { .. } => self.entry_part(false, key),
+            MapKind::Buffered(_, _, _, k) => {
+                *k = Some(key.serialize(Capture)?);
+                Ok(())
+            }
+        }
+    }
+
+    fn serialize_value<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
+        match &mut self.kind {
+            MapKind::Struct {
+                b,
+                node,
+                brand,
+                key,
+            } => {
+                let key = key
+                    .take()
+                    .ok_or_else(|| Error::data("map value serialized before its key"))?;
+                let mut st = StructSer {
+                    b: *b,
+                    node: *node,
+                    brand: brand.clone(),
+                    ctx: &mut *self.ctx,
+                    plan: u32::MAX,
+                    pos: 0,
+                };
+                let s = st.ctx.pool.node(*node).as_struct().expect("struct");
+                match find_field(s, &key) {
+                    Some(i) => st.field(i, &key, value),
+                    None => st.unknown(&key, value),
+                }
+            }
+            MapKind::Entries { .. } => {
+                self.entry_part(true, value)?;
+                self.index += 1;
+                Ok(())
+            }
+            MapKind::Buffered(_, _, entries, k) => {
+                let k = k
+                    .take()
+                    .ok_or_else(|| Error::data("map value serialized before its key"))?;
+                entries.push((k, value.serialize(Capture)?));
+                Ok(())
+            }
+        }
+    }
+
+    fn end(self) -> Result<()> {
+        match self.kind {
+            MapKind::Entries { list, .. } if self.index != list.len => Err(Error::data(format!(
+                "map has {} entries but announced {}",
+                self.index, list.len
+            ))),
+            MapKind::Buffered(ty, target, entries, _) => {
+                Content::Map(entries).serialize(ValueSer {
+                    ctx: self.ctx,
+                    ty,
+                    target,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Captures a map key that must be a string (a struct field name).
+struct KeyCapture;
+
+macro_rules! key_not_string {
+    ($($f:ident: $t:ty),*) => {
+        $(fn $f(self, _: $t) -> Result<String> {
+            Err(Error::data("a map written as a struct must have string keys"))
+        })*
+    };
+}
+
+impl ser::Serializer for KeyCapture {
+    type Ok = String;
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<String, Error>;
+    type SerializeTuple = ser::Impossible<String, Error>;
+    type SerializeTupleStruct = ser::Impossible<String, Error>;
+    type SerializeTupleVariant = ser::Impossible<String, Error>;
+    type SerializeMap = ser::Impossible<String, Error>;
+    type SerializeStruct = ser::Impossible<String, Error>;
+    type SerializeStructVariant = ser::Impossible<String, Error>;
+
+    fn serialize_str(self, v: &str) -> Result<String> {
+        Ok(v.to_string())
+    }
+    fn serialize_char(self, v: char) -> Result<String> {
+        Ok(v.to_string())
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<String> {
+        Ok(v.to_string())
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<String> {
+        v.serialize(self)
+    }
+    key_not_string!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
+        serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
+        serialize_u64: u64, serialize_f32: f32, serialize_f64: f64, serialize_bytes: &[u8]);
+    fn serialize_none(self) -> Result<String> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<String> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<String> {
+        self.serialize_none()
+    }
+    fn serialize_unit_struct(self, _: &'static str) -> Result<String> {
+        self.serialize_none()
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<String> {
+        self.serialize_none()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(Error::data("a map written as a struct must have string keys"))
+    }
+}
+
+/// Captures one element of a byte sequence written into a Data field.
+struct ByteCapture;
+
+impl ByteCapture {
+    fn byte(v: i128) -> Result<u8> {
+        u8::try_from(v).map_err(|_| Error::data(format!("integer {v} is out of range for a byte of `Data`")))
+    }
+}
+
+macro_rules! byte_from_int {
+    ($($f:ident: $t:ty),*) => {
+        $(fn $f(self, v: $t) -> Result<u8> { Self::byte(v as i128) })*
+    };
+}
+
+macro_rules! not_a_byte {
+    ($($f:ident: $t:ty),*) => {
+        $(fn $f(self, _: $t) -> Result<u8> {
+            Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        })*
+    };
+}
+
+impl ser::Serializer for ByteCapture {
+    type Ok = u8;
+    type Error = Error;
+    type SerializeSeq = ser::Impossible<u8, Error>;
+    type SerializeTuple = ser::Impossible<u8, Error>;
+    type SerializeTupleStruct = ser::Impossible<u8, Error>;
+    type SerializeTupleVariant = ser::Impossible<u8, Error>;
+    type SerializeMap = ser::Impossible<u8, Error>;
+    type SerializeStruct = ser::Impossible<u8, Error>;
+    type SerializeStructVariant = ser::Impossible<u8, Error>;
+
+    byte_from_int!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
+        serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
+    not_a_byte!(serialize_bool: bool, serialize_f32: f32, serialize_f64: f64, serialize_char: char,
+        serialize_str: &str, serialize_bytes: &[u8], serialize_unit_struct: &'static str);
+    fn serialize_none(self) -> Result<u8> {
+        self.serialize_unit()
+    }
+    fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<u8> {
+        v.serialize(self)
+    }
+    fn serialize_unit(self) -> Result<u8> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<u8> {
+        self.serialize_unit()
+    }
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<u8> {
+        v.serialize(self)
+    }
+    fn serialize_newtype_variant<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<u8> {
+        self.serialize_unit()
+    }
+    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleVariant> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeStructVariant> {
+        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    }
+}
+
+/// A small, fast hasher for the plan table's integer keys.
+#[derive(Default)]
+pub(crate) struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}

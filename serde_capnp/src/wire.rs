@@ -1,0 +1,848 @@
+//! The Cap'n Proto wire format: a bounds-checked reader over message segments and a
+//! single-segment builder.
+//!
+//! Both work on byte offsets rather than raw pointers, so a hostile message can only ever produce
+//! an error: every offset is checked against its segment before it is read.
+
+use std::cell::Cell;
+
+use crate::error::{Error, Result};
+
+/// The most segments a message may have (the same limit as the reference implementation).
+pub(crate) const MAX_SEGMENTS: usize = 512;
+
+/// Segment used for pointers that live outside the message (schema default values).
+const DETACHED: u32 = u32::MAX;
+
+#[inline]
+fn word(seg: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(seg[off..off + 8].try_into().unwrap())
+}
+
+/// Element sizes as encoded in list pointers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ElemSize {
+    Void = 0,
+    Bit = 1,
+    Byte = 2,
+    TwoBytes = 3,
+    FourBytes = 4,
+    EightBytes = 5,
+    Pointer = 6,
+    Composite = 7,
+}
+
+impl ElemSize {
+    pub(crate) fn for_bits(bits: u32) -> ElemSize {
+        match bits {
+            0 => ElemSize::Void,
+            1 => ElemSize::Bit,
+            8 => ElemSize::Byte,
+            16 => ElemSize::TwoBytes,
+            32 => ElemSize::FourBytes,
+            _ => ElemSize::EightBytes,
+        }
+    }
+
+    fn data_bits(self) -> u32 {
+        match self {
+            ElemSize::Void | ElemSize::Pointer | ElemSize::Composite => 0,
+            ElemSize::Bit => 1,
+            ElemSize::Byte => 8,
+            ElemSize::TwoBytes => 16,
+            ElemSize::FourBytes => 32,
+            ElemSize::EightBytes => 64,
+        }
+    }
+}
+
+/// What a reader expects a list's elements to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Expect {
+    Bits(u32),
+    Pointer,
+    Struct,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------------------------
+
+/// Limits applied while reading a message.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Limits {
+    pub traversal_words: u64,
+    pub nesting: u32,
+}
+
+/// A message being read: its segments and the remaining traversal budget.
+pub(crate) struct Msg<'a> {
+    segments: Vec<&'a [u8]>,
+    budget: Cell<u64>,
+}
+
+/// The location of a pointer word.
+#[derive(Clone, Copy)]
+pub(crate) struct PtrRef<'a> {
+    seg: &'a [u8],
+    seg_id: u32,
+    off: usize,
+}
+
+/// A struct in a message.
+#[derive(Clone, Copy)]
+pub(crate) struct StructRef<'a> {
+    pub data: &'a [u8],
+    seg: &'a [u8],
+    seg_id: u32,
+    ptrs: usize,
+    ptr_count: u16,
+}
+
+/// A list in a message.
+#[derive(Clone, Copy)]
+pub(crate) struct ListRef<'a> {
+    seg: &'a [u8],
+    seg_id: u32,
+    start: usize,
+    pub len: u32,
+    step_bits: u64,
+    data_bits: u32,
+    ptr_count: u16,
+}
+
+impl<'a> Msg<'a> {
+    pub(crate) fn new(segments: Vec<&'a [u8]>, limits: Limits) -> Result<Self> {
+        if segments.is_empty() {
+            return Err(Error::wire("message has no segments"));
+        }
+        if segments.len() > MAX_SEGMENTS {
+            return Err(Error::limit(format!(
+                "message has {} segments, more than the limit of {MAX_SEGMENTS}",
+                segments.len()
+            )));
+        }
+        for s in &segments {
+            if s.len() % 8 != 0 {
+                return Err(Error::wire("segment length is not a whole number of words"));
+            }
+        }
+        Ok(Msg {
+            segments,
+            budget: Cell::new(limits.traversal_words),
+        })
+    }
+
+    /// Splits a flat buffer (segment table followed by segments) into segments.
+    pub(crate) fn parse_flat(bytes: &'a [u8]) -> Result<(Vec<&'a [u8]>, usize)> {
+        let truncated = || Error::wire("message is truncated");
+        if bytes.len() < 8 {
+            return Err(if bytes.is_empty() {
+                Error::wire("message is empty")
+            } else {
+                truncated()
+            });
+        }
+        let count = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize + 1;
+        if count > MAX_SEGMENTS || count == 0 {
+            return Err(Error::limit(format!(
+                "message claims {count} segments, more than the limit of {MAX_SEGMENTS}"
+            )));
+        }
+        let header = (4 + count * 4).div_ceil(8) * 8;
+        if bytes.len() < header {
+            return Err(truncated());
+        }
+        let mut segments = Vec::with_capacity(count);
+        let mut pos = header;
+        for i in 0..count {
+            let words = u32::from_le_bytes(bytes[4 + i * 4..8 + i * 4].try_into().unwrap());
+            let len = words as usize * 8;
+            let end = pos.checked_add(len).ok_or_else(truncated)?;
+            let seg = bytes.get(pos..end).ok_or_else(truncated)?;
+            segments.push(seg);
+            pos = end;
+        }
+        Ok((segments, pos))
+    }
+
+    pub(crate) fn root(&self) -> Result<PtrRef<'a>> {
+        let seg = self.segments[0];
+        if seg.len() < 8 {
+            return Err(Error::wire("message has no root pointer"));
+        }
+        Ok(PtrRef {
+            seg,
+            seg_id: 0,
+            off: 0,
+        })
+    }
+
+    /// The root pointer of a detached single-segment message such as a schema default.
+    pub(crate) fn detached(seg: &'a [u8]) -> Option<PtrRef<'a>> {
+        (seg.len() >= 8).then_some(PtrRef {
+            seg,
+            seg_id: DETACHED,
+            off: 0,
+        })
+    }
+
+    fn charge(&self, words: u64) -> Result<()> {
+        let left = self.budget.get();
+        if words > left {
+            return Err(Error::limit(
+                "read limit exceeded: the message is larger than the traversal limit, or its pointers overlap",
+            ));
+        }
+        self.budget.set(left - words);
+        Ok(())
+    }
+
+    fn segment(&self, id: u32) -> Result<&'a [u8]> {
+        self.segments
+            .get(id as usize)
+            .copied()
+            .ok_or_else(|| Error::wire(format!("far pointer names segment {id}, which does not exist")))
+    }
+
+    /// Follows a pointer, through far pointers, to its target. Returns the pointer word that
+    /// describes the target (struct or list), the target's segment and its byte offset.
+    fn follow(&self, p: PtrRef<'a>) -> Result<Option<(u64, &'a [u8], u32, usize)>> {
+        let w = word(p.seg, p.off);
+        if w == 0 {
+            return Ok(None);
+        }
+        match w & 3 {
+            0 | 1 => {
+                let target = target_of(w, p.off, p.seg.len())?;
+                Ok(Some((w, p.seg, p.seg_id, target)))
+            }
+            2 => {
+                if p.seg_id == DETACHED {
+                    return Err(Error::wire("far pointer in a detached value"));
+                }
+                let double = w & 4 != 0;
+                let pad = ((w as u32) >> 3) as usize * 8;
+                let pad_id = (w >> 32) as u32;
+                let pad_seg = self.segment(pad_id)?;
+                let bad = || Error::wire("far pointer's landing pad is outside its segment");
+                if !double {
+                    if pad + 8 > pad_seg.len() {
+                        return Err(bad());
+                    }
+                    let lw = word(pad_seg, pad);
+                    match lw & 3 {
+                        0 | 1 => {
+                            let target = target_of(lw, pad, pad_seg.len())?;
+                            Ok(Some((lw, pad_seg, pad_id, target)))
+                        }
+                        3 => Ok(Some((lw, pad_seg, pad_id, 0))),
+                        _ => Err(Error::wire("far pointer points to another far pointer")),
+                    }
+                } else {
+                    if pad + 16 > pad_seg.len() {
+                        return Err(bad());
+                    }
+                    let first = word(pad_seg, pad);
+                    let tag = word(pad_seg, pad + 8);
+                    if first & 7 != 2 {
+                        return Err(Error::wire(
+                            "double-far landing pad does not start with a far pointer",
+                        ));
+                    }
+                    if tag & 3 > 1 || (tag as u32) >> 2 != 0 {
+                        return Err(Error::wire("double-far landing pad has a malformed tag"));
+                    }
+                    let tid = (first >> 32) as u32;
+                    let tseg = self.segment(tid)?;
+                    let target = ((first as u32) >> 3) as usize * 8;
+                    Ok(Some((tag, tseg, tid, target)))
+                }
+            }
+            _ => Ok(Some((w, p.seg, p.seg_id, 0))),
+        }
+    }
+
+    /// Reads the struct behind `p` (`None` when the pointer is null).
+    pub(crate) fn read_struct(&self, p: PtrRef<'a>) -> Result<Option<StructRef<'a>>> {
+        let Some((w, seg, seg_id, target)) = self.follow(p)? else {
+            return Ok(None);
+        };
+        if w & 3 != 0 {
+            return Err(Error::wire(format!(
+                "expected a struct pointer, found a {}",
+                pointer_kind(w)
+            )));
+        }
+        let data_words = ((w >> 32) & 0xffff) as usize;
+        let ptr_count = (w >> 48) as u16;
+        let total = (data_words + ptr_count as usize) * 8;
+        if target + total > seg.len() {
+            return Err(Error::wire("struct pointer points outside its segment"));
+        }
+        self.charge((total as u64 / 8).max(1))?;
+        Ok(Some(StructRef {
+            data: &seg[target..target + data_words * 8],
+            seg,
+            seg_id,
+            ptrs: target + data_words * 8,
+            ptr_count,
+        }))
+    }
+
+    /// Reads the list behind `p` (`None` when the pointer is null), checking that its elements
+    /// can be read as `expect`.
+    pub(crate) fn read_list(&self, p: PtrRef<'a>, expect: Expect) -> Result<Option<ListRef<'a>>> {
+        let Some((w, seg, seg_id, target)) = self.follow(p)? else {
+            return Ok(None);
+        };
+        if w & 3 != 1 {
+            return Err(Error::wire(format!(
+                "expected a list pointer, found a {}",
+                pointer_kind(w)
+            )));
+        }
+        let size = match (w >> 32) & 7 {
+            0 => ElemSize::Void,
+            1 => ElemSize::Bit,
+            2 => ElemSize::Byte,
+            3 => ElemSize::TwoBytes,
+            4 => ElemSize::FourBytes,
+            5 => ElemSize::EightBytes,
+            6 => ElemSize::Pointer,
+            _ => ElemSize::Composite,
+        };
+        let count = (w >> 35) as u32;
+        let list = if size == ElemSize::Composite {
+            let words = count as usize;
+            if target + 8 + words * 8 > seg.len() {
+                return Err(Error::wire("list pointer points outside its segment"));
+            }
+            let tag = word(seg, target);
+            if tag & 3 != 0 {
+                return Err(Error::wire("struct list's tag is not a struct pointer"));
+            }
+            let len = ((tag as u32) as i32) >> 2;
+            if len < 0 {
+                return Err(Error::wire("struct list's tag has a negative element count"));
+            }
+            let data_words = (tag >> 32) & 0xffff;
+            let ptr_count = (tag >> 48) as u16;
+            let elem_words = data_words + ptr_count as u64;
+            if len as u64 * elem_words > words as u64 {
+                return Err(Error::wire("struct list's elements overrun the list"));
+            }
+            // Zero-sized elements still cost one word each, so that a tiny message cannot
+            // make a reader loop billions of times.
+            self.charge((words as u64).max(if elem_words == 0 { len as u64 } else { 0 }) + 1)?;
+            ListRef {
+                seg,
+                seg_id,
+                start: target + 8,
+                len: len as u32,
+                step_bits: elem_words * 64,
+                data_bits: data_words as u32 * 64,
+                ptr_count,
+            }
+        } else {
+            let (bits, ptrs) = if size == ElemSize::Pointer {
+                (64u64, 1u16)
+            } else {
+                (size.data_bits() as u64, 0)
+            };
+            let bytes = (count as u64 * bits).div_ceil(8);
+            let words = bytes.div_ceil(8);
+            if target as u64 + words * 8 > seg.len() as u64 {
+                return Err(Error::wire("list pointer points outside its segment"));
+            }
+            self.charge(if bits == 0 { count as u64 } else { words })?;
+            ListRef {
+                seg,
+                seg_id,
+                start: target,
+                len: count,
+                step_bits: bits,
+                data_bits: if ptrs == 1 { 0 } else { bits as u32 },
+                ptr_count: ptrs,
+            }
+        };
+        let ok = match expect {
+            Expect::Bits(1) => size == ElemSize::Bit,
+            Expect::Bits(0) => true,
+            Expect::Bits(b) => size != ElemSize::Bit && list.data_bits >= b,
+            Expect::Pointer => list.ptr_count >= 1,
+            Expect::Struct => size != ElemSize::Bit,
+        };
+        if !ok {
+            return Err(Error::wire(format!(
+                "list elements are encoded as {}, which cannot be read as {}",
+                describe_size(size),
+                match expect {
+                    Expect::Bits(1) => "Bool".to_string(),
+                    Expect::Bits(b) => format!("{b}-bit values"),
+                    Expect::Pointer => "pointers".to_string(),
+                    Expect::Struct => "structs".to_string(),
+                }
+            )));
+        }
+        Ok(Some(list))
+    }
+
+    /// Reads the bytes of a Text or Data blob behind `p`.
+    pub(crate) fn read_blob(&self, p: PtrRef<'a>) -> Result<Option<&'a [u8]>> {
+        let Some(list) = self.read_list(p, Expect::Bits(8))? else {
+            return Ok(None);
+        };
+        if list.step_bits != 8 {
+            return Err(Error::wire("expected a list of bytes"));
+        }
+        Ok(Some(&list.seg[list.start..list.start + list.len as usize]))
+    }
+
+    /// Reads the Text behind `p`, checking its NUL terminator and UTF-8.
+    pub(crate) fn read_text(&self, p: PtrRef<'a>) -> Result<Option<&'a str>> {
+        let Some(bytes) = self.read_blob(p)? else {
+            return Ok(None);
+        };
+        match bytes.split_last() {
+            Some((0, text)) => std::str::from_utf8(text)
+                .map(Some)
+                .map_err(|e| Error::data(format!("text is not valid UTF-8: {e}"))),
+            _ => Err(Error::wire("text is not NUL-terminated")),
+        }
+    }
+
+    /// Whether the pointer is null, without following it.
+    pub(crate) fn is_null(p: PtrRef<'a>) -> bool {
+        word(p.seg, p.off) == 0
+    }
+
+    /// The capability index of a capability pointer.
+    pub(crate) fn read_capability(&self, p: PtrRef<'a>) -> Result<Option<u32>> {
+        match self.follow(p)? {
+            None => Ok(None),
+            Some((w, ..)) if w & 3 == 3 && (w as u32) == 3 => Ok(Some((w >> 32) as u32)),
+            Some((w, ..)) => Err(Error::wire(format!(
+                "expected a capability pointer, found a {}",
+                pointer_kind(w)
+            ))),
+        }
+    }
+
+    /// The kind of object behind `p`.
+    pub(crate) fn pointer_kind(&self, p: PtrRef<'a>) -> Result<PointerKind> {
+        Ok(match self.follow(p)? {
+            None => PointerKind::Null,
+            Some((w, ..)) => match w & 3 {
+                0 => PointerKind::Struct,
+                1 => PointerKind::List,
+                _ => PointerKind::Capability,
+            },
+        })
+    }
+}
+
+/// What a pointer points to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PointerKind {
+    Null,
+    Struct,
+    List,
+    Capability,
+}
+
+fn target_of(w: u64, at: usize, seg_len: usize) -> Result<usize> {
+    let offset = ((w as u32) as i32 >> 2) as i64;
+    let target = at as i64 + 8 + offset * 8;
+    if target < 0 || target as u64 > seg_len as u64 {
+        return Err(Error::wire("pointer points outside its segment"));
+    }
+    Ok(target as usize)
+}
+
+fn pointer_kind(w: u64) -> &'static str {
+    match w & 3 {
+        0 => "struct pointer",
+        1 => "list pointer",
+        2 => "far pointer",
+        _ => "capability pointer",
+    }
+}
+
+fn describe_size(s: ElemSize) -> &'static str {
+    match s {
+        ElemSize::Void => "Void",
+        ElemSize::Bit => "bits",
+        ElemSize::Byte => "bytes",
+        ElemSize::TwoBytes => "16-bit values",
+        ElemSize::FourBytes => "32-bit values",
+        ElemSize::EightBytes => "64-bit values",
+        ElemSize::Pointer => "pointers",
+        ElemSize::Composite => "structs",
+    }
+}
+
+/// Reads `bits` bits (1, 8, 16, 32 or 64) at bit offset `at` of `data`; zero past its end.
+#[inline]
+pub(crate) fn read_bits(data: &[u8], at: u64, bits: u32) -> u64 {
+    let byte = (at / 8) as usize;
+    match bits {
+        1 => data
+            .get(byte)
+            .map_or(0, |b| ((b >> (at % 8)) & 1) as u64),
+        8 => data.get(byte).map_or(0, |&b| b as u64),
+        16 => data
+            .get(byte..byte + 2)
+            .map_or(0, |b| u16::from_le_bytes(b.try_into().unwrap()) as u64),
+        32 => data
+            .get(byte..byte + 4)
+            .map_or(0, |b| u32::from_le_bytes(b.try_into().unwrap()) as u64),
+        64 => data
+            .get(byte..byte + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap())),
+        _ => 0,
+    }
+}
+
+impl<'a> StructRef<'a> {
+    /// A struct with empty sections: every field reads as its default.
+    pub(crate) fn empty() -> StructRef<'a> {
+        StructRef {
+            data: &[],
+            seg: &[],
+            seg_id: DETACHED,
+            ptrs: 0,
+            ptr_count: 0,
+        }
+    }
+
+    /// The pointer field at `index`, or `None` when the struct is too old to have it.
+    #[inline]
+    pub(crate) fn pointer(&self, index: u16) -> Option<PtrRef<'a>> {
+        (index < self.ptr_count).then(|| PtrRef {
+            seg: self.seg,
+            seg_id: self.seg_id,
+            off: self.ptrs + index as usize * 8,
+        })
+    }
+}
+
+impl<'a> ListRef<'a> {
+    /// The bytes holding element `i`'s data and the bit offset of the element in them.
+    #[inline]
+    pub(crate) fn element_data(&self, i: u32) -> (&'a [u8], u64) {
+        if self.ptr_count > 0 || self.step_bits > self.data_bits as u64 {
+            (self.struct_element(i).data, 0)
+        } else {
+            (&self.seg[self.start..], i as u64 * self.step_bits)
+        }
+    }
+
+    /// Element `i` as a struct.
+    #[inline]
+    pub(crate) fn struct_element(&self, i: u32) -> StructRef<'a> {
+        let start = self.start + (i as u64 * self.step_bits / 8) as usize;
+        let data_end = start + self.data_bits as usize / 8;
+        StructRef {
+            data: &self.seg[start..data_end],
+            seg: self.seg,
+            seg_id: self.seg_id,
+            ptrs: data_end,
+            ptr_count: self.ptr_count,
+        }
+    }
+
+    /// Element `i`'s first pointer.
+    #[inline]
+    pub(crate) fn pointer_element(&self, i: u32) -> PtrRef<'a> {
+        let start = self.start + (i as u64 * self.step_bits / 8) as usize;
+        PtrRef {
+            seg: self.seg,
+            seg_id: self.seg_id,
+            off: start + self.data_bits as usize / 8,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building
+// ---------------------------------------------------------------------------------------------
+
+/// The largest message the single-segment builder writes: pointer offsets are 30-bit word counts.
+const MAX_WORDS: usize = (1 << 29) - 1;
+
+/// A message being built as one segment, preceded by room for its segment table.
+pub(crate) struct Out {
+    pub buf: Vec<u8>,
+}
+
+/// A struct being built: byte offsets of its sections.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StructB {
+    pub data: usize,
+    pub data_words: u16,
+    pub ptrs: usize,
+    pub ptr_count: u16,
+}
+
+/// A list being built.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ListB {
+    pub start: usize,
+    pub len: u32,
+    pub step_bits: u64,
+    pub data_bits: u32,
+}
+
+impl Out {
+    pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Out {
+        buf.clear();
+        // Segment table (one segment) and the root pointer.
+        buf.resize(16, 0);
+        Out { buf }
+    }
+
+    pub(crate) const ROOT: usize = 8;
+
+    /// Writes the segment table and returns the framed message.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        let words = ((self.buf.len() - 8) / 8) as u32;
+        self.buf[0..4].copy_from_slice(&0u32.to_le_bytes());
+        self.buf[4..8].copy_from_slice(&words.to_le_bytes());
+        self.buf
+    }
+
+    #[inline]
+    fn alloc(&mut self, words: usize) -> Result<usize> {
+        let off = self.buf.len();
+        if (off - 8) / 8 + words > MAX_WORDS {
+            return Err(Error::limit(
+                "message exceeds 4 GiB, the largest single-segment message",
+            ));
+        }
+        self.buf.resize(off + words * 8, 0);
+        Ok(off)
+    }
+
+    #[inline]
+    fn set_word(&mut self, off: usize, w: u64) {
+        self.buf[off..off + 8].copy_from_slice(&w.to_le_bytes());
+    }
+
+    /// Writes the low `bits` bits of `v` at bit offset `at` from byte `base`.
+    #[inline]
+    pub(crate) fn write_bits(&mut self, base: usize, at: u64, bits: u32, v: u64) {
+        let off = base + (at / 8) as usize;
+        match bits {
+            1 => {
+                let b = &mut self.buf[off];
+                let mask = 1u8 << (at % 8);
+                *b = (*b & !mask) | (((v & 1) as u8) << (at % 8));
+            }
+            8 => self.buf[off] = v as u8,
+            16 => self.buf[off..off + 2].copy_from_slice(&(v as u16).to_le_bytes()),
+            32 => self.buf[off..off + 4].copy_from_slice(&(v as u32).to_le_bytes()),
+            64 => self.buf[off..off + 8].copy_from_slice(&v.to_le_bytes()),
+            _ => {}
+        }
+    }
+
+    #[inline]
+    fn rel(ptr: usize, target: usize) -> u64 {
+        ((((target - ptr - 8) / 8) as u32) << 2) as u64
+    }
+
+    /// Allocates a struct and points `ptr` at it.
+    pub(crate) fn init_struct(&mut self, ptr: usize, data_words: u16, ptr_count: u16) -> Result<StructB> {
+        let off = self.alloc(data_words as usize + ptr_count as usize)?;
+        self.set_word(
+            ptr,
+            Self::rel(ptr, off) | (data_words as u64) << 32 | (ptr_count as u64) << 48,
+        );
+        Ok(StructB {
+            data: off,
+            data_words,
+            ptrs: off + data_words as usize * 8,
+            ptr_count,
+        })
+    }
+
+    /// Allocates a list of non-struct elements and points `ptr` at it.
+    pub(crate) fn init_list(&mut self, ptr: usize, size: ElemSize, len: u32) -> Result<ListB> {
+        if len >= 1 << 29 {
+            return Err(Error::limit(format!("list of {len} elements is too long")));
+        }
+        let bits: u64 = match size {
+            ElemSize::Pointer => 64,
+            s => s.data_bits() as u64,
+        };
+        let words = (len as u64 * bits).div_ceil(64) as usize;
+        let off = self.alloc(words)?;
+        self.set_word(
+            ptr,
+            Self::rel(ptr, off) | 1 | (size as u64) << 32 | (len as u64) << 35,
+        );
+        Ok(ListB {
+            start: off,
+            len,
+            step_bits: bits,
+            data_bits: if size == ElemSize::Pointer { 0 } else { bits as u32 },
+        })
+    }
+
+    /// Allocates a list of structs and points `ptr` at it.
+    pub(crate) fn init_struct_list(
+        &mut self,
+        ptr: usize,
+        len: u32,
+        data_words: u16,
+        ptr_count: u16,
+    ) -> Result<ListB> {
+        let elem = data_words as u64 + ptr_count as u64;
+        let words = len as u64 * elem;
+        if len >= 1 << 29 || words > MAX_WORDS as u64 {
+            return Err(Error::limit(format!("list of {len} structs is too long")));
+        }
+        let off = self.alloc(words as usize + 1)?;
+        self.set_word(
+            ptr,
+            Self::rel(ptr, off) | 1 | (ElemSize::Composite as u64) << 32 | words << 35,
+        );
+        self.set_word(
+            off,
+            ((len << 2) as u64) | (data_words as u64) << 32 | (ptr_count as u64) << 48,
+        );
+        Ok(ListB {
+            start: off + 8,
+            len,
+            step_bits: elem * 64,
+            data_bits: data_words as u32 * 64,
+        })
+    }
+
+    /// Writes a Text or Data blob (`nul` adds the terminator Text needs).
+    pub(crate) fn set_blob(&mut self, ptr: usize, bytes: &[u8], nul: bool) -> Result<()> {
+        let len = bytes.len() + nul as usize;
+        if len >= 1 << 29 {
+            return Err(Error::limit(format!("blob of {} bytes is too long", bytes.len())));
+        }
+        let off = self.alloc(len.div_ceil(8))?;
+        self.buf[off..off + bytes.len()].copy_from_slice(bytes);
+        self.set_word(
+            ptr,
+            Self::rel(ptr, off) | 1 | (ElemSize::Byte as u64) << 32 | (len as u64) << 35,
+        );
+        Ok(())
+    }
+
+    /// Writes a capability pointer.
+    pub(crate) fn set_capability(&mut self, ptr: usize, index: u32) {
+        self.set_word(ptr, 3 | (index as u64) << 32);
+    }
+
+    /// Deep-copies the object behind a pointer of another message into `ptr`.
+    pub(crate) fn copy_from(&mut self, ptr: usize, msg: &Msg<'_>, src: PtrRef<'_>, depth: u32) -> Result<()> {
+        if depth == 0 {
+            return Err(Error::limit("nesting limit exceeded while copying a value"));
+        }
+        match msg.pointer_kind(src)? {
+            PointerKind::Null => Ok(()),
+            PointerKind::Capability => {
+                let index = msg.read_capability(src)?.unwrap_or(0);
+                self.set_capability(ptr, index);
+                Ok(())
+            }
+            PointerKind::Struct => {
+                let s = msg.read_struct(src)?.expect("non-null");
+                let b = self.init_struct(ptr, (s.data.len() / 8) as u16, s.ptr_count)?;
+                self.buf[b.data..b.data + s.data.len()].copy_from_slice(s.data);
+                for i in 0..s.ptr_count {
+                    let p = s.pointer(i).expect("in range");
+                    self.copy_from(b.ptrs + i as usize * 8, msg, p, depth - 1)?;
+                }
+                Ok(())
+            }
+            PointerKind::List => {
+                let (w, ..) = msg.follow(src)?.expect("non-null");
+                let composite = (w >> 32) & 7 == 7;
+                let l = msg
+                    .read_list(src, if composite { Expect::Struct } else { Expect::Bits(0) })?
+                    .expect("non-null");
+                if composite {
+                    let b = self.init_struct_list(ptr, l.len, (l.data_bits / 64) as u16, l.ptr_count)?;
+                    for i in 0..l.len {
+                        let s = l.struct_element(i);
+                        let at = b.start + (i as u64 * b.step_bits / 8) as usize;
+                        self.buf[at..at + s.data.len()].copy_from_slice(s.data);
+                        for j in 0..s.ptr_count {
+                            let p = s.pointer(j).expect("in range");
+                            self.copy_from(at + s.data.len() + j as usize * 8, msg, p, depth - 1)?;
+                        }
+                    }
+                } else if l.ptr_count == 1 {
+                    let b = self.init_list(ptr, ElemSize::Pointer, l.len)?;
+                    for i in 0..l.len {
+                        self.copy_from(b.start + i as usize * 8, msg, l.pointer_element(i), depth - 1)?;
+                    }
+                } else {
+                    let size = ElemSize::for_bits(l.step_bits as u32);
+                    let b = self.init_list(ptr, size, l.len)?;
+                    let bytes = (l.len as u64 * l.step_bits).div_ceil(8) as usize;
+                    self.buf[b.start..b.start + bytes].copy_from_slice(&l.seg[l.start..l.start + bytes]);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing
+// ---------------------------------------------------------------------------------------------
+
+/// Packs a framed message with the standard Cap'n Proto packing.
+pub(crate) fn pack(input: &[u8], out: &mut Vec<u8>) {
+    debug_assert!(input.len() % 8 == 0);
+    out.reserve(input.len() / 2 + 16);
+    let words: Vec<[u8; 8]> = input
+        .chunks_exact(8)
+        .map(|c| c.try_into().unwrap())
+        .collect();
+    let mut i = 0;
+    while i < words.len() {
+        let w = words[i];
+        let mut tag = 0u8;
+        let tag_at = out.len();
+        out.push(0);
+        for (bit, &b) in w.iter().enumerate() {
+            if b != 0 {
+                tag |= 1 << bit;
+                out.push(b);
+            }
+        }
+        out[tag_at] = tag;
+        i += 1;
+        if tag == 0 {
+            let mut n = 0;
+            while n < 255 && i < words.len() && words[i] == [0; 8] {
+                n += 1;
+                i += 1;
+            }
+            out.push(n as u8);
+        } else if tag == 0xff {
+            let start = i;
+            while i - start < 255 && i < words.len() && words[i].iter().filter(|&&b| b == 0).count() < 2 {
+                i += 1;
+            }
+            out.push((i - start) as u8);
+            for w in &words[start..i] {
+                out.extend_from_slice(w);
+            }
+        }
+    }
+}
+
+/// Size of the framed message at the start of `bytes` (for reading a stream of flat messages).
+pub(crate) fn flat_message_len(bytes: &[u8]) -> Result<usize> {
+    Msg::parse_flat(bytes).map(|(_, len)| len)
+}

@@ -1,0 +1,687 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::SchemaError;
+
+/// Index of a node inside a [`SchemaPool`].
+pub type NodeIndex = u32;
+
+/// Every node of a set of compiled schema files.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaPool {
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) by_id: HashMap<u64, NodeIndex>,
+    pub(crate) by_name: HashMap<String, Vec<NodeIndex>>,
+    pub(crate) requested_files: Vec<RequestedFile>,
+}
+
+/// A file named on the compiler's command line.
+#[derive(Debug, Clone)]
+pub struct RequestedFile {
+    /// The file node's ID.
+    pub id: u64,
+    /// The file name as given to the compiler.
+    pub filename: String,
+    /// The files it imports: (ID, name as written).
+    pub imports: Vec<(u64, String)>,
+}
+
+impl SchemaPool {
+    /// All nodes, in the order the request listed them.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The node at `index`.
+    ///
+    /// # Panics
+    /// If `index` did not come from this pool.
+    pub fn node(&self, index: NodeIndex) -> &Node {
+        &self.nodes[index as usize]
+    }
+
+    /// The index of the node with this 64-bit ID.
+    pub fn index_of(&self, id: u64) -> Option<NodeIndex> {
+        self.by_id.get(&id).copied()
+    }
+
+    /// The files the request asked to compile.
+    pub fn requested_files(&self) -> &[RequestedFile] {
+        &self.requested_files
+    }
+
+    /// Finds a node by name: the full display name (`addressbook.capnp:Person.PhoneNumber`), the
+    /// name path inside its file (`Person.PhoneNumber`), or a short name (`PhoneNumber`) when only
+    /// one node has it. A file name without directories (`addressbook.capnp:Person`) works too.
+    pub fn find(&self, name: &str) -> Result<NodeIndex, SchemaError> {
+        let key = match name.split_once(':') {
+            Some((file, path)) => {
+                let file = file.rsplit('/').next().unwrap_or(file);
+                format!("{file}:{path}")
+            }
+            None => name.to_string(),
+        };
+        match self.by_name.get(&key).map(Vec::as_slice) {
+            Some([one]) => Ok(*one),
+            Some(many) if !many.is_empty() => {
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|&i| format!("`{}`", self.node(i).display_name))
+                    .collect();
+                Err(SchemaError::new(format!(
+                    "name `{name}` is ambiguous: it could be {}",
+                    names.join(", ")
+                )))
+            }
+            _ => Err(SchemaError::new(format!(
+                "no node named `{name}` in the schema"
+            ))),
+        }
+    }
+}
+
+/// One schema node: a file, struct, enum, interface, constant or annotation.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The 64-bit ID.
+    pub id: u64,
+    /// The display name, e.g. `addressbook.capnp:Person.PhoneNumber`.
+    pub display_name: String,
+    /// Where in `display_name` the node's own short name starts.
+    pub display_name_prefix_length: usize,
+    /// The ID of the enclosing node (0 for files).
+    pub scope_id: u64,
+    /// Names of the generic parameters this node declares.
+    pub parameters: Vec<String>,
+    /// Whether this node or any enclosing scope is generic.
+    pub is_generic: bool,
+    /// Nested declarations: (name, ID).
+    pub nested: Vec<(String, u64)>,
+    /// Annotations applied to this node.
+    pub annotations: Vec<Annotation>,
+    /// The documentation comment, when the request carried source info.
+    pub doc_comment: Option<String>,
+    /// What kind of node it is.
+    pub kind: NodeKind,
+}
+
+impl Node {
+    /// The node's own name, e.g. `PhoneNumber`.
+    pub fn short_name(&self) -> &str {
+        &self.display_name[self.display_name_prefix_length.min(self.display_name.len())..]
+    }
+
+    /// The struct part, when this node is a struct.
+    pub fn as_struct(&self) -> Option<&StructNode> {
+        match &self.kind {
+            NodeKind::Struct(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The enum part, when this node is an enum.
+    pub fn as_enum(&self) -> Option<&EnumNode> {
+        match &self.kind {
+            NodeKind::Enum(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The kind-specific part of a node.
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    /// A schema file.
+    File,
+    /// A struct or group.
+    Struct(StructNode),
+    /// An enum.
+    Enum(EnumNode),
+    /// An interface.
+    Interface(InterfaceNode),
+    /// A constant.
+    Const(ConstNode),
+    /// An annotation declaration.
+    Annotation(AnnotationNode),
+}
+
+/// A struct (or a group, which shares its parent's sections).
+#[derive(Debug, Clone)]
+pub struct StructNode {
+    /// Size of the data section in 64-bit words.
+    pub data_words: u16,
+    /// Number of pointers in the pointer section.
+    pub pointer_count: u16,
+    /// Whether this node is a group inside another struct.
+    pub is_group: bool,
+    /// Number of union members (0 when the struct has no unnamed union).
+    pub discriminant_count: u16,
+    /// Offset of the union discriminant, in 16-bit units of the data section.
+    pub discriminant_offset: u32,
+    /// The fields, in code order of their ordinals as the request lists them.
+    pub fields: Vec<Field>,
+    /// Indices into `fields` of the members of the unnamed union, by discriminant value.
+    pub union_members: Vec<u16>,
+    /// Indices into `fields` of the fields outside the union, in code order.
+    pub plain_fields: Vec<u16>,
+    pub(crate) by_name: HashMap<String, u16>,
+}
+
+impl StructNode {
+    /// The index of the field named `name` (exact Cap'n Proto name).
+    pub fn field_index(&self, name: &str) -> Option<u16> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Whether the struct has an unnamed union.
+    pub fn has_union(&self) -> bool {
+        self.discriminant_count > 0
+    }
+}
+
+/// A struct field.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The Cap'n Proto name, e.g. `firstName`.
+    pub name: String,
+    /// Position in the source code.
+    pub code_order: u16,
+    /// The discriminant value when the field is a member of the struct's unnamed union.
+    pub discriminant: Option<u16>,
+    /// The `@N` ordinal (groups and unions have none).
+    pub ordinal: Option<u16>,
+    /// Annotations on the field.
+    pub annotations: Vec<Annotation>,
+    /// Where the field lives and what it holds.
+    pub slot: FieldSlot,
+}
+
+/// Where a field's value lives in the struct.
+#[derive(Debug, Clone)]
+pub enum FieldSlot {
+    /// A Void field: it occupies no space.
+    Void,
+    /// A value in the data section.
+    Data {
+        /// The type: a primitive or an enum.
+        ty: Type,
+        /// The offset in multiples of the type's width (bits for Bool).
+        offset: u32,
+        /// The default value's bit pattern (the wire holds `value ^ default`).
+        default_bits: u64,
+    },
+    /// A value behind a pointer.
+    Pointer {
+        /// The type: Text, Data, List, Struct, Interface or AnyPointer.
+        ty: Type,
+        /// Index in the pointer section.
+        index: u16,
+        /// The schema default, read when the pointer is null.
+        default: Option<Value>,
+    },
+    /// A group: a nested struct node laid out inside this struct.
+    Group {
+        /// The group's node.
+        node: NodeIndex,
+    },
+}
+
+impl FieldSlot {
+    /// The field's type (`None` for groups).
+    pub fn ty(&self) -> Option<&Type> {
+        match self {
+            FieldSlot::Void => Some(&Type::Void),
+            FieldSlot::Data { ty, .. } | FieldSlot::Pointer { ty, .. } => Some(ty),
+            FieldSlot::Group { .. } => None,
+        }
+    }
+}
+
+/// A Cap'n Proto type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Type {
+    /// `Void`
+    Void,
+    /// `Bool`
+    Bool,
+    /// `Int8`
+    Int8,
+    /// `Int16`
+    Int16,
+    /// `Int32`
+    Int32,
+    /// `Int64`
+    Int64,
+    /// `UInt8`
+    UInt8,
+    /// `UInt16`
+    UInt16,
+    /// `UInt32`
+    UInt32,
+    /// `UInt64`
+    UInt64,
+    /// `Float32`
+    Float32,
+    /// `Float64`
+    Float64,
+    /// `Text`
+    Text,
+    /// `Data`
+    Data,
+    /// `List(T)`
+    List(Box<Type>),
+    /// An enum.
+    Enum(NodeIndex),
+    /// A struct, with the generic bindings it was used with.
+    Struct(NodeIndex, Option<Arc<Brand>>),
+    /// An interface, with the generic bindings it was used with.
+    Interface(NodeIndex, Option<Arc<Brand>>),
+    /// `AnyPointer` and its constrained forms.
+    AnyPointer(AnyPointerKind),
+    /// A generic parameter of an enclosing scope.
+    Param {
+        /// The ID of the node declaring the parameter.
+        scope_id: u64,
+        /// The parameter's position.
+        index: u16,
+    },
+    /// A generic parameter of a method.
+    MethodParam(u16),
+}
+
+/// The constrained forms of `AnyPointer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnyPointerKind {
+    /// `AnyPointer`
+    Any,
+    /// `AnyStruct`
+    Struct,
+    /// `AnyList`
+    List,
+    /// `Capability`
+    Capability,
+}
+
+/// The generic bindings of a branded type, by scope.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Brand {
+    /// One entry per scope that binds parameters.
+    pub scopes: Vec<BrandScope>,
+}
+
+/// The bindings of one generic scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrandScope {
+    /// The ID of the node declaring the parameters.
+    pub scope_id: u64,
+    /// `None`: inherit the bindings of the scope in effect where the type is used.
+    /// `Some`: one binding per parameter, `None` for an unbound parameter (`AnyPointer`).
+    pub bindings: Option<Vec<Option<Type>>>,
+}
+
+impl Type {
+    /// Whether the value lives in the data section (primitives and enums).
+    pub fn is_data(&self) -> bool {
+        self.data_bits().is_some()
+    }
+
+    /// Width on the wire in bits, for types stored in the data section.
+    pub fn data_bits(&self) -> Option<u32> {
+        Some(match self {
+            Type::Void => 0,
+            Type::Bool => 1,
+            Type::Int8 | Type::UInt8 => 8,
+            Type::Int16 | Type::UInt16 | Type::Enum(_) => 16,
+            Type::Int32 | Type::UInt32 | Type::Float32 => 32,
+            Type::Int64 | Type::UInt64 | Type::Float64 => 64,
+            _ => return None,
+        })
+    }
+
+    /// Whether the type mentions a generic parameter anywhere.
+    pub fn has_params(&self) -> bool {
+        match self {
+            Type::Param { .. } | Type::MethodParam(_) => true,
+            Type::List(t) => t.has_params(),
+            Type::Struct(_, Some(b)) | Type::Interface(_, Some(b)) => b.scopes.iter().any(|s| {
+                s.bindings.is_none()
+                    || s.bindings
+                        .iter()
+                        .flatten()
+                        .flatten()
+                        .any(|t: &Type| t.has_params())
+            }),
+            _ => false,
+        }
+    }
+
+    /// Substitutes generic parameters with the bindings of `brand` (the brand of the struct in
+    /// which the type is used). Unbound parameters become `AnyPointer`.
+    pub fn resolve(&self, brand: Option<&Brand>) -> Type {
+        match self {
+            Type::Param { scope_id, index } => brand
+                .and_then(|b| b.binding(*scope_id, *index))
+                .cloned()
+                .unwrap_or(Type::AnyPointer(AnyPointerKind::Any)),
+            Type::MethodParam(_) => Type::AnyPointer(AnyPointerKind::Any),
+            Type::List(t) => Type::List(Box::new(t.resolve(brand))),
+            Type::Struct(n, Some(b)) => Type::Struct(*n, Some(Arc::new(b.resolve(brand)))),
+            Type::Interface(n, Some(b)) => Type::Interface(*n, Some(Arc::new(b.resolve(brand)))),
+            other => other.clone(),
+        }
+    }
+
+    /// The Cap'n Proto spelling of the type, for messages.
+    pub fn describe(&self, pool: &SchemaPool) -> String {
+        match self {
+            Type::Void => "Void".into(),
+            Type::Bool => "Bool".into(),
+            Type::Int8 => "Int8".into(),
+            Type::Int16 => "Int16".into(),
+            Type::Int32 => "Int32".into(),
+            Type::Int64 => "Int64".into(),
+            Type::UInt8 => "UInt8".into(),
+            Type::UInt16 => "UInt16".into(),
+            Type::UInt32 => "UInt32".into(),
+            Type::UInt64 => "UInt64".into(),
+            Type::Float32 => "Float32".into(),
+            Type::Float64 => "Float64".into(),
+            Type::Text => "Text".into(),
+            Type::Data => "Data".into(),
+            Type::List(t) => format!("List({})", t.describe(pool)),
+            Type::Enum(n) | Type::Struct(n, _) | Type::Interface(n, _) => {
+                pool.node(*n).short_name().to_string()
+            }
+            Type::AnyPointer(AnyPointerKind::Any) => "AnyPointer".into(),
+            Type::AnyPointer(AnyPointerKind::Struct) => "AnyStruct".into(),
+            Type::AnyPointer(AnyPointerKind::List) => "AnyList".into(),
+            Type::AnyPointer(AnyPointerKind::Capability) => "Capability".into(),
+            Type::Param { .. } | Type::MethodParam(_) => "AnyPointer".into(),
+        }
+    }
+}
+
+impl Brand {
+    /// The binding of parameter `index` of scope `scope_id`, if bound.
+    pub fn binding(&self, scope_id: u64, index: u16) -> Option<&Type> {
+        let scope = self.scopes.iter().find(|s| s.scope_id == scope_id)?;
+        scope.bindings.as_ref()?.get(index as usize)?.as_ref()
+    }
+
+    /// Resolves the bindings against the brand in effect where this brand is written.
+    pub fn resolve(&self, outer: Option<&Brand>) -> Brand {
+        let mut scopes: Vec<BrandScope> = Vec::with_capacity(self.scopes.len());
+        for s in &self.scopes {
+            match &s.bindings {
+                Some(b) => scopes.push(BrandScope {
+                    scope_id: s.scope_id,
+                    bindings: Some(
+                        b.iter()
+                            .map(|t| t.as_ref().map(|t| t.resolve(outer)))
+                            .collect(),
+                    ),
+                }),
+                None => {
+                    if let Some(o) = outer.and_then(|o| {
+                        o.scopes
+                            .iter()
+                            .find(|os| os.scope_id == s.scope_id && os.bindings.is_some())
+                    }) {
+                        scopes.push(o.clone());
+                    }
+                }
+            }
+        }
+        // Scopes the inner brand does not mention are inherited from the outer one, so that a
+        // nested struct of a generic struct sees its parent's bindings.
+        if let Some(o) = outer {
+            for os in &o.scopes {
+                if !scopes.iter().any(|s| s.scope_id == os.scope_id) {
+                    scopes.push(os.clone());
+                }
+            }
+        }
+        Brand { scopes }
+    }
+}
+
+/// An enum.
+#[derive(Debug, Clone)]
+pub struct EnumNode {
+    /// The enumerants, by ordinal.
+    pub enumerants: Vec<Enumerant>,
+    pub(crate) by_name: HashMap<String, u16>,
+}
+
+impl EnumNode {
+    /// The ordinal of the enumerant named `name`.
+    pub fn enumerant_index(&self, name: &str) -> Option<u16> {
+        self.by_name.get(name).copied()
+    }
+}
+
+/// One enumerant.
+#[derive(Debug, Clone)]
+pub struct Enumerant {
+    /// The name, e.g. `selfEmployed`.
+    pub name: String,
+    /// Position in the source code.
+    pub code_order: u16,
+    /// Annotations on the enumerant.
+    pub annotations: Vec<Annotation>,
+}
+
+/// An interface.
+#[derive(Debug, Clone)]
+pub struct InterfaceNode {
+    /// The methods, by ordinal.
+    pub methods: Vec<Method>,
+    /// The interfaces this one extends: (ID, brand).
+    pub superclasses: Vec<(u64, Option<Arc<Brand>>)>,
+}
+
+/// One interface method.
+#[derive(Debug, Clone)]
+pub struct Method {
+    /// The name.
+    pub name: String,
+    /// Position in the source code.
+    pub code_order: u16,
+    /// The parameter struct's ID.
+    pub param_struct: u64,
+    /// The brand of the parameter struct.
+    pub param_brand: Option<Arc<Brand>>,
+    /// The result struct's ID.
+    pub result_struct: u64,
+    /// The brand of the result struct.
+    pub result_brand: Option<Arc<Brand>>,
+    /// Names of the method's own generic parameters.
+    pub implicit_parameters: Vec<String>,
+    /// Annotations on the method.
+    pub annotations: Vec<Annotation>,
+}
+
+/// A constant.
+#[derive(Debug, Clone)]
+pub struct ConstNode {
+    /// The constant's type.
+    pub ty: Type,
+    /// The constant's value.
+    pub value: Value,
+}
+
+/// An annotation declaration.
+#[derive(Debug, Clone)]
+pub struct AnnotationNode {
+    /// The type of the annotation's value.
+    pub ty: Type,
+    /// Which kinds of declaration it may be applied to, as names (`struct`, `field`, …).
+    pub targets: Vec<&'static str>,
+}
+
+/// An annotation applied to a declaration.
+#[derive(Debug, Clone)]
+pub struct Annotation {
+    /// The annotation declaration's ID.
+    pub id: u64,
+    /// The brand of a generic annotation.
+    pub brand: Option<Arc<Brand>>,
+    /// The value.
+    pub value: Value,
+}
+
+/// A value written in a schema: a default, a constant or an annotation value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `void`
+    Void,
+    /// A Bool.
+    Bool(bool),
+    /// An Int8.
+    Int8(i8),
+    /// An Int16.
+    Int16(i16),
+    /// An Int32.
+    Int32(i32),
+    /// An Int64.
+    Int64(i64),
+    /// A UInt8.
+    UInt8(u8),
+    /// A UInt16.
+    UInt16(u16),
+    /// A UInt32.
+    UInt32(u32),
+    /// A UInt64.
+    UInt64(u64),
+    /// A Float32.
+    Float32(f32),
+    /// A Float64.
+    Float64(f64),
+    /// Text.
+    Text(String),
+    /// Data.
+    Data(Vec<u8>),
+    /// An enumerant's ordinal.
+    Enum(u16),
+    /// A list literal, encoded as a message.
+    List(RawPointer),
+    /// A struct literal, encoded as a message.
+    Struct(RawPointer),
+    /// An interface (always null in a schema).
+    Interface,
+    /// An `AnyPointer` value, encoded as a message.
+    AnyPointer(RawPointer),
+}
+
+impl Value {
+    /// The bit pattern of a data-section value (primitives and enums).
+    pub fn data_bits(&self) -> u64 {
+        match *self {
+            Value::Bool(b) => b as u64,
+            Value::Int8(v) => v as u8 as u64,
+            Value::Int16(v) => v as u16 as u64,
+            Value::Int32(v) => v as u32 as u64,
+            Value::Int64(v) => v as u64,
+            Value::UInt8(v) => v as u64,
+            Value::UInt16(v) => v as u64,
+            Value::UInt32(v) => v as u64,
+            Value::UInt64(v) => v,
+            Value::Float32(v) => v.to_bits() as u64,
+            Value::Float64(v) => v.to_bits(),
+            Value::Enum(v) => v as u64,
+            _ => 0,
+        }
+    }
+}
+
+/// A pointer value kept as a single-segment message whose first word is the root pointer.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawPointer(pub Arc<[u8]>);
+
+impl RawPointer {
+    /// The message's only segment (the root pointer is its first word).
+    pub fn segment(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Whether the pointer is null.
+    pub fn is_null(&self) -> bool {
+        self.0.len() < 8 || self.0[..8] == [0; 8]
+    }
+}
+
+impl std::fmt::Debug for RawPointer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RawPointer({} bytes)", self.0.len())
+    }
+}
+
+/// Converts a Cap'n Proto name to the Rust convention for fields: `firstName` → `first_name`.
+pub fn to_snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.char_indices() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Whether a Rust name (`first_name`, `FirstName`, `firstName`) denotes the Cap'n Proto name
+/// `capnp` (`firstName`) under the snake_case ↔ camelCase and PascalCase ↔ camelCase rules.
+pub fn names_match(rust: &str, capnp: &str) -> bool {
+    if rust == capnp {
+        return true;
+    }
+    let mut r = rust.chars().peekable();
+    let mut c = capnp.chars();
+    let mut first = true;
+    loop {
+        match (r.next(), c.next()) {
+            (None, None) => return true,
+            (Some('_'), Some(cc)) if !first => match r.next() {
+                Some(rc) if rc.to_ascii_uppercase() == cc && cc.is_ascii_uppercase() => {}
+                Some(rc) if rc.is_ascii_digit() && rc == cc => {}
+                _ => return false,
+            },
+            (Some(rc), Some(cc)) if first => {
+                if rc.to_ascii_lowercase() != cc {
+                    return false;
+                }
+            }
+            (Some(rc), Some(cc)) => {
+                if rc != cc {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+        first = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_rules() {
+        assert!(names_match("first_name", "firstName"));
+        assert!(names_match("FirstName", "firstName"));
+        assert!(names_match("firstName", "firstName"));
+        assert!(names_match("id", "id"));
+        assert!(names_match("self_employed", "selfEmployed"));
+        assert!(names_match("SelfEmployed", "selfEmployed"));
+        assert!(names_match("list_of_u8", "listOfU8"));
+        assert!(!names_match("firstname", "firstName"));
+        assert!(!names_match("first_name", "firstname"));
+        assert!(!names_match("_x", "X"));
+        assert!(names_match("int8_field", "int8Field"));
+        assert_eq!(to_snake_case("selfEmployed"), "self_employed");
+    }
+}
