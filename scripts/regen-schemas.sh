@@ -23,8 +23,10 @@
 #                                      (exit status 1 if any is)
 #
 # Needs the `capnp` tool (Debian: apt-get install capnproto). The committed
-# files were produced by Cap'n Proto 0.9.2; another version may write
-# slightly different bytes (for instance its own version number).
+# files were produced by Cap'n Proto 0.9.2, as recorded in
+# schemas/compiled/CAPNP_VERSION; another version writes different bytes (at
+# least its own version number), so --check with another version only says
+# so and succeeds, and a rewrite updates CAPNP_VERSION.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +45,16 @@ if ! command -v capnp >/dev/null 2>&1; then
 fi
 
 mkdir -p schemas/compiled
+have="$(capnp --version)"
+if [ "$check" = 1 ] && [ -f schemas/compiled/CAPNP_VERSION ] \
+   && [ "$(cat schemas/compiled/CAPNP_VERSION)" != "$have" ]; then
+  echo "not checking: schemas/compiled was made by $(cat schemas/compiled/CAPNP_VERSION), this is $have" >&2
+  exit 0
+fi
+if [ "$check" = 0 ]; then
+  echo "$have" >schemas/compiled/CAPNP_VERSION
+fi
+
 stale=0
 for src in schemas/*.capnp; do
   name="$(basename "$src" .capnp)"
