@@ -358,9 +358,7 @@ fn element_target(ctx: &Ctx<'_>, list: &ListB, elem: &Type, i: u32) -> Target {
             let data = list.start + (i as u64 * list.step_bits / 8) as usize;
             Target::Group(StructB {
                 data,
-                data_words: s.data_words,
                 ptrs: data + s.data_words as usize * 8,
-                ptr_count: s.pointer_count,
             })
         }
         Type::Void => Target::Void,

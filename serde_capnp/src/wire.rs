@@ -428,27 +428,6 @@ impl<'a> Msg<'a> {
             ))),
         }
     }
-
-    /// The kind of object behind `p`.
-    pub(crate) fn pointer_kind(&self, p: PtrRef<'a>) -> Result<PointerKind> {
-        Ok(match self.follow(p)? {
-            None => PointerKind::Null,
-            Some((w, ..)) => match w & 3 {
-                0 => PointerKind::Struct,
-                1 => PointerKind::List,
-                _ => PointerKind::Capability,
-            },
-        })
-    }
-}
-
-/// What a pointer points to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum PointerKind {
-    Null,
-    Struct,
-    List,
-    Capability,
 }
 
 fn target_of(w: u64, at: usize, seg_len: usize) -> Result<usize> {
@@ -580,9 +559,7 @@ pub(crate) struct Out {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct StructB {
     pub data: usize,
-    pub data_words: u16,
     pub ptrs: usize,
-    pub ptr_count: u16,
 }
 
 /// A list being built.
@@ -591,7 +568,6 @@ pub(crate) struct ListB {
     pub start: usize,
     pub len: u32,
     pub step_bits: u64,
-    pub data_bits: u32,
 }
 
 impl Out {
@@ -661,9 +637,7 @@ impl Out {
         );
         Ok(StructB {
             data: off,
-            data_words,
             ptrs: off + data_words as usize * 8,
-            ptr_count,
         })
     }
 
@@ -686,7 +660,6 @@ impl Out {
             start: off,
             len,
             step_bits: bits,
-            data_bits: if size == ElemSize::Pointer { 0 } else { bits as u32 },
         })
     }
 
@@ -716,7 +689,6 @@ impl Out {
             start: off + 8,
             len,
             step_bits: elem * 64,
-            data_bits: data_words as u32 * 64,
         })
     }
 
@@ -733,66 +705,6 @@ impl Out {
             Self::rel(ptr, off) | 1 | (ElemSize::Byte as u64) << 32 | (len as u64) << 35,
         );
         Ok(())
-    }
-
-    /// Writes a capability pointer.
-    pub(crate) fn set_capability(&mut self, ptr: usize, index: u32) {
-        self.set_word(ptr, 3 | (index as u64) << 32);
-    }
-
-    /// Deep-copies the object behind a pointer of another message into `ptr`.
-    pub(crate) fn copy_from(&mut self, ptr: usize, msg: &Msg<'_>, src: PtrRef<'_>, depth: u32) -> Result<()> {
-        if depth == 0 {
-            return Err(Error::limit("nesting limit exceeded while copying a value"));
-        }
-        match msg.pointer_kind(src)? {
-            PointerKind::Null => Ok(()),
-            PointerKind::Capability => {
-                let index = msg.read_capability(src)?.unwrap_or(0);
-                self.set_capability(ptr, index);
-                Ok(())
-            }
-            PointerKind::Struct => {
-                let s = msg.read_struct(src)?.expect("non-null");
-                let b = self.init_struct(ptr, (s.data.len() / 8) as u16, s.ptr_count)?;
-                self.buf[b.data..b.data + s.data.len()].copy_from_slice(s.data);
-                for i in 0..s.ptr_count {
-                    let p = s.pointer(i).expect("in range");
-                    self.copy_from(b.ptrs + i as usize * 8, msg, p, depth - 1)?;
-                }
-                Ok(())
-            }
-            PointerKind::List => {
-                let (w, ..) = msg.follow(src)?.expect("non-null");
-                let composite = (w >> 32) & 7 == 7;
-                let l = msg
-                    .read_list(src, if composite { Expect::Struct } else { Expect::Bits(0) })?
-                    .expect("non-null");
-                if composite {
-                    let b = self.init_struct_list(ptr, l.len, (l.data_bits / 64) as u16, l.ptr_count)?;
-                    for i in 0..l.len {
-                        let s = l.struct_element(i);
-                        let at = b.start + (i as u64 * b.step_bits / 8) as usize;
-                        self.buf[at..at + s.data.len()].copy_from_slice(s.data);
-                        for j in 0..s.ptr_count {
-                            let p = s.pointer(j).expect("in range");
-                            self.copy_from(at + s.data.len() + j as usize * 8, msg, p, depth - 1)?;
-                        }
-                    }
-                } else if l.ptr_count == 1 {
-                    let b = self.init_list(ptr, ElemSize::Pointer, l.len)?;
-                    for i in 0..l.len {
-                        self.copy_from(b.start + i as usize * 8, msg, l.pointer_element(i), depth - 1)?;
-                    }
-                } else {
-                    let size = ElemSize::for_bits(l.step_bits as u32);
-                    let b = self.init_list(ptr, size, l.len)?;
-                    let bytes = (l.len as u64 * l.step_bits).div_ceil(8) as usize;
-                    self.buf[b.start..b.start + bytes].copy_from_slice(&l.seg[l.start..l.start + bytes]);
-                }
-                Ok(())
-            }
-        }
     }
 }
 
@@ -840,9 +752,4 @@ pub(crate) fn pack(input: &[u8], out: &mut Vec<u8>) {
             }
         }
     }
-}
-
-/// Size of the framed message at the start of `bytes` (for reading a stream of flat messages).
-pub(crate) fn flat_message_len(bytes: &[u8]) -> Result<usize> {
-    Msg::parse_flat(bytes).map(|(_, len)| len)
 }

@@ -20,7 +20,9 @@ impl SchemaPool {
             traversal_limit_in_words: Some(1 << 28),
             nesting_limit: 64,
         };
-        let message = capnp::serialize::read_message_from_flat_slice(&mut slice, options)?;
+        // Copying into owned segments keeps the words aligned whatever the input's alignment
+        // (bytes from `include_bytes!` are not).
+        let message = capnp::serialize::read_message(&mut slice, options)?;
         let request: sc::code_generator_request::Reader = message.get_root()?;
         Self::from_request_reader(request)
     }
