@@ -7,7 +7,8 @@
 # an older message read as their defaults, and fields unknown to an older
 # reader are skipped (and kept by a plain copy of the message).
 #
-# Never compile the two files together: they share their ids.
+# Never compile the two files together, nor load both into one pycapnp
+# process (it aborts on the duplicate id): they share their ids.
 
 @0xbc7c7e57cf71bc37;
 

@@ -9,7 +9,8 @@
 #                   data section per element than one written by v1
 #   Item.extra      a Data field, so the elements also gain a pointer
 #
-# Never compile the two files together: they share their ids.
+# Never compile the two files together, nor load both into one pycapnp
+# process (it aborts on the duplicate id): they share their ids.
 
 @0xbc7c7e57cf71bc37;
 
