@@ -1,0 +1,290 @@
+//! serde_capnp against capnpc-generated code, postcard and serde_json on the benchmark datasets.
+//!
+//! Run with
+//! `cargo bench --features capnpc-baseline --bench formats -- --warm-up-time 1 --measurement-time 2`
+//! (append a filter such as `log/` to run one dataset).
+//!
+//! Every serializer returns a fresh `Vec<u8>`; every deserializer builds the owned dataset
+//! struct (plus the borrowed form for `log`, where the format can borrow).
+//!
+//! The capnpc baseline builds its messages in one segment (a first segment big enough for the
+//! whole message), which is the layout serde_capnp aims at. With capnp's default allocator (a
+//! 1024-word first segment, later segments growing with the message) a large message spans
+//! several segments and needs a far pointer for every object outside the first one: 20–33 %
+//! more bytes and slower to write and read. Those are measured too, labelled
+//! `(default allocator)`.
+
+use std::hint::black_box;
+
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use serde_capnp_suite::capnpc::{self, capnp};
+use serde_capnp_suite::datasets::{self, LogsBorrowed};
+
+type HeapBuilder = capnp::message::Builder<capnp::message::HeapAllocator>;
+
+/// The capnpc-generated functions for one dataset.
+struct Capnpc<T> {
+    populate: fn(&mut HeapBuilder, &T),
+    populate_and_write: fn(&T) -> Vec<u8>,
+    populate_and_write_packed: fn(&T) -> Vec<u8>,
+    read_and_convert: fn(&[u8]) -> capnp::Result<T>,
+    read_packed_and_convert: fn(&[u8]) -> capnp::Result<T>,
+}
+
+macro_rules! capnpc_functions {
+    ($module:path) => {{
+        use $module as m;
+        Capnpc {
+            populate: m::populate::<capnp::message::HeapAllocator>,
+            populate_and_write: m::populate_and_write,
+            populate_and_write_packed: m::populate_and_write_packed,
+            read_and_convert: m::read_and_convert,
+            read_packed_and_convert: m::read_packed_and_convert,
+        }
+    }};
+}
+
+/// A builder whose first segment holds `words` words.
+fn sized_builder(words: usize) -> HeapBuilder {
+    let words = u32::try_from(words).expect("message under 32 GiB");
+    capnp::message::Builder::new(capnp::message::HeapAllocator::new().first_segment_words(words))
+}
+
+/// Prints the encoded sizes and checks that every path gives the data back.
+fn report_sizes<T>(name: &str, data: &T, capnpc: &Capnpc<T>) -> usize
+where
+    T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let default = (capnpc.populate_and_write)(data);
+    let default_packed = (capnpc.populate_and_write_packed)(data);
+    let mut message = sized_builder(default.len() / 8);
+    (capnpc.populate)(&mut message, data);
+    let one_segment = capnpc::write(&message);
+    let one_segment_packed = capnpc::write_packed(&message);
+    let postcard = postcard::to_allocvec(data).unwrap();
+    let json = serde_json::to_vec(data).unwrap();
+
+    assert_eq!(message.get_segments_for_output().len(), 1);
+    assert!((capnpc.read_and_convert)(&default).unwrap() == *data);
+    assert!((capnpc.read_packed_and_convert)(&default_packed).unwrap() == *data);
+    assert!((capnpc.read_and_convert)(&one_segment).unwrap() == *data);
+    assert!(postcard::from_bytes::<T>(&postcard).unwrap() == *data);
+    assert!(serde_json::from_slice::<T>(&json).unwrap() == *data);
+
+    println!("{name}: sizes in bytes");
+    println!(
+        "  capnpc, default allocator   {:>10}  packed {:>10}",
+        default.len(),
+        default_packed.len()
+    );
+    println!(
+        "  capnpc, one segment         {:>10}  packed {:>10}",
+        one_segment.len(),
+        one_segment_packed.len()
+    );
+    println!("  postcard                    {:>10}", postcard.len());
+    println!("  serde_json                  {:>10}", json.len());
+    one_segment.len() / 8
+}
+
+/// The capnpc, postcard and serde_json benchmarks shared by every dataset.
+fn bench_common<T>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    data: &T,
+    capnpc: &Capnpc<T>,
+    words: usize,
+) where
+    T: Serialize + DeserializeOwned,
+{
+    group.bench_function("capnpc/populate+write (default allocator)", |b| {
+        b.iter(|| (capnpc.populate_and_write)(black_box(data)))
+    });
+    group.bench_function("capnpc/populate+write", |b| {
+        b.iter(|| {
+            let mut message = sized_builder(words);
+            (capnpc.populate)(&mut message, black_box(data));
+            capnpc::write(&message)
+        })
+    });
+    group.bench_function("capnpc/populate+write packed", |b| {
+        b.iter(|| {
+            let mut message = sized_builder(words);
+            (capnpc.populate)(&mut message, black_box(data));
+            capnpc::write_packed(&message)
+        })
+    });
+
+    let default_bytes = (capnpc.populate_and_write)(data);
+    group.bench_function("capnpc/read+convert (default allocator bytes)", |b| {
+        b.iter(|| (capnpc.read_and_convert)(black_box(&default_bytes)).unwrap())
+    });
+    let mut message = sized_builder(words);
+    (capnpc.populate)(&mut message, data);
+    let bytes = capnpc::write(&message);
+    group.bench_function("capnpc/read+convert", |b| {
+        b.iter(|| (capnpc.read_and_convert)(black_box(&bytes)).unwrap())
+    });
+    let packed = capnpc::write_packed(&message);
+    group.bench_function("capnpc/read+convert packed", |b| {
+        b.iter(|| (capnpc.read_packed_and_convert)(black_box(&packed)).unwrap())
+    });
+
+    group.bench_function("postcard/serialize", |b| {
+        b.iter(|| postcard::to_allocvec(black_box(data)).unwrap())
+    });
+    let bytes = postcard::to_allocvec(data).unwrap();
+    group.bench_function("postcard/deserialize", |b| {
+        b.iter(|| postcard::from_bytes::<T>(black_box(&bytes)).unwrap())
+    });
+
+    group.bench_function("serde_json/serialize", |b| {
+        b.iter(|| serde_json::to_vec(black_box(data)).unwrap())
+    });
+    let bytes = serde_json::to_vec(data).unwrap();
+    group.bench_function("serde_json/deserialize", |b| {
+        b.iter(|| serde_json::from_slice::<T>(black_box(&bytes)).unwrap())
+    });
+}
+
+// The serde_capnp benchmarks, written against the library's planned API; enable them (replace
+// `cfg(any())` with nothing) once `serde_capnp::Schema` exists.
+#[cfg(any())]
+mod serde_capnp_benches {
+    use super::*;
+
+    /// The struct schema `name` of `schemas/bench.capnp`.
+    pub fn struct_schema(name: &str) -> serde_capnp::StructSchema {
+        let schema = serde_capnp::Schema::from_code_generator_request(include_bytes!(
+            "../schemas/compiled/bench.bin"
+        ))
+        .expect("loading schemas/compiled/bench.bin");
+        schema
+            .struct_type(name)
+            .expect("struct in schemas/bench.capnp")
+    }
+
+    /// Prints the sizes and checks the round trips and the bytes against capnpc's.
+    pub fn report_sizes<T>(
+        name: &str,
+        data: &T,
+        schema: &serde_capnp::StructSchema,
+        capnpc_words: usize,
+    ) where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let bytes = schema.to_vec(data).unwrap();
+        let packed = schema.to_vec_packed(data).unwrap();
+        println!(
+            "  serde_capnp                 {:>10}  packed {:>10}",
+            bytes.len(),
+            packed.len()
+        );
+        assert!(
+            schema.from_slice::<T>(&bytes).unwrap() == *data,
+            "{name}: round trip"
+        );
+        assert_eq!(
+            bytes.len(),
+            capnpc_words * 8,
+            "{name}: same size as capnpc in one segment"
+        );
+    }
+
+    pub fn bench<T>(
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        data: &T,
+        schema: &serde_capnp::StructSchema,
+    ) where
+        T: Serialize + DeserializeOwned,
+    {
+        group.bench_function("serde_capnp/serialize", |b| {
+            b.iter(|| schema.to_vec(black_box(data)).unwrap())
+        });
+        group.bench_function("serde_capnp/serialize packed", |b| {
+            b.iter(|| schema.to_vec_packed(black_box(data)).unwrap())
+        });
+        let bytes = schema.to_vec(data).unwrap();
+        group.bench_function("serde_capnp/deserialize", |b| {
+            b.iter(|| schema.from_slice::<T>(black_box(&bytes)).unwrap())
+        });
+    }
+
+    pub fn bench_borrowed_logs(
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        data: &datasets::Logs,
+        schema: &serde_capnp::StructSchema,
+    ) {
+        let bytes = schema.to_vec(data).unwrap();
+        let borrowed: LogsBorrowed<'_> = schema.from_slice(&bytes).unwrap();
+        assert_eq!(borrowed, data.borrowed());
+        group.bench_function("serde_capnp/deserialize borrowed", |b| {
+            b.iter(|| {
+                schema
+                    .from_slice::<LogsBorrowed<'_>>(black_box(&bytes))
+                    .unwrap()
+            })
+        });
+    }
+}
+
+fn log(c: &mut Criterion) {
+    let data = datasets::log::logs();
+    let capnpc = capnpc_functions!(capnpc::log);
+    let words = report_sizes("log", &data, &capnpc);
+    #[cfg(any())]
+    let schema = serde_capnp_benches::struct_schema("Logs");
+    #[cfg(any())]
+    serde_capnp_benches::report_sizes("log", &data, &schema, words);
+
+    let mut group = c.benchmark_group("log");
+    bench_common(&mut group, &data, &capnpc, words);
+    let bytes = postcard::to_allocvec(&data).unwrap();
+    group.bench_function("postcard/deserialize borrowed", |b| {
+        b.iter(|| postcard::from_bytes::<LogsBorrowed<'_>>(black_box(&bytes)).unwrap())
+    });
+    #[cfg(any())]
+    {
+        serde_capnp_benches::bench(&mut group, &data, &schema);
+        serde_capnp_benches::bench_borrowed_logs(&mut group, &data, &schema);
+    }
+    group.finish();
+}
+
+fn mesh(c: &mut Criterion) {
+    let data = datasets::mesh::mesh();
+    let capnpc = capnpc_functions!(capnpc::mesh);
+    let words = report_sizes("mesh", &data, &capnpc);
+    #[cfg(any())]
+    let schema = serde_capnp_benches::struct_schema("Mesh");
+    #[cfg(any())]
+    serde_capnp_benches::report_sizes("mesh", &data, &schema, words);
+
+    let mut group = c.benchmark_group("mesh");
+    bench_common(&mut group, &data, &capnpc, words);
+    #[cfg(any())]
+    serde_capnp_benches::bench(&mut group, &data, &schema);
+    group.finish();
+}
+
+fn carsales(c: &mut Criterion) {
+    let data = datasets::carsales::parking_lot();
+    let capnpc = capnpc_functions!(capnpc::carsales);
+    let words = report_sizes("carsales", &data, &capnpc);
+    #[cfg(any())]
+    let schema = serde_capnp_benches::struct_schema("ParkingLot");
+    #[cfg(any())]
+    serde_capnp_benches::report_sizes("carsales", &data, &schema, words);
+
+    let mut group = c.benchmark_group("carsales");
+    bench_common(&mut group, &data, &capnpc, words);
+    #[cfg(any())]
+    serde_capnp_benches::bench(&mut group, &data, &schema);
+    group.finish();
+}
+
+criterion_group!(benches, log, mesh, carsales);
+criterion_main!(benches);
