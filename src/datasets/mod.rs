@@ -22,9 +22,9 @@ use core::ops::Range;
 use rand::Rng;
 use rand_pcg::Lcg64Xsh32;
 
-pub use carsales::{Car, Color, Engine, ParkingLot, Wheel};
-pub use log::{Address, Log, LogBorrowed, Logs, LogsBorrowed};
-pub use mesh::{Mesh, Triangle, Vector3};
+pub use carsales::{parking_lot, Car, Color, Engine, ParkingLot, Wheel};
+pub use log::{logs, Address, Log, LogBorrowed, Logs, LogsBorrowed};
+pub use mesh::{mesh, Mesh, Triangle, Vector3};
 
 /// PCG state: the first ten digits of pi.
 pub const STATE: u64 = 3141592653;
