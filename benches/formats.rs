@@ -150,9 +150,7 @@ fn bench_common<T>(
     });
 }
 
-// The serde_capnp benchmarks, written against the library's planned API; enable them (replace
-// `cfg(any())` with nothing) once `serde_capnp::Schema` exists.
-#[cfg(any())]
+// The serde_capnp side of each group.
 mod serde_capnp_benches {
     use super::*;
 
@@ -235,9 +233,7 @@ fn log(c: &mut Criterion) {
     let data = datasets::log::logs();
     let capnpc = capnpc_functions!(capnpc::log);
     let words = report_sizes("log", &data, &capnpc);
-    #[cfg(any())]
     let schema = serde_capnp_benches::struct_schema("Logs");
-    #[cfg(any())]
     serde_capnp_benches::report_sizes("log", &data, &schema, words);
 
     let mut group = c.benchmark_group("log");
@@ -246,7 +242,6 @@ fn log(c: &mut Criterion) {
     group.bench_function("postcard/deserialize borrowed", |b| {
         b.iter(|| postcard::from_bytes::<LogsBorrowed<'_>>(black_box(&bytes)).unwrap())
     });
-    #[cfg(any())]
     {
         serde_capnp_benches::bench(&mut group, &data, &schema);
         serde_capnp_benches::bench_borrowed_logs(&mut group, &data, &schema);
@@ -258,14 +253,11 @@ fn mesh(c: &mut Criterion) {
     let data = datasets::mesh::mesh();
     let capnpc = capnpc_functions!(capnpc::mesh);
     let words = report_sizes("mesh", &data, &capnpc);
-    #[cfg(any())]
     let schema = serde_capnp_benches::struct_schema("Mesh");
-    #[cfg(any())]
     serde_capnp_benches::report_sizes("mesh", &data, &schema, words);
 
     let mut group = c.benchmark_group("mesh");
     bench_common(&mut group, &data, &capnpc, words);
-    #[cfg(any())]
     serde_capnp_benches::bench(&mut group, &data, &schema);
     group.finish();
 }
@@ -274,14 +266,11 @@ fn carsales(c: &mut Criterion) {
     let data = datasets::carsales::parking_lot();
     let capnpc = capnpc_functions!(capnpc::carsales);
     let words = report_sizes("carsales", &data, &capnpc);
-    #[cfg(any())]
     let schema = serde_capnp_benches::struct_schema("ParkingLot");
-    #[cfg(any())]
     serde_capnp_benches::report_sizes("carsales", &data, &schema, words);
 
     let mut group = c.benchmark_group("carsales");
     bench_common(&mut group, &data, &capnpc, words);
-    #[cfg(any())]
     serde_capnp_benches::bench(&mut group, &data, &schema);
     group.finish();
 }

@@ -53,6 +53,7 @@ struct DeCtx<'de> {
 impl DeCtx<'_> {
     /// The plan for a (struct node, Rust type) pair: for each Rust field the schema knows, its
     /// index in serde's `fields` and the schema field (or the unnamed union).
+    #[inline]
     fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
         let key = fields.as_ptr() as usize;
         if self.recent.0 == node && self.recent.1 == key {
@@ -76,6 +77,7 @@ impl DeCtx<'_> {
         p
     }
 
+    #[inline]
     fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
             return Err(Error::limit("nesting limit exceeded: the message nests too deeply"));
@@ -84,6 +86,7 @@ impl DeCtx<'_> {
         Ok(())
     }
 
+    #[inline]
     fn leave(&mut self) {
         self.depth_left += 1;
     }
@@ -99,6 +102,7 @@ enum Src<'de> {
     Group(StructRef<'de>),
 }
 
+#[inline]
 fn field_src<'de>(s: StructRef<'de>, slot: &'de FieldSlot) -> Src<'de> {
     match slot {
         FieldSlot::Void => Src::Void,
@@ -116,6 +120,7 @@ fn field_src<'de>(s: StructRef<'de>, slot: &'de FieldSlot) -> Src<'de> {
     }
 }
 
+#[inline]
 fn field_type<'de>(slot: &'de FieldSlot, brand: Option<&Brand>) -> Cow<'de, Type> {
     match slot {
         FieldSlot::Group { node } => {
@@ -157,6 +162,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn target(&self) -> Target<'de> {
         let Src::Ptr(p, default) = self.src else {
             return Target::Null;
@@ -174,6 +180,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn is_null(&self) -> bool {
         match self.src {
             Src::Ptr(p, _) => p.is_none_or(Msg::is_null),
@@ -181,6 +188,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn text(&self) -> Result<&'de str> {
         match self.target() {
             Target::Null => Ok(""),
@@ -190,6 +198,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn data(&self) -> Result<&'de [u8]> {
         match self.target() {
             Target::Null => Ok(&[]),
@@ -199,6 +208,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn struct_ref(&self) -> Result<StructRef<'de>> {
         match self.src {
             Src::Group(s) => Ok(s),
@@ -210,6 +220,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn struct_type(&self) -> Result<(NodeIndex, Option<Arc<Brand>>)> {
         match &*self.ty {
             Type::Struct(n, b) => Ok((*n, b.clone())),
@@ -220,6 +231,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
+    #[inline]
     fn list(&self) -> Result<Option<(ListRef<'de>, Cow<'de, Type>)>> {
         let elem: Cow<'de, Type> = match &self.ty {
             Cow::Borrowed(Type::List(e)) => Cow::Borrowed(&**e),
@@ -263,10 +275,12 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             ctx.enter()?;
         }
         let plan = fields.map(|f| (ctx.plan_for(node, f), f));
+        let pool: &'de SchemaPool = ctx.pool;
         let r = visitor.visit_map(StructAccess {
             ctx: &mut *ctx,
             s,
             node,
+            schema: pool.node(node).as_struct().expect("struct"),
             brand,
             plan,
             pos: 0,
@@ -582,6 +596,7 @@ struct StructAccess<'c, 'de> {
     ctx: &'c mut DeCtx<'de>,
     s: StructRef<'de>,
     node: NodeIndex,
+    schema: &'de StructNode,
     brand: Option<Arc<Brand>>,
     /// With a plan, keys are serde's field names; without one, every present schema field.
     plan: Option<(u32, &'static [&'static str])>,
@@ -590,11 +605,12 @@ struct StructAccess<'c, 'de> {
 }
 
 impl<'de> StructAccess<'_, 'de> {
+    #[inline]
     fn node(&self) -> &'de StructNode {
-        let pool: &'de SchemaPool = self.ctx.pool;
-        pool.node(self.node).as_struct().expect("struct")
+        self.schema
     }
 
+    #[inline]
     fn active(&self, field: u16) -> bool {
         let s = self.node();
         match s.fields[field as usize].discriminant {
@@ -686,6 +702,7 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
     }
 }
 
+#[inline]
 fn element_src<'de>(list: &ListRef<'de>, elem: &Type, i: u32) -> Src<'de> {
     match elem {
         Type::Struct(..) => Src::Group(list.struct_element(i)),

@@ -118,6 +118,7 @@ enum Target {
     Group(StructB),
 }
 
+#[inline]
 fn field_target(s: StructB, slot: &FieldSlot) -> Target {
     match slot {
         FieldSlot::Void => Target::Void,
@@ -140,6 +141,7 @@ fn field_target(s: StructB, slot: &FieldSlot) -> Target {
 }
 
 /// The type of a field, with generic parameters bound by the enclosing struct's brand.
+#[inline]
 fn field_type<'s>(pool: &'s SchemaPool, slot: &'s FieldSlot, brand: Option<&Brand>) -> Cow<'s, Type> {
     match slot {
         FieldSlot::Group { node } => Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone())))),
@@ -151,6 +153,7 @@ fn field_type<'s>(pool: &'s SchemaPool, slot: &'s FieldSlot, brand: Option<&Bran
     }
 }
 
+#[inline]
 pub(crate) fn resolve<'s>(ty: &'s Type, brand: Option<&Brand>) -> Cow<'s, Type> {
     match ty {
         Type::Param { .. } | Type::MethodParam(_) => Cow::Owned(ty.resolve(brand)),
@@ -251,6 +254,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         self.write_data(bits, "an integer")
     }
 
+    #[inline]
     fn float(self, v: f64) -> Result<()> {
         let bits = match *self.ty {
             Type::Float32 => (v as f32).to_bits() as u64,
@@ -260,6 +264,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         self.write_data(bits, "a float")
     }
 
+    #[inline]
     fn struct_builder(&mut self) -> Result<(StructB, NodeIndex, Option<Arc<Brand>>)> {
         let (node, brand) = match &*self.ty {
             Type::Struct(n, b) => (*n, b.clone()),
@@ -320,6 +325,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         Ok((self.ctx, field_target(b, &member.slot), ty, &member.name))
     }
 
+    #[inline]
     fn start_list(&mut self, len: usize) -> Result<(ListB, Cow<'s, Type>)> {
         let Target::Ptr(p) = self.target else {
             return Err(self.mismatch("a sequence"));
@@ -351,6 +357,7 @@ impl<'c, 's> ValueSer<'c, 's> {
     }
 }
 
+#[inline]
 fn element_target(ctx: &Ctx<'_>, list: &ListB, elem: &Type, i: u32) -> Target {
     match elem {
         Type::Struct(n, _) => {
@@ -650,10 +657,12 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
     fn serialize_struct(mut self, name: &'static str, _len: usize) -> Result<StructSer<'c, 's>> {
         let (b, node, brand) = self.struct_builder()?;
         let plan = self.ctx.plan_for(node, name);
+        let s = self.ctx.pool.node(node).as_struct().expect("checked");
         Ok(StructSer {
             ctx: self.ctx,
             b,
             node,
+            s,
             brand,
             plan,
             pos: 0,
@@ -683,15 +692,17 @@ pub(crate) struct StructSer<'c, 's> {
     ctx: &'c mut Ctx<'s>,
     b: StructB,
     node: NodeIndex,
+    s: &'s StructNode,
     brand: Option<Arc<Brand>>,
     plan: u32,
     pos: usize,
 }
 
 impl<'c, 's> StructSer<'c, 's> {
+    #[inline]
     fn field<T: ?Sized + Serialize>(&mut self, index: u16, key: &str, value: &T) -> Result<()> {
         let pool = self.ctx.pool;
-        let s = pool.node(self.node).as_struct().expect("struct");
+        let s = self.s;
         let f = &s.fields[index as usize];
         if let Some(d) = f.discriminant {
             self.ctx
@@ -739,8 +750,7 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        let s = self.ctx.pool.node(self.node).as_struct().expect("struct");
-        let index = self.ctx.planned_field(self.plan, self.pos, s, key);
+        let index = self.ctx.planned_field(self.plan, self.pos, self.s, key);
         self.pos += 1;
         if index == NOT_IN_SCHEMA {
             return self.unknown(key, value);
@@ -965,16 +975,17 @@ impl ser::SerializeMap for MapSer<'_, '_> {
                 let key = key
                     .take()
                     .ok_or_else(|| Error::data("map value serialized before its key"))?;
+                let pool = self.ctx.pool;
                 let mut st = StructSer {
                     b: *b,
                     node: *node,
+                    s: pool.node(*node).as_struct().expect("struct"),
                     brand: brand.clone(),
                     ctx: &mut *self.ctx,
                     plan: u32::MAX,
                     pos: 0,
                 };
-                let s = st.ctx.pool.node(*node).as_struct().expect("struct");
-                match find_field(s, &key) {
+                match find_field(st.s, &key) {
                     Some(i) => st.field(i, &key, value),
                     None => st.unknown(&key, value),
                 }

@@ -166,6 +166,7 @@ impl<'a> Msg<'a> {
         Ok((segments, pos))
     }
 
+    #[inline]
     pub(crate) fn root(&self) -> Result<PtrRef<'a>> {
         let seg = self.segments[0];
         if seg.len() < 8 {
@@ -187,6 +188,7 @@ impl<'a> Msg<'a> {
         })
     }
 
+    #[inline]
     fn charge(&self, words: u64) -> Result<()> {
         let left = self.budget.get();
         if words > left {
@@ -198,6 +200,7 @@ impl<'a> Msg<'a> {
         Ok(())
     }
 
+    #[inline]
     fn segment(&self, id: u32) -> Result<&'a [u8]> {
         self.segments
             .get(id as usize)
@@ -207,6 +210,7 @@ impl<'a> Msg<'a> {
 
     /// Follows a pointer, through far pointers, to its target. Returns the pointer word that
     /// describes the target (struct or list), the target's segment and its byte offset.
+    #[inline]
     fn follow(&self, p: PtrRef<'a>) -> Result<Option<(u64, &'a [u8], u32, usize)>> {
         let w = word(p.seg, p.off);
         if w == 0 {
@@ -264,6 +268,7 @@ impl<'a> Msg<'a> {
     }
 
     /// Reads the struct behind `p` (`None` when the pointer is null).
+    #[inline]
     pub(crate) fn read_struct(&self, p: PtrRef<'a>) -> Result<Option<StructRef<'a>>> {
         let Some((w, seg, seg_id, target)) = self.follow(p)? else {
             return Ok(None);
@@ -292,6 +297,7 @@ impl<'a> Msg<'a> {
 
     /// Reads the list behind `p` (`None` when the pointer is null), checking that its elements
     /// can be read as `expect`.
+    #[inline]
     pub(crate) fn read_list(&self, p: PtrRef<'a>, expect: Expect) -> Result<Option<ListRef<'a>>> {
         let Some((w, seg, seg_id, target)) = self.follow(p)? else {
             return Ok(None);
@@ -389,6 +395,7 @@ impl<'a> Msg<'a> {
     }
 
     /// Reads the bytes of a Text or Data blob behind `p`.
+    #[inline]
     pub(crate) fn read_blob(&self, p: PtrRef<'a>) -> Result<Option<&'a [u8]>> {
         let Some(list) = self.read_list(p, Expect::Bits(8))? else {
             return Ok(None);
@@ -400,6 +407,7 @@ impl<'a> Msg<'a> {
     }
 
     /// Reads the Text behind `p`, checking its NUL terminator and UTF-8.
+    #[inline]
     pub(crate) fn read_text(&self, p: PtrRef<'a>) -> Result<Option<&'a str>> {
         let Some(bytes) = self.read_blob(p)? else {
             return Ok(None);
@@ -413,6 +421,7 @@ impl<'a> Msg<'a> {
     }
 
     /// Whether the pointer is null, without following it.
+    #[inline]
     pub(crate) fn is_null(p: PtrRef<'a>) -> bool {
         word(p.seg, p.off) == 0
     }
@@ -430,6 +439,7 @@ impl<'a> Msg<'a> {
     }
 }
 
+#[inline]
 fn target_of(w: u64, at: usize, seg_len: usize) -> Result<usize> {
     let offset = ((w as u32) as i32 >> 2) as i64;
     let target = at as i64 + 8 + offset * 8;
@@ -629,6 +639,7 @@ impl Out {
     }
 
     /// Allocates a struct and points `ptr` at it.
+    #[inline]
     pub(crate) fn init_struct(&mut self, ptr: usize, data_words: u16, ptr_count: u16) -> Result<StructB> {
         let off = self.alloc(data_words as usize + ptr_count as usize)?;
         self.set_word(
@@ -642,6 +653,7 @@ impl Out {
     }
 
     /// Allocates a list of non-struct elements and points `ptr` at it.
+    #[inline]
     pub(crate) fn init_list(&mut self, ptr: usize, size: ElemSize, len: u32) -> Result<ListB> {
         if len >= 1 << 29 {
             return Err(Error::limit(format!("list of {len} elements is too long")));
@@ -664,6 +676,7 @@ impl Out {
     }
 
     /// Allocates a list of structs and points `ptr` at it.
+    #[inline]
     pub(crate) fn init_struct_list(
         &mut self,
         ptr: usize,
@@ -693,6 +706,7 @@ impl Out {
     }
 
     /// Writes a Text or Data blob (`nul` adds the terminator Text needs).
+    #[inline]
     pub(crate) fn set_blob(&mut self, ptr: usize, bytes: &[u8], nul: bool) -> Result<()> {
         let len = bytes.len() + nul as usize;
         if len >= 1 << 29 {
