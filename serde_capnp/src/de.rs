@@ -45,12 +45,42 @@ struct DeCtx<'de> {
     pool: &'de SchemaPool,
     msg: Msg<'de>,
     depth_left: u32,
-    plans: Vec<Vec<(u16, u16)>>,
+    plans: Vec<Vec<PlanField<'de>>>,
     plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
     recent: (NodeIndex, usize, u32),
 }
 
-impl DeCtx<'_> {
+/// One Rust field of a plan, with what reading it needs precomputed.
+#[derive(Clone, Copy)]
+struct PlanField<'de> {
+    /// Index in serde's `fields`.
+    rust: u16,
+    /// Schema field, or `WHICH` for the unnamed union.
+    field: u16,
+    /// The discriminant value when the field is a union member, else `NO_DISCRIMINANT`.
+    discriminant: u16,
+    fast: Fast<'de>,
+}
+
+/// How to read a plain field of a non-generic struct without consulting the schema.
+#[derive(Clone, Copy)]
+enum Fast<'de> {
+    No,
+    Data {
+        ty: &'de Type,
+        at: u64,
+        default: u64,
+    },
+    Ptr {
+        ty: &'de Type,
+        index: u16,
+        default: Option<&'de Value>,
+    },
+}
+
+const NO_DISCRIMINANT: u16 = u16::MAX;
+
+impl<'de> DeCtx<'de> {
     /// The plan for a (struct node, Rust type) pair: for each Rust field the schema knows, its
     /// index in serde's `fields` and the schema field (or the unnamed union).
     #[inline]
@@ -62,13 +92,44 @@ impl DeCtx<'_> {
         let next = self.plans.len() as u32;
         let p = *self.plan_index.entry((node, key)).or_insert(next);
         if p == next {
-            let s = self.pool.node(node).as_struct().expect("struct");
+            let pool: &'de SchemaPool = self.pool;
+            let generic = pool.node(node).is_generic;
+            let s = pool.node(node).as_struct().expect("struct");
             let mut plan = Vec::with_capacity(fields.len());
             for (i, name) in fields.iter().enumerate() {
                 if let Some(f) = find_field(s, name) {
-                    plan.push((i as u16, f));
+                    let field = &s.fields[f as usize];
+                    let fast = match &field.slot {
+                        _ if generic => Fast::No,
+                        FieldSlot::Data {
+                            ty,
+                            offset,
+                            default_bits,
+                        } => Fast::Data {
+                            ty,
+                            at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
+                            default: *default_bits,
+                        },
+                        FieldSlot::Pointer { ty, index, default } => Fast::Ptr {
+                            ty,
+                            index: *index,
+                            default: default.as_ref(),
+                        },
+                        _ => Fast::No,
+                    };
+                    plan.push(PlanField {
+                        rust: i as u16,
+                        field: f,
+                        discriminant: field.discriminant.unwrap_or(NO_DISCRIMINANT),
+                        fast,
+                    });
                 } else if s.has_union() && (*name == "which" || *name == "union") {
-                    plan.push((i as u16, WHICH));
+                    plan.push(PlanField {
+                        rust: i as u16,
+                        field: WHICH,
+                        discriminant: NO_DISCRIMINANT,
+                        fast: Fast::No,
+                    });
                 }
             }
             self.plans.push(plan);
@@ -359,7 +420,11 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
             Type::Float32 => visitor.visit_f32(f32::from_bits(b as u32)),
             Type::Float64 => visitor.visit_f64(f64::from_bits(b)),
             Type::Text => visitor.visit_borrowed_str(self.text()?),
-            Type::Data => visitor.visit_borrowed_bytes(self.data()?),
+            // As a sequence of bytes, which self-describing targets such as `serde_json::Value`
+            // accept; typed byte buffers ask for bytes through `deserialize_bytes`.
+            Type::Data => visitor.visit_seq(SeqDeserializer::<_, Error>::new(
+                self.data()?.iter().copied(),
+            )),
             Type::Enum(n) => {
                 let n = *n;
                 match self.enumerant(n) {
@@ -601,22 +666,13 @@ struct StructAccess<'c, 'de> {
     /// With a plan, keys are serde's field names; without one, every present schema field.
     plan: Option<(u32, &'static [&'static str])>,
     pos: usize,
-    pending: Option<(u16, &'static str)>,
+    pending: Option<(PlanField<'de>, &'static str)>,
 }
 
 impl<'de> StructAccess<'_, 'de> {
     #[inline]
     fn node(&self) -> &'de StructNode {
         self.schema
-    }
-
-    #[inline]
-    fn active(&self, field: u16) -> bool {
-        let s = self.node();
-        match s.fields[field as usize].discriminant {
-            None => true,
-            Some(d) => read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16) as u16 == d,
-        }
     }
 }
 
@@ -629,15 +685,18 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
         loop {
             match self.plan {
                 Some((plan, names)) => {
-                    let Some(&(rust, field)) = self.ctx.plans[plan as usize].get(self.pos) else {
+                    let Some(&pf) = self.ctx.plans[plan as usize].get(self.pos) else {
                         return Ok(None);
                     };
                     self.pos += 1;
-                    if field != WHICH && !self.active(field) {
+                    if pf.discriminant != NO_DISCRIMINANT
+                        && read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16) as u16
+                            != pf.discriminant
+                    {
                         continue;
                     }
-                    let name = names[rust as usize];
-                    self.pending = Some((field, name));
+                    let name = names[pf.rust as usize];
+                    self.pending = Some((pf, name));
                     return seed
                         .deserialize(BorrowedStrDeserializer::<Error>::new(name))
                         .map(Some);
@@ -661,7 +720,13 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                     };
                     self.pos += 1;
                     let name: &'de str = &s.fields[field as usize].name;
-                    self.pending = Some((field, ""));
+                    let pf = PlanField {
+                        rust: 0,
+                        field,
+                        discriminant: NO_DISCRIMINANT,
+                        fast: Fast::No,
+                    };
+                    self.pending = Some((pf, ""));
                     return seed
                         .deserialize(BorrowedStrDeserializer::<Error>::new(name))
                         .map(Some);
@@ -672,10 +737,38 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
 
     #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        let (field, name) = self
+        let (pf, name) = self
             .pending
             .take()
             .ok_or_else(|| Error::data("map value requested before its key"))?;
+        let (ty, src) = match pf.fast {
+            Fast::Data { ty, at, default } => (
+                ty,
+                Src::Data {
+                    bytes: self.s.data,
+                    at,
+                    default,
+                },
+            ),
+            Fast::Ptr { ty, index, default } => (ty, Src::Ptr(self.s.pointer(index), default)),
+            Fast::No => return self.slow_value(seed, pf.field, name),
+        };
+        seed.deserialize(ValueDe {
+            ctx: &mut *self.ctx,
+            ty: Cow::Borrowed(ty),
+            src,
+        })
+        .map_err(|e| e.in_field(name))
+    }
+}
+
+impl<'de> StructAccess<'_, 'de> {
+    fn slow_value<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+        field: u16,
+        name: &'static str,
+    ) -> Result<V::Value> {
         let s = self.node();
         if field == WHICH {
             return seed
@@ -702,7 +795,6 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
     }
 }
 
-#[inline]
 fn element_src<'de>(list: &ListRef<'de>, elem: &Type, i: u32) -> Src<'de> {
     match elem {
         Type::Struct(..) => Src::Group(list.struct_element(i)),

@@ -173,7 +173,6 @@ impl StructSchema {
         StreamDeserializer {
             schema: self,
             reader,
-            packed: false,
             done: false,
             _marker: std::marker::PhantomData,
         }
@@ -183,14 +182,13 @@ impl StructSchema {
     pub fn iter_from_reader_packed<R: BufRead, T: DeserializeOwned>(
         &self,
         reader: R,
-    ) -> StreamDeserializer<'_, R, T> {
-        StreamDeserializer {
+    ) -> PackedStreamDeserializer<'_, R, T> {
+        PackedStreamDeserializer(StreamDeserializer {
             schema: self,
             reader,
-            packed: true,
             done: false,
             _marker: std::marker::PhantomData,
-        }
+        })
     }
 
     fn from_owned_segments<S: ReaderSegments, T: DeserializeOwned>(&self, segments: S) -> Result<T> {
@@ -210,33 +208,38 @@ impl StructSchema {
 pub struct StreamDeserializer<'s, R, T> {
     schema: &'s StructSchema,
     reader: R,
-    packed: bool,
     done: bool,
     _marker: std::marker::PhantomData<fn() -> T>,
 }
 
-impl<R: Read, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
-    fn read_next(&mut self) -> Result<Option<T>> {
-        let options = self.schema.options.capnp();
-        let message = if self.packed {
-            let mut buffered = std::io::BufReader::new(&mut self.reader);
-            if buffered.fill_buf()?.is_empty() {
-                return Ok(None);
-            }
-            // A packed stream cannot be read ahead safely: read one message per buffer.
-            let m = capnp::serialize_packed::read_message(&mut buffered, options)?;
-            if !buffered.buffer().is_empty() {
-                return Err(Error::wire(
-                    "packed stream reader must not buffer past a message; wrap the reader in a BufReader and use iter_from_reader_packed on it",
-                ));
-            }
-            Some(m)
-        } else {
-            capnp::serialize::try_read_message(&mut self.reader, options)?
+/// An iterator over the messages of a packed stream; see
+/// [`StructSchema::iter_from_reader_packed`].
+pub struct PackedStreamDeserializer<'s, R, T>(StreamDeserializer<'s, R, T>);
+
+impl<R, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
+    fn step(
+        &mut self,
+        read: impl FnOnce(&mut R, capnp::message::ReaderOptions) -> capnp::Result<Option<capnp::message::Reader<capnp::serialize::OwnedSegments>>>,
+    ) -> Option<Result<T>> {
+        if self.done {
+            return None;
+        }
+        let result = match read(&mut self.reader, self.schema.options.capnp()) {
+            Ok(None) => Ok(None),
+            Ok(Some(m)) => self.schema.from_owned_segments(m.into_segments()).map(Some),
+            Err(e) => Err(e.into()),
         };
-        match message {
-            None => Ok(None),
-            Some(m) => self.schema.from_owned_segments(m.into_segments()).map(Some),
+        match result {
+            Ok(Some(v)) => Some(Ok(v)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                // A stream cannot resynchronize after a bad message.
+                self.done = true;
+                Some(Err(e))
+            }
         }
     }
 }
@@ -245,20 +248,16 @@ impl<R: Read, T: DeserializeOwned> Iterator for StreamDeserializer<'_, R, T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
-        if self.done {
-            return None;
-        }
-        match self.read_next() {
-            Ok(Some(v)) => Some(Ok(v)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        self.step(|r, o| capnp::serialize::try_read_message(r, o))
+    }
+}
+
+impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, R, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        self.0
+            .step(|r, o| capnp::serialize_packed::try_read_message(r, o))
     }
 }
 

@@ -49,17 +49,42 @@ const NOT_IN_SCHEMA: u16 = u16::MAX;
 struct Ctx<'s> {
     pool: &'s SchemaPool,
     out: Out,
-    plans: Vec<Plan>,
+    plans: Vec<Plan<'s>>,
     plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
     recent: [(NodeIndex, usize, u32); RECENT],
     recent_next: usize,
 }
 
-struct Plan {
-    keys: Vec<(usize, usize, u16)>,
+struct Plan<'s> {
+    keys: Vec<PlanField<'s>>,
 }
 
-impl Ctx<'_> {
+/// One step of a plan: the key serde passes, the schema field it names and, for plain fields of
+/// non-generic structs, everything needed to write the value without consulting the schema.
+#[derive(Clone, Copy)]
+struct PlanField<'s> {
+    key: usize,
+    len: usize,
+    field: u16,
+    fast: Fast<'s>,
+}
+
+#[derive(Clone, Copy)]
+enum Fast<'s> {
+    No,
+    Data {
+        ty: &'s Type,
+        at: u64,
+        bits: u32,
+        default: u64,
+    },
+    Ptr {
+        ty: &'s Type,
+        off: usize,
+    },
+}
+
+impl<'s> Ctx<'s> {
     #[inline]
     fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
         let key = name.as_ptr() as usize;
@@ -78,24 +103,75 @@ impl Ctx<'_> {
         p
     }
 
-    /// The schema field for the `pos`-th field serialized with this plan.
+    /// The plan step for the `pos`-th field serialized with this plan.
     #[inline]
-    fn planned_field(&mut self, plan: u32, pos: usize, s: &StructNode, key: &'static str) -> u16 {
+    fn planned_field(
+        &mut self,
+        plan: u32,
+        pos: usize,
+        node: NodeIndex,
+        s: &'s StructNode,
+        key: &'static str,
+    ) -> PlanField<'s> {
         let k = (key.as_ptr() as usize, key.len());
         let keys = &mut self.plans[plan as usize].keys;
-        if let Some(&(p, l, f)) = keys.get(pos) {
-            if p == k.0 && l == k.1 {
-                return f;
+        if let Some(&pf) = keys.get(pos) {
+            if pf.key == k.0 && pf.len == k.1 {
+                return pf;
             }
         }
-        if let Some(&(_, _, f)) = keys.iter().find(|e| e.0 == k.0 && e.1 == k.1) {
-            return f;
+        self.planned_field_slow(plan, pos, node, s, key)
+    }
+
+    #[cold]
+    fn planned_field_slow(
+        &mut self,
+        plan: u32,
+        pos: usize,
+        node: NodeIndex,
+        s: &'s StructNode,
+        key: &'static str,
+    ) -> PlanField<'s> {
+        let k = (key.as_ptr() as usize, key.len());
+        let keys = &mut self.plans[plan as usize].keys;
+        if let Some(&pf) = keys.iter().find(|e| e.key == k.0 && e.len == k.1) {
+            return pf;
         }
-        let f = find_field(s, key).unwrap_or(NOT_IN_SCHEMA);
+        let field = find_field(s, key).unwrap_or(NOT_IN_SCHEMA);
+        let generic = self.pool.node(node).is_generic;
+        let fast = match s.fields.get(field as usize) {
+            Some(f) if !generic && f.discriminant.is_none() => match &f.slot {
+                FieldSlot::Data {
+                    ty,
+                    offset,
+                    default_bits,
+                } => {
+                    let bits = ty.data_bits().unwrap_or(0);
+                    Fast::Data {
+                        ty,
+                        at: *offset as u64 * bits as u64,
+                        bits,
+                        default: *default_bits,
+                    }
+                }
+                FieldSlot::Pointer { ty, index, .. } => Fast::Ptr {
+                    ty,
+                    off: *index as usize * 8,
+                },
+                _ => Fast::No,
+            },
+            _ => Fast::No,
+        };
+        let pf = PlanField {
+            key: k.0,
+            len: k.1,
+            field,
+            fast,
+        };
         if pos == keys.len() {
-            keys.push((k.0, k.1, f));
+            keys.push(pf);
         }
-        f
+        pf
     }
 }
 
@@ -118,7 +194,7 @@ enum Target {
     Group(StructB),
 }
 
-#[inline]
+#[inline(always)]
 fn field_target(s: StructB, slot: &FieldSlot) -> Target {
     match slot {
         FieldSlot::Void => Target::Void,
@@ -141,7 +217,7 @@ fn field_target(s: StructB, slot: &FieldSlot) -> Target {
 }
 
 /// The type of a field, with generic parameters bound by the enclosing struct's brand.
-#[inline]
+#[inline(always)]
 fn field_type<'s>(pool: &'s SchemaPool, slot: &'s FieldSlot, brand: Option<&Brand>) -> Cow<'s, Type> {
     match slot {
         FieldSlot::Group { node } => Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone())))),
@@ -153,7 +229,7 @@ fn field_type<'s>(pool: &'s SchemaPool, slot: &'s FieldSlot, brand: Option<&Bran
     }
 }
 
-#[inline]
+#[inline(always)]
 pub(crate) fn resolve<'s>(ty: &'s Type, brand: Option<&Brand>) -> Cow<'s, Type> {
     match ty {
         Type::Param { .. } | Type::MethodParam(_) => Cow::Owned(ty.resolve(brand)),
@@ -179,7 +255,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         ))
     }
 
-    #[inline]
+    #[inline(always)]
     fn write_data(self, bits_value: u64, found: &str) -> Result<()> {
         match self.target {
             Target::Data {
@@ -195,7 +271,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn int(self, v: i128) -> Result<()> {
         let range = |ok: bool, name: &str| {
             if ok {
@@ -254,7 +330,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         self.write_data(bits, "an integer")
     }
 
-    #[inline]
+    #[inline(always)]
     fn float(self, v: f64) -> Result<()> {
         let bits = match *self.ty {
             Type::Float32 => (v as f32).to_bits() as u64,
@@ -357,7 +433,7 @@ impl<'c, 's> ValueSer<'c, 's> {
     }
 }
 
-#[inline]
+#[inline(always)]
 fn element_target(ctx: &Ctx<'_>, list: &ListB, elem: &Type, i: u32) -> Target {
     match elem {
         Type::Struct(n, _) => {
@@ -750,12 +826,40 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        let index = self.ctx.planned_field(self.plan, self.pos, self.s, key);
+        let pf = self
+            .ctx
+            .planned_field(self.plan, self.pos, self.node, self.s, key);
         self.pos += 1;
-        if index == NOT_IN_SCHEMA {
-            return self.unknown(key, value);
-        }
-        self.field(index, key, value)
+        let target = match pf.fast {
+            Fast::Data {
+                ty,
+                at,
+                bits,
+                default,
+            } => (
+                ty,
+                Target::Data {
+                    base: self.b.data,
+                    at,
+                    bits,
+                    default,
+                },
+            ),
+            Fast::Ptr { ty, off } => (ty, Target::Ptr(self.b.ptrs + off)),
+            Fast::No => {
+                if pf.field == NOT_IN_SCHEMA {
+                    return self.unknown(key, value);
+                }
+                return self.field(pf.field, key, value);
+            }
+        };
+        value
+            .serialize(ValueSer {
+                ctx: &mut *self.ctx,
+                ty: Cow::Borrowed(target.0),
+                target: target.1,
+            })
+            .map_err(|e| e.in_field(key))
     }
 
     fn end(self) -> Result<()> {

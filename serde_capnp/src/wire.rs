@@ -409,6 +409,22 @@ impl<'a> Msg<'a> {
     /// Reads the Text behind `p`, checking its NUL terminator and UTF-8.
     #[inline]
     pub(crate) fn read_text(&self, p: PtrRef<'a>) -> Result<Option<&'a str>> {
+        // Fast path: a near list pointer to bytes inside the segment.
+        let w = word(p.seg, p.off);
+        if w & 3 == 1 && (w >> 32) & 7 == ElemSize::Byte as u64 {
+            let target = p.off as i64 + 8 + (((w as u32) as i32 >> 2) as i64) * 8;
+            let len = (w >> 35) as usize;
+            if target >= 0 && target as usize + len <= p.seg.len() && len > 0 {
+                let bytes = &p.seg[target as usize..target as usize + len];
+                self.charge((len as u64).div_ceil(8))?;
+                return match bytes.split_last() {
+                    Some((0, text)) => std::str::from_utf8(text)
+                        .map(Some)
+                        .map_err(|e| Error::data(format!("text is not valid UTF-8: {e}"))),
+                    _ => Err(Error::wire("text is not NUL-terminated")),
+                };
+            }
+        }
         let Some(bytes) = self.read_blob(p)? else {
             return Ok(None);
         };
@@ -472,7 +488,7 @@ fn describe_size(s: ElemSize) -> &'static str {
 }
 
 /// Reads `bits` bits (1, 8, 16, 32 or 64) at bit offset `at` of `data`; zero past its end.
-#[inline]
+#[inline(always)]
 pub(crate) fn read_bits(data: &[u8], at: u64, bits: u32) -> u64 {
     let byte = (at / 8) as usize;
     match bits {
@@ -616,7 +632,7 @@ impl Out {
     }
 
     /// Writes the low `bits` bits of `v` at bit offset `at` from byte `base`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn write_bits(&mut self, base: usize, at: u64, bits: u32, v: u64) {
         let off = base + (at / 8) as usize;
         match bits {
