@@ -72,6 +72,7 @@ mod de;
 mod error;
 mod schema;
 mod ser;
+mod ser_fast;
 mod wire;
 
 use std::io::{BufRead, Read, Write};

@@ -12,6 +12,7 @@ use serde_capnp_schema::{
 
 use crate::content::{Capture, Content};
 use crate::error::{Error, Result};
+use crate::ser_fast::{DataSer, ElemSer, PtrSer};
 use crate::wire::{ElemSize, ListB, Out, StructB};
 
 /// Serializes `value` as a message whose root is the struct `node`, into `buf` (cleared first).
@@ -46,9 +47,9 @@ const NOT_IN_SCHEMA: u16 = u16::MAX;
 /// A plan remembers, for one (struct node, Rust type) pair, which schema field each successive
 /// `serialize_field` key maps to, keyed by the address of serde's `&'static str` key: after the
 /// first value of a type, a field costs one pointer comparison.
-struct Ctx<'s> {
-    pool: &'s SchemaPool,
-    out: Out,
+pub(crate) struct Ctx<'s> {
+    pub(crate) pool: &'s SchemaPool,
+    pub(crate) out: Out,
     plans: Vec<Plan<'s>>,
     plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
     recent: [(NodeIndex, usize, u32); RECENT],
@@ -86,7 +87,7 @@ enum Fast<'s> {
 
 impl<'s> Ctx<'s> {
     #[inline]
-    fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
+    pub(crate) fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
         let key = name.as_ptr() as usize;
         for &(n, k, p) in &self.recent {
             if n == node && k == key {
@@ -187,7 +188,7 @@ pub(crate) fn find_field(s: &StructNode, key: &str) -> Option<u16> {
 
 /// Where a value is written.
 #[derive(Clone, Copy, Debug)]
-enum Target {
+pub(crate) enum Target {
     Void,
     Data { base: usize, at: u64, bits: u32, default: u64 },
     Ptr(usize),
@@ -240,10 +241,10 @@ pub(crate) fn resolve<'s>(ty: &'s Type, brand: Option<&Brand>) -> Cow<'s, Type> 
     }
 }
 
-struct ValueSer<'c, 's> {
-    ctx: &'c mut Ctx<'s>,
-    ty: Cow<'s, Type>,
-    target: Target,
+pub(crate) struct ValueSer<'c, 's> {
+    pub(crate) ctx: &'c mut Ctx<'s>,
+    pub(crate) ty: Cow<'s, Type>,
+    pub(crate) target: Target,
 }
 
 impl<'c, 's> ValueSer<'c, 's> {
@@ -640,8 +641,18 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         match len {
             Some(len) => {
                 let (list, elem) = self.start_list(len)?;
+                let kind = match elem {
+                    Cow::Borrowed(ty @ Type::Struct(node, None)) => SeqKind::Structs {
+                        list,
+                        ty,
+                        node: *node,
+                        s: self.ctx.pool.node(*node).as_struct().expect("struct type"),
+                        cache: None,
+                    },
+                    elem => SeqKind::List(list, elem),
+                };
                 Ok(SeqSer {
-                    kind: SeqKind::List(list, elem),
+                    kind,
                     ctx: self.ctx,
                     index: 0,
                 })
@@ -776,6 +787,26 @@ pub(crate) struct StructSer<'c, 's> {
 
 impl<'c, 's> StructSer<'c, 's> {
     #[inline]
+    pub(crate) fn new(
+        ctx: &'c mut Ctx<'s>,
+        b: StructB,
+        node: NodeIndex,
+        s: &'s StructNode,
+        brand: Option<Arc<Brand>>,
+        plan: u32,
+    ) -> Self {
+        StructSer {
+            ctx,
+            b,
+            node,
+            s,
+            brand,
+            plan,
+            pos: 0,
+        }
+    }
+
+    #[inline]
     fn field<T: ?Sized + Serialize>(&mut self, index: u16, key: &str, value: &T) -> Result<()> {
         let pool = self.ctx.pool;
         let s = self.s;
@@ -830,36 +861,33 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
             .ctx
             .planned_field(self.plan, self.pos, self.node, self.s, key);
         self.pos += 1;
-        let target = match pf.fast {
+        match pf.fast {
             Fast::Data {
                 ty,
                 at,
                 bits,
                 default,
-            } => (
+            } => value.serialize(DataSer {
+                ctx: &mut *self.ctx,
                 ty,
-                Target::Data {
-                    base: self.b.data,
-                    at,
-                    bits,
-                    default,
-                },
-            ),
-            Fast::Ptr { ty, off } => (ty, Target::Ptr(self.b.ptrs + off)),
+                base: self.b.data,
+                at,
+                bits,
+                default,
+            }),
+            Fast::Ptr { ty, off } => value.serialize(PtrSer {
+                ctx: &mut *self.ctx,
+                ty,
+                off: self.b.ptrs + off,
+            }),
             Fast::No => {
                 if pf.field == NOT_IN_SCHEMA {
                     return self.unknown(key, value);
                 }
                 return self.field(pf.field, key, value);
             }
-        };
-        value
-            .serialize(ValueSer {
-                ctx: &mut *self.ctx,
-                ty: Cow::Borrowed(target.0),
-                target: target.1,
-            })
-            .map_err(|e| e.in_field(key))
+        }
+        .map_err(|e| e.in_field(key))
     }
 
     fn end(self) -> Result<()> {
@@ -886,6 +914,14 @@ impl ser::SerializeStructVariant for StructSer<'_, '_> {
 
 enum SeqKind<'s> {
     List(ListB, Cow<'s, Type>),
+    /// Elements of a non-generic struct type, with the plan the previous element used.
+    Structs {
+        list: ListB,
+        ty: &'s Type,
+        node: NodeIndex,
+        s: &'s StructNode,
+        cache: Option<(usize, u32)>,
+    },
     Bytes(usize, Vec<u8>),
     Buffered(Cow<'s, Type>, Target, Vec<Content>),
 }
@@ -906,6 +942,35 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
         let i = self.index;
         self.index += 1;
         match &mut self.kind {
+            SeqKind::Structs {
+                list,
+                ty,
+                node,
+                s,
+                cache,
+            } => {
+                if i >= list.len {
+                    return Err(Error::data(format!(
+                        "sequence has more elements than the {} it announced",
+                        list.len
+                    )));
+                }
+                let data = list.start + (i as u64 * list.step_bits / 8) as usize;
+                let b = StructB {
+                    data,
+                    ptrs: data + s.data_words as usize * 8,
+                };
+                value
+                    .serialize(ElemSer {
+                        ctx: &mut *self.ctx,
+                        ty,
+                        b,
+                        node: *node,
+                        s,
+                        cache,
+                    })
+                    .map_err(|e| e.at_index(i as u64))
+            }
             SeqKind::List(list, elem) => {
                 if i >= list.len {
                     return Err(Error::data(format!(
@@ -942,11 +1007,13 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
 
     fn end(self) -> Result<()> {
         match self.kind {
-            SeqKind::List(list, _) if self.index != list.len => Err(Error::data(format!(
-                "sequence has {} elements but announced {}",
-                self.index, list.len
-            ))),
-            SeqKind::List(..) => Ok(()),
+            SeqKind::List(list, _) | SeqKind::Structs { list, .. } if self.index != list.len => {
+                Err(Error::data(format!(
+                    "sequence has {} elements but announced {}",
+                    self.index, list.len
+                )))
+            }
+            SeqKind::List(..) | SeqKind::Structs { .. } => Ok(()),
             SeqKind::Bytes(p, bytes) => self.ctx.out.set_blob(p, &bytes, false),
             SeqKind::Buffered(ty, target, items) => Content::Seq(items).serialize(ValueSer {
                 ctx: self.ctx,
