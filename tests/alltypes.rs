@@ -1178,6 +1178,9 @@ fn json_value_of_all_types() {
     assert_eq!(obj["int8Field"], -128);
     assert_eq!(obj["uint64Field"], u64::MAX);
     assert_eq!(obj["textField"], full().text_field.as_str());
+    // Data, which JSON has no type for, reads as a sequence of bytes.
+    assert_eq!(obj["dataField"], serde_json::json!([0, 1, 0x7f, 0x80, 0xfe, 0xff]));
+    assert_eq!(obj["dataList"], serde_json::json!([[], [0], [1, 2, 3]]));
     assert_eq!(obj["enumField"], "darkGoldenrod");
     assert_eq!(obj["structField"]["label"], "struct field");
     assert_eq!(obj["nestedField"]["deeper"]["note"], "deep ✓");
