@@ -11,6 +11,7 @@ use serde_capnp_schema::{
     names_match, AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type, Value,
 };
 
+use crate::de_fast::{DataDe, ElemDe, PtrDe};
 use crate::error::{Error, Result};
 use crate::ser::{find_field, resolve, FxHasher};
 use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
@@ -30,7 +31,8 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
         depth_left: limits.nesting,
         plans: Vec::new(),
         plan_index: HashMap::default(),
-        recent: (u32::MAX, 0, 0),
+        recent: [(u32::MAX, 0, 0); RECENT],
+        recent_next: 0,
     };
     T::deserialize(ValueDe {
         ctx: &mut ctx,
@@ -41,14 +43,17 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
 
 const WHICH: u16 = u16::MAX;
 
-struct DeCtx<'de> {
-    pool: &'de SchemaPool,
-    msg: Msg<'de>,
+pub(crate) struct DeCtx<'de> {
+    pub(crate) pool: &'de SchemaPool,
+    pub(crate) msg: Msg<'de>,
     depth_left: u32,
     plans: Vec<Vec<PlanField<'de>>>,
     plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
-    recent: (NodeIndex, usize, u32),
+    recent: [(NodeIndex, usize, u32); RECENT],
+    recent_next: usize,
 }
+
+const RECENT: usize = 4;
 
 /// One Rust field of a plan, with what reading it needs precomputed.
 #[derive(Clone, Copy)]
@@ -84,10 +89,12 @@ impl<'de> DeCtx<'de> {
     /// The plan for a (struct node, Rust type) pair: for each Rust field the schema knows, its
     /// index in serde's `fields` and the schema field (or the unnamed union).
     #[inline]
-    fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
+    pub(crate) fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
         let key = fields.as_ptr() as usize;
-        if self.recent.0 == node && self.recent.1 == key {
-            return self.recent.2;
+        for &(n, k, p) in &self.recent {
+            if n == node && k == key {
+                return p;
+            }
         }
         let next = self.plans.len() as u32;
         let p = *self.plan_index.entry((node, key)).or_insert(next);
@@ -134,12 +141,13 @@ impl<'de> DeCtx<'de> {
             }
             self.plans.push(plan);
         }
-        self.recent = (node, key, p);
+        self.recent[self.recent_next] = (node, key, p);
+        self.recent_next = (self.recent_next + 1) % RECENT;
         p
     }
 
     #[inline]
-    fn enter(&mut self) -> Result<()> {
+    pub(crate) fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
             return Err(Error::limit("nesting limit exceeded: the message nests too deeply"));
         }
@@ -148,14 +156,14 @@ impl<'de> DeCtx<'de> {
     }
 
     #[inline]
-    fn leave(&mut self) {
+    pub(crate) fn leave(&mut self) {
         self.depth_left += 1;
     }
 }
 
 /// Where a value is read from.
 #[derive(Clone, Copy)]
-enum Src<'de> {
+pub(crate) enum Src<'de> {
     Void,
     Data { bytes: &'de [u8], at: u64, default: u64 },
     /// A pointer (absent in an older struct) and the schema default for it.
@@ -191,10 +199,10 @@ fn field_type<'de>(slot: &'de FieldSlot, brand: Option<&Brand>) -> Cow<'de, Type
     }
 }
 
-struct ValueDe<'c, 'de> {
-    ctx: &'c mut DeCtx<'de>,
-    ty: Cow<'de, Type>,
-    src: Src<'de>,
+pub(crate) struct ValueDe<'c, 'de> {
+    pub(crate) ctx: &'c mut DeCtx<'de>,
+    pub(crate) ty: Cow<'de, Type>,
+    pub(crate) src: Src<'de>,
 }
 
 /// What a pointer source resolves to once schema defaults are applied.
@@ -358,11 +366,20 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             None => visitor.visit_seq(SeqDeserializer::<_, Error>::new(std::iter::empty::<()>())),
             Some((list, elem)) => {
                 self.ctx.enter()?;
+                let pool: &'de SchemaPool = self.ctx.pool;
+                let structs = match elem {
+                    Cow::Borrowed(ty @ Type::Struct(node, None)) => {
+                        Some((ty, *node, pool.node(*node).as_struct().expect("struct type")))
+                    }
+                    _ => None,
+                };
                 let r = visitor.visit_seq(ListAccess {
                     ctx: &mut *self.ctx,
                     list,
                     elem,
                     i: 0,
+                    structs,
+                    cache: None,
                 });
                 self.ctx.leave();
                 r
@@ -657,7 +674,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
 }
 
 /// Reads a struct's fields as map entries.
-struct StructAccess<'c, 'de> {
+pub(crate) struct StructAccess<'c, 'de> {
     ctx: &'c mut DeCtx<'de>,
     s: StructRef<'de>,
     node: NodeIndex,
@@ -669,7 +686,29 @@ struct StructAccess<'c, 'de> {
     pending: Option<(PlanField<'de>, &'static str)>,
 }
 
-impl<'de> StructAccess<'_, 'de> {
+impl<'c, 'de> StructAccess<'c, 'de> {
+    /// Reads the fields serde asks for, following a plan.
+    #[inline]
+    pub(crate) fn planned(
+        ctx: &'c mut DeCtx<'de>,
+        s: StructRef<'de>,
+        node: NodeIndex,
+        schema: &'de StructNode,
+        plan: u32,
+        fields: &'static [&'static str],
+    ) -> Self {
+        StructAccess {
+            ctx,
+            s,
+            node,
+            schema,
+            brand: None,
+            plan: Some((plan, fields)),
+            pos: 0,
+            pending: None,
+        }
+    }
+
     #[inline]
     fn node(&self) -> &'de StructNode {
         self.schema
@@ -741,23 +780,22 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
             .pending
             .take()
             .ok_or_else(|| Error::data("map value requested before its key"))?;
-        let (ty, src) = match pf.fast {
-            Fast::Data { ty, at, default } => (
+        match pf.fast {
+            Fast::Data { ty, at, default } => seed.deserialize(DataDe {
+                ctx: &mut *self.ctx,
                 ty,
-                Src::Data {
-                    bytes: self.s.data,
-                    at,
-                    default,
-                },
-            ),
-            Fast::Ptr { ty, index, default } => (ty, Src::Ptr(self.s.pointer(index), default)),
+                bytes: self.s.data,
+                at,
+                default,
+            }),
+            Fast::Ptr { ty, index, default } => seed.deserialize(PtrDe {
+                ctx: &mut *self.ctx,
+                ty,
+                p: self.s.pointer(index),
+                default,
+            }),
             Fast::No => return self.slow_value(seed, pf.field, name),
-        };
-        seed.deserialize(ValueDe {
-            ctx: &mut *self.ctx,
-            ty: Cow::Borrowed(ty),
-            src,
-        })
+        }
         .map_err(|e| e.in_field(name))
     }
 }
@@ -817,6 +855,9 @@ struct ListAccess<'c, 'de> {
     list: ListRef<'de>,
     elem: Cow<'de, Type>,
     i: u32,
+    /// For a list of non-generic structs: the element type, its node and the last plan used.
+    structs: Option<(&'de Type, NodeIndex, &'de StructNode)>,
+    cache: Option<(usize, u32)>,
 }
 
 impl<'de> de::SeqAccess<'de> for ListAccess<'_, 'de> {
@@ -829,6 +870,19 @@ impl<'de> de::SeqAccess<'de> for ListAccess<'_, 'de> {
         }
         let i = self.i;
         self.i += 1;
+        if let Some((ty, node, schema)) = self.structs {
+            return seed
+                .deserialize(ElemDe {
+                    ctx: &mut *self.ctx,
+                    ty,
+                    s: self.list.struct_element(i),
+                    node,
+                    schema,
+                    cache: &mut self.cache,
+                })
+                .map(Some)
+                .map_err(|e| e.at_index(i as u64));
+        }
         let ty = match &self.elem {
             Cow::Borrowed(t) => Cow::Borrowed(*t),
             Cow::Owned(t) => Cow::Owned(t.clone()),

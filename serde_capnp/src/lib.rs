@@ -69,6 +69,7 @@
 
 mod content;
 mod de;
+mod de_fast;
 mod error;
 mod schema;
 mod ser;
