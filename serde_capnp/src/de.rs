@@ -450,6 +450,11 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
                 }
             }
             Type::List(_) => self.visit_list(visitor),
+            // A null struct pointer is a unit: expanding it into its defaults would never end
+            // for a recursive type.
+            Type::Struct(..) if matches!(self.target(), Target::Null) && self.is_null() => {
+                visitor.visit_unit()
+            }
             Type::Struct(..) => self.visit_struct(visitor, None),
             Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => match self.target() {
                 Target::Ptr(p) => match self.ctx.msg.read_capability(p)? {

@@ -191,7 +191,19 @@ impl From<capnp::Error> for Error {
             }
             _ => Category::Wire,
         };
-        Error::new(category, e.to_string())
+        Error::new(category, restyle(&e.to_string()))
+    }
+}
+
+/// Brings a message from the `capnp` crate to this crate's style: lower-case first, no
+/// trailing period, no `Failed: ` prefix.
+fn restyle(message: &str) -> String {
+    let message = message.strip_prefix("Failed: ").unwrap_or(message);
+    let message = message.trim_end().trim_end_matches('.');
+    let mut chars = message.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "unknown error".to_string(),
     }
 }
 

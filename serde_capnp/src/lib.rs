@@ -71,6 +71,7 @@ mod content;
 mod de;
 mod de_fast;
 mod error;
+mod io;
 mod schema;
 mod ser;
 mod ser_fast;
@@ -159,13 +160,17 @@ impl StructSchema {
 
     /// Deserializes one message from `reader`.
     pub fn from_reader<R: Read, T: DeserializeOwned>(&self, reader: R) -> Result<T> {
-        let message = capnp::serialize::read_message(reader, self.options.capnp())?;
+        let mut reader = io::Recording::new(reader);
+        let message = capnp::serialize::read_message(&mut reader, self.options.capnp())
+            .map_err(|e| reader.error(e))?;
         self.from_owned_segments(message.into_segments())
     }
 
     /// Deserializes one packed message from `reader`.
     pub fn from_reader_packed<R: BufRead, T: DeserializeOwned>(&self, reader: R) -> Result<T> {
-        let message = capnp::serialize_packed::read_message(reader, self.options.capnp())?;
+        let mut reader = io::Recording::new(reader);
+        let message = capnp::serialize_packed::read_message(&mut reader, self.options.capnp())
+            .map_err(|e| reader.error(e))?;
         self.from_owned_segments(message.into_segments())
     }
 
@@ -221,15 +226,20 @@ pub struct PackedStreamDeserializer<'s, R, T>(StreamDeserializer<'s, R, T>);
 impl<R, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
     fn step(
         &mut self,
-        read: impl FnOnce(&mut R, capnp::message::ReaderOptions) -> capnp::Result<Option<capnp::message::Reader<capnp::serialize::OwnedSegments>>>,
+        read: impl FnOnce(
+            &mut io::Recording<&mut R>,
+            capnp::message::ReaderOptions,
+        ) -> capnp::Result<Option<capnp::message::Reader<capnp::serialize::OwnedSegments>>>,
     ) -> Option<Result<T>> {
         if self.done {
             return None;
         }
-        let result = match read(&mut self.reader, self.schema.options.capnp()) {
+        let mut reader = io::Recording::new(&mut self.reader);
+        let read = read(&mut reader, self.schema.options.capnp());
+        let result = match read {
             Ok(None) => Ok(None),
             Ok(Some(m)) => self.schema.from_owned_segments(m.into_segments()).map(Some),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(reader.error(e)),
         };
         match result {
             Ok(Some(v)) => Some(Ok(v)),
