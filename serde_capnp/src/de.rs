@@ -33,6 +33,7 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
         plan_index: HashMap::default(),
         recent: [(u32::MAX, 0, 0); RECENT],
         recent_next: 0,
+        variants: HashMap::default(),
     };
     T::deserialize(ValueDe {
         ctx: &mut ctx,
@@ -51,6 +52,8 @@ pub(crate) struct DeCtx<'de> {
     plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
     recent: [(NodeIndex, usize, u32); RECENT],
     recent_next: usize,
+    /// For (enum node, address of serde's variant list): the Rust variant of each ordinal.
+    variants: HashMap<(NodeIndex, usize), Vec<u16>, BuildHasherDefault<FxHasher>>,
 }
 
 const RECENT: usize = 4;
@@ -144,6 +147,42 @@ impl<'de> DeCtx<'de> {
         self.recent[self.recent_next] = (node, key, p);
         self.recent_next = (self.recent_next + 1) % RECENT;
         p
+    }
+
+    /// The Rust variant (of `variants`) for ordinal `value` of the enum `node`.
+    #[inline]
+    pub(crate) fn variant(
+        &mut self,
+        node: NodeIndex,
+        value: u16,
+        variants: &'static [&'static str],
+    ) -> Result<&'static str> {
+        let key = (node, variants.as_ptr() as usize);
+        let pool: &'de SchemaPool = self.pool;
+        let table = self.variants.entry(key).or_insert_with(|| {
+            let e = pool.node(node).as_enum().expect("enum node");
+            e.enumerants
+                .iter()
+                .map(|en| {
+                    variants
+                        .iter()
+                        .position(|v| names_match(v, &en.name))
+                        .map_or(u16::MAX, |i| i as u16)
+                })
+                .collect()
+        });
+        match table.get(value as usize) {
+            Some(&i) if i != u16::MAX => Ok(variants[i as usize]),
+            Some(_) => Err(Error::data(format!(
+                "enumerant `{}` has no matching variant in the Rust enum (expected one of {})",
+                pool.node(node).as_enum().expect("enum node").enumerants[value as usize].name,
+                variants.join(", ")
+            ))),
+            None => Err(Error::data(format!(
+                "{value} is not an enumerant of `{}`",
+                pool.node(node).short_name()
+            ))),
+        }
     }
 
     #[inline]
@@ -603,16 +642,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
     ) -> Result<V::Value> {
         match &*self.ty {
             Type::Enum(n) => {
-                let name = self.enumerant(*n)?;
-                let rust = variants
-                    .iter()
-                    .find(|v| names_match(v, name))
-                    .ok_or_else(|| {
-                        Error::data(format!(
-                            "enumerant `{name}` has no matching variant in the Rust enum (expected one of {})",
-                            variants.join(", ")
-                        ))
-                    })?;
+                let rust = self.ctx.variant(*n, self.bits() as u16, variants)?;
                 visitor.visit_enum(BorrowedStrDeserializer::<Error>::new(rust))
             }
             Type::Text => {

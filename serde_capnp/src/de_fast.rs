@@ -85,6 +85,22 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de> {
         deserialize_f64 => Float64, visit_f64, f64, 64, f64::from_bits;
     }
 
+    #[inline]
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        if let Type::Enum(node) = *self.ty {
+            let value = (read_bits(self.bytes, self.at, 16) ^ self.default) as u16;
+            let rust = self.ctx.variant(node, value, variants)?;
+            visitor.visit_enum(serde::de::value::BorrowedStrDeserializer::<Error>::new(rust))
+        } else {
+            self.general().deserialize_enum(name, variants, visitor)
+        }
+    }
+
     forward! {
         deserialize_any();
         deserialize_i128();
@@ -103,7 +119,6 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de> {
         deserialize_tuple_struct(name: &'static str, len: usize);
         deserialize_map();
         deserialize_struct(name: &'static str, fields: &'static [&'static str]);
-        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
         deserialize_identifier();
         deserialize_ignored_any();
     }

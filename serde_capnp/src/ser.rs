@@ -29,6 +29,7 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
         plan_index: HashMap::default(),
         recent: [(u32::MAX, 0, 0); RECENT],
         recent_next: 0,
+        enumerants: HashMap::default(),
     };
     let ty = Type::Struct(node, None);
     value.serialize(ValueSer {
@@ -54,6 +55,8 @@ pub(crate) struct Ctx<'s> {
     plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
     recent: [(NodeIndex, usize, u32); RECENT],
     recent_next: usize,
+    /// Enumerant ordinals by (enum node, address of serde's variant name).
+    enumerants: HashMap<(NodeIndex, usize), u16, BuildHasherDefault<FxHasher>>,
 }
 
 struct Plan<'s> {
@@ -86,6 +89,18 @@ enum Fast<'s> {
 }
 
 impl<'s> Ctx<'s> {
+    /// The ordinal of the enumerant of `node` that the Rust variant `variant` names.
+    #[inline]
+    pub(crate) fn enumerant(&mut self, node: NodeIndex, variant: &'static str) -> Result<u16> {
+        let key = (node, variant.as_ptr() as usize);
+        if let Some(&i) = self.enumerants.get(&key) {
+            return Ok(i);
+        }
+        let i = find_enumerant(self.pool, node, variant)?;
+        self.enumerants.insert(key, i);
+        Ok(i)
+    }
+
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
         let key = name.as_ptr() as usize;
@@ -105,7 +120,7 @@ impl<'s> Ctx<'s> {
     }
 
     /// The plan step for the `pos`-th field serialized with this plan.
-    #[inline]
+    #[inline(always)]
     fn planned_field(
         &mut self,
         plan: u32,
@@ -174,6 +189,24 @@ impl<'s> Ctx<'s> {
         }
         pf
     }
+}
+
+/// Finds an enumerant by its Rust or Cap'n Proto name.
+pub(crate) fn find_enumerant(pool: &SchemaPool, node: NodeIndex, name: &str) -> Result<u16> {
+    let e = pool.node(node).as_enum().expect("enum node");
+    e.enumerant_index(name)
+        .or_else(|| {
+            e.enumerants
+                .iter()
+                .position(|en| names_match(name, &en.name))
+                .map(|i| i as u16)
+        })
+        .ok_or_else(|| {
+            Error::data(format!(
+                "`{name}` is not an enumerant of `{}`",
+                pool.node(node).short_name()
+            ))
+        })
 }
 
 /// Finds a schema field by its Rust name: exact, then snake_case or PascalCase → camelCase.
@@ -526,21 +559,7 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         match (&*self.ty, self.target) {
             (Type::Text, Target::Ptr(p)) => self.ctx.out.set_blob(p, v.as_bytes(), true),
             (Type::Enum(n), _) => {
-                let e = self.ctx.pool.node(*n).as_enum().expect("enum node");
-                let i = e
-                    .enumerant_index(v)
-                    .or_else(|| {
-                        e.enumerants
-                            .iter()
-                            .position(|en| names_match(v, &en.name))
-                            .map(|i| i as u16)
-                    })
-                    .ok_or_else(|| {
-                        Error::data(format!(
-                            "`{v}` is not an enumerant of `{}`",
-                            self.ctx.pool.node(*n).short_name()
-                        ))
-                    })?;
+                let i = find_enumerant(self.ctx.pool, *n, v)?;
                 self.write_data(i as u64, "a string")
             }
             _ => Err(self.mismatch("a string")),
@@ -591,7 +610,10 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         variant: &'static str,
     ) -> Result<()> {
         match *self.ty {
-            Type::Enum(_) => self.serialize_str(variant),
+            Type::Enum(n) => {
+                let i = self.ctx.enumerant(n, variant)?;
+                self.write_data(i as u64, "an enum variant")
+            }
             Type::Struct(..) => {
                 let (_, _, _, _) = self.union_member(variant)?;
                 Ok(())
@@ -806,7 +828,7 @@ impl<'c, 's> StructSer<'c, 's> {
         }
     }
 
-    #[inline]
+    #[inline(never)]
     fn field<T: ?Sized + Serialize>(&mut self, index: u16, key: &str, value: &T) -> Result<()> {
         let pool = self.ctx.pool;
         let s = self.s;
@@ -827,6 +849,7 @@ impl<'c, 's> StructSer<'c, 's> {
     }
 
     /// A Rust field the schema does not have: the unnamed union's conventional name, or an error.
+    #[inline(never)]
     fn unknown<T: ?Sized + Serialize>(&mut self, key: &str, value: &T) -> Result<()> {
         let pool = self.ctx.pool;
         let node = pool.node(self.node);
@@ -851,7 +874,7 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
     type Ok = ();
     type Error = Error;
 
-    #[inline]
+    #[inline(always)]
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,

@@ -152,6 +152,21 @@ impl<'c, 's> ser::Serializer for DataSer<'c, 's> {
         }
     }
 
+    #[inline]
+    fn serialize_unit_variant(
+        self,
+        name: &'static str,
+        index: u32,
+        variant: &'static str,
+    ) -> Result<()> {
+        if let Type::Enum(node) = *self.ty {
+            let i = self.ctx.enumerant(node, variant)?;
+            self.store(i.to_le_bytes())
+        } else {
+            self.general().serialize_unit_variant(name, index, variant)
+        }
+    }
+
     forward! {
         serialize_i128(v: i128) -> ();
         serialize_u128(v: u128) -> ();
@@ -161,7 +176,6 @@ impl<'c, 's> ser::Serializer for DataSer<'c, 's> {
         serialize_none() -> ();
         serialize_unit() -> ();
         serialize_unit_struct(name: &'static str) -> ();
-        serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> ();
         serialize_seq(len: Option<usize>) -> SeqSer<'c, 's>;
         serialize_tuple(len: usize) -> SeqSer<'c, 's>;
         serialize_tuple_struct(name: &'static str, len: usize) -> SeqSer<'c, 's>;

@@ -577,8 +577,12 @@ impl<'a> ListRef<'a> {
 const MAX_WORDS: usize = (1 << 29) - 1;
 
 /// A message being built as one segment, preceded by room for its segment table.
+///
+/// `buf` is zero-filled ahead of `used` and grows by doubling, so that allocating an object is
+/// a bump of `used`: the zeroing happens in bulk, not once per object.
 pub(crate) struct Out {
     pub buf: Vec<u8>,
+    used: usize,
 }
 
 /// A struct being built: byte offsets of its sections.
@@ -599,15 +603,18 @@ pub(crate) struct ListB {
 impl Out {
     pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Out {
         buf.clear();
+        // Reuse the whole allocation of a recycled buffer.
+        let capacity = buf.capacity().max(1024);
+        buf.resize(capacity, 0);
         // Segment table (one segment) and the root pointer.
-        buf.resize(16, 0);
-        Out { buf }
+        Out { buf, used: 16 }
     }
 
     pub(crate) const ROOT: usize = 8;
 
     /// Writes the segment table and returns the framed message.
     pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.buf.truncate(self.used);
         let words = ((self.buf.len() - 8) / 8) as u32;
         self.buf[0..4].copy_from_slice(&0u32.to_le_bytes());
         self.buf[4..8].copy_from_slice(&words.to_le_bytes());
@@ -616,14 +623,25 @@ impl Out {
 
     #[inline]
     fn alloc(&mut self, words: usize) -> Result<usize> {
-        let off = self.buf.len();
-        if (off - 8) / 8 + words > MAX_WORDS {
+        let off = self.used;
+        let end = off + words * 8;
+        if end > self.buf.len() {
+            self.grow(words)?;
+        }
+        self.used = end;
+        Ok(off)
+    }
+
+    #[cold]
+    fn grow(&mut self, words: usize) -> Result<()> {
+        if (self.used - 8) / 8 + words > MAX_WORDS {
             return Err(Error::limit(
                 "message exceeds 4 GiB, the largest single-segment message",
             ));
         }
-        self.buf.resize(off + words * 8, 0);
-        Ok(off)
+        let needed = self.used + words * 8;
+        self.buf.resize(needed.max(self.buf.len() * 2), 0);
+        Ok(())
     }
 
     #[inline]
@@ -745,41 +763,46 @@ impl Out {
 /// Packs a framed message with the standard Cap'n Proto packing.
 pub(crate) fn pack(input: &[u8], out: &mut Vec<u8>) {
     debug_assert!(input.len() % 8 == 0);
-    out.reserve(input.len() / 2 + 16);
-    let words: Vec<[u8; 8]> = input
-        .chunks_exact(8)
-        .map(|c| c.try_into().unwrap())
-        .collect();
+    let start = out.len();
+    // Worst case: a tag and eight bytes per word, plus a count byte per run.
+    out.resize(start + input.len() + input.len() / 8 + 16, 0);
+    let mut o = start;
+    let words = input.len() / 8;
+    let word = |i: usize| -> [u8; 8] { input[i * 8..i * 8 + 8].try_into().unwrap() };
     let mut i = 0;
-    while i < words.len() {
-        let w = words[i];
+    while i < words {
+        let w = word(i);
+        let tag_at = o;
+        o += 1;
         let mut tag = 0u8;
-        let tag_at = out.len();
-        out.push(0);
         for (bit, &b) in w.iter().enumerate() {
-            if b != 0 {
-                tag |= 1 << bit;
-                out.push(b);
-            }
+            out[o] = b;
+            let nonzero = (b != 0) as u8;
+            tag |= nonzero << bit;
+            o += nonzero as usize;
         }
         out[tag_at] = tag;
         i += 1;
         if tag == 0 {
-            let mut n = 0;
-            while n < 255 && i < words.len() && words[i] == [0; 8] {
-                n += 1;
+            // A run of further zero words.
+            let run = i;
+            while i < words && i - run < 255 && word(i) == [0; 8] {
                 i += 1;
             }
-            out.push(n as u8);
+            out[o] = (i - run) as u8;
+            o += 1;
         } else if tag == 0xff {
-            let start = i;
-            while i - start < 255 && i < words.len() && words[i].iter().filter(|&&b| b == 0).count() < 2 {
+            // A run of further words copied verbatim, while packing would not save space.
+            let run = i;
+            while i < words && i - run < 255 && word(i).iter().filter(|&&b| b == 0).count() < 2 {
                 i += 1;
             }
-            out.push((i - start) as u8);
-            for w in &words[start..i] {
-                out.extend_from_slice(w);
-            }
+            out[o] = (i - run) as u8;
+            o += 1;
+            let n = (i - run) * 8;
+            out[o..o + n].copy_from_slice(&input[run * 8..i * 8]);
+            o += n;
         }
     }
+    out.truncate(o);
 }
