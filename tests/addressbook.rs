@@ -90,7 +90,8 @@ fn round_trip_all_paths() {
     assert_eq!(ab.from_slice_packed::<AddressBook>(&packed).unwrap(), value);
     assert_eq!(ab.from_reader::<_, AddressBook>(&bytes[..]).unwrap(), value);
     assert_eq!(
-        ab.from_reader_packed::<_, AddressBook>(&packed[..]).unwrap(),
+        ab.from_reader_packed::<_, AddressBook>(&packed[..])
+            .unwrap(),
         value
     );
     let segments = ab.to_segments(&value).unwrap();

@@ -205,11 +205,27 @@ fn full() -> AllTypes {
         uint16_list: vec![0, 1, 32_768, 65_535],
         uint32_list: vec![0, 1, 2_147_483_648, u32::MAX],
         uint64_list: vec![0, 1, 1 << 63, u64::MAX],
-        float32_list: vec![0.0, -1.5, f32::MIN_POSITIVE, f32::INFINITY, f32::NEG_INFINITY],
+        float32_list: vec![
+            0.0,
+            -1.5,
+            f32::MIN_POSITIVE,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ],
         float64_list: vec![0.1, -2.5e300, 1e-300, f64::MAX],
         text_list: vec!["".into(), "one".into(), "ünïcödé 🦀".into()],
-        data_list: vec![ByteBuf::new(), ByteBuf::from(vec![0u8]), ByteBuf::from(vec![1u8, 2, 3])],
-        enum_list: vec![Color::Red, Color::Green, Color::Blue, Color::DarkGoldenrod, Color::Red],
+        data_list: vec![
+            ByteBuf::new(),
+            ByteBuf::from(vec![0u8]),
+            ByteBuf::from(vec![1u8, 2, 3]),
+        ],
+        enum_list: vec![
+            Color::Red,
+            Color::Green,
+            Color::Blue,
+            Color::DarkGoldenrod,
+            Color::Red,
+        ],
         struct_list: vec![
             inner(1, "first", Color::Red),
             inner(2, "", Color::Green),
@@ -221,15 +237,9 @@ fn full() -> AllTypes {
             vec![],
             vec![inner(11, "b", Color::Red), inner(12, "c", Color::Green)],
         ],
-        point: Point {
-            x: -7,
-            y: i32::MAX,
-        },
+        point: Point { x: -7, y: i32::MAX },
         shape: Shape::Inner(inner(42, "shape inner", Color::Green)),
-        which: Which::Pair {
-            left: -1,
-            right: 1,
-        },
+        which: Which::Pair { left: -1, right: 1 },
         text_inner_pair: TextInnerPair {
             key: "key ✓".into(),
             value: inner(5, "pair value", Color::Blue),
@@ -253,9 +263,13 @@ fn full() -> AllTypes {
             .into_iter()
             .collect(),
         },
-        names_by_id: [(1, "one".to_string()), (7, "seven".to_string()), (u32::MAX, "max".to_string())]
-            .into_iter()
-            .collect(),
+        names_by_id: [
+            (1, "one".to_string()),
+            (7, "seven".to_string()),
+            (u32::MAX, "max".to_string()),
+        ]
+        .into_iter()
+        .collect(),
     }
 }
 
@@ -335,7 +349,10 @@ fn samples() -> Vec<AllTypes> {
     let unions = [
         (Shape::None, Which::Number(i64::MAX)),
         (Shape::Radius(-0.5), Which::Word("wörd".into())),
-        (Shape::Name("circle ○".into()), Which::Nested(inner(3, "nested member", Color::Blue))),
+        (
+            Shape::Name("circle ○".into()),
+            Which::Nested(inner(3, "nested member", Color::Blue)),
+        ),
         (
             Shape::Rect {
                 width: 1.25,
@@ -382,7 +399,11 @@ fn schema_file() -> std::path::PathBuf {
 fn round_trip_everywhere(st: &StructSchema, value: &AllTypes) {
     let bytes = st.to_vec(value).unwrap();
     assert_eq!(bytes.len() % 8, 0, "a message is whole words");
-    assert_eq!(&st.from_slice::<AllTypes>(&bytes).unwrap(), value, "from_slice");
+    assert_eq!(
+        &st.from_slice::<AllTypes>(&bytes).unwrap(),
+        value,
+        "from_slice"
+    );
 
     // Reusing a buffer gives the same bytes.
     let reused = st.to_vec_in(value, vec![0xaa; 100]).unwrap();
@@ -393,7 +414,11 @@ fn round_trip_everywhere(st: &StructSchema, value: &AllTypes) {
 
     let packed = st.to_vec_packed(value).unwrap();
     assert!(packed.len() <= bytes.len());
-    assert_eq!(&st.from_slice_packed::<AllTypes>(&packed).unwrap(), value, "packed");
+    assert_eq!(
+        &st.from_slice_packed::<AllTypes>(&packed).unwrap(),
+        value,
+        "packed"
+    );
     assert_eq!(
         &st.from_reader_packed::<_, AllTypes>(&packed[..]).unwrap(),
         value,
@@ -405,16 +430,27 @@ fn round_trip_everywhere(st: &StructSchema, value: &AllTypes) {
 
     let segments = st.to_segments(value).unwrap();
     let refs: Vec<&[u8]> = segments.iter().map(Vec::as_slice).collect();
-    assert_eq!(&st.from_segments::<AllTypes>(&refs).unwrap(), value, "segments");
+    assert_eq!(
+        &st.from_segments::<AllTypes>(&refs).unwrap(),
+        value,
+        "segments"
+    );
 
-    assert_eq!(&st.from_reader::<_, AllTypes>(&bytes[..]).unwrap(), value, "reader");
+    assert_eq!(
+        &st.from_reader::<_, AllTypes>(&bytes[..]).unwrap(),
+        value,
+        "reader"
+    );
 }
 
 #[test]
 fn round_trip_every_sample_through_every_path() {
     let st = all_types();
     for (i, value) in samples().iter().enumerate() {
-        eprintln!("sample {i}: shape {:?}, which {:?}", value.shape, value.which);
+        eprintln!(
+            "sample {i}: shape {:?}, which {:?}",
+            value.shape, value.which
+        );
         round_trip_everywhere(&st, value);
     }
 }
@@ -681,9 +717,18 @@ fn the_tool_prints_every_union_member() {
     let expected = [
         ("shape = (none = void)", "number = 9223372036854775807"),
         ("shape = (radius = -0.5)", "word = \"wörd\""),
-        ("shape = (name = \"circle ○\")", "nested = (id = 3, label = \"nested member\", color = blue)"),
-        ("shape = (rect = (width = 1.25, height = -3.5))", "unset = void"),
-        ("shape = (inner = (id = 0, label = \"\", color = red))", "pair = (left = -2147483648, right = 2147483647)"),
+        (
+            "shape = (name = \"circle ○\")",
+            "nested = (id = 3, label = \"nested member\", color = blue)",
+        ),
+        (
+            "shape = (rect = (width = 1.25, height = -3.5))",
+            "unset = void",
+        ),
+        (
+            "shape = (inner = (id = 0, label = \"\", color = red))",
+            "pair = (left = -2147483648, right = 2147483647)",
+        ),
     ];
     for (value, (shape, which)) in samples().iter().skip(2).zip(expected) {
         let text = to_text("AllTypes", &st.to_vec(value).unwrap());
@@ -705,7 +750,11 @@ fn the_tool_copies_our_messages_and_we_read_its_copies() {
         let packed = convert("binary:packed", "AllTypes", &ours);
         assert_eq!(st.from_slice_packed::<AllTypes>(&packed).unwrap(), value);
         // Our packed encoding reads with theirs.
-        let unpacked = convert("packed:binary", "AllTypes", &st.to_vec_packed(&value).unwrap());
+        let unpacked = convert(
+            "packed:binary",
+            "AllTypes",
+            &st.to_vec_packed(&value).unwrap(),
+        );
         assert_eq!(st.from_slice::<AllTypes>(&unpacked).unwrap(), value);
     }
 }
@@ -774,8 +823,16 @@ fn we_read_what_the_tool_writes_from_text() {
 
     // Each union member, as the tool writes it.
     for (text, shape, which) in [
-        ("(shape = (none = void), number = -5)", Shape::None, Which::Number(-5)),
-        ("(shape = (radius = 2.5), word = \"w\")", Shape::Radius(2.5), Which::Word("w".into())),
+        (
+            "(shape = (none = void), number = -5)",
+            Shape::None,
+            Which::Number(-5),
+        ),
+        (
+            "(shape = (radius = 2.5), word = \"w\")",
+            Shape::Radius(2.5),
+            Which::Word("w".into()),
+        ),
         (
             "(shape = (name = \"n\"), nested = (id = 1, label = \"l\", color = blue))",
             Shape::Name("n".into()),
@@ -873,7 +930,10 @@ fn bytes_are_identical_to_the_tool_for_small_messages() {
             which: &v.which,
         })
         .unwrap();
-    assert_eq!(st.from_slice::<AllTypes>(&theirs).unwrap(), st.from_slice::<AllTypes>(&ours).unwrap());
+    assert_eq!(
+        st.from_slice::<AllTypes>(&theirs).unwrap(),
+        st.from_slice::<AllTypes>(&ours).unwrap()
+    );
     common::assert_same_bytes(&sparse, &theirs);
 }
 
@@ -988,7 +1048,10 @@ fn an_empty_struct_reads_as_every_schema_default() {
     null_root.extend_from_slice(&0u32.to_le_bytes());
     null_root.extend_from_slice(&1u32.to_le_bytes());
     null_root.extend_from_slice(&[0; 8]);
-    assert_eq!(st.from_slice::<Defaults>(&null_root).unwrap(), schema_defaults());
+    assert_eq!(
+        st.from_slice::<Defaults>(&null_root).unwrap(),
+        schema_defaults()
+    );
 }
 
 #[test]
@@ -997,7 +1060,10 @@ fn the_tools_empty_message_reads_as_every_schema_default() {
     let schema = schema();
     let st = schema.struct_type("Defaults").unwrap();
     let bytes = convert("text:binary", "Defaults", b"()");
-    assert_eq!(st.from_slice::<Defaults>(&bytes).unwrap(), schema_defaults());
+    assert_eq!(
+        st.from_slice::<Defaults>(&bytes).unwrap(),
+        schema_defaults()
+    );
 }
 
 #[test]
@@ -1063,7 +1129,10 @@ fn none_reads_as_the_default() {
             int16_list_default: None,
         })
         .unwrap();
-    assert_eq!(st.from_slice::<Defaults>(&bytes).unwrap(), schema_defaults());
+    assert_eq!(
+        st.from_slice::<Defaults>(&bytes).unwrap(),
+        schema_defaults()
+    );
 }
 
 #[test]
@@ -1157,7 +1226,9 @@ fn float_specials_in_the_tool_text() {
 fn json_value_of_a_struct_without_data() {
     let schema = schema();
     let st = schema.struct_type("Inner").unwrap();
-    let bytes = st.to_vec(&inner(3, "three ✓", Color::DarkGoldenrod)).unwrap();
+    let bytes = st
+        .to_vec(&inner(3, "three ✓", Color::DarkGoldenrod))
+        .unwrap();
     let v: serde_json::Value = st.from_slice(&bytes).unwrap();
     assert_eq!(
         v,
@@ -1179,21 +1250,33 @@ fn json_value_of_all_types() {
     assert_eq!(obj["uint64Field"], u64::MAX);
     assert_eq!(obj["textField"], full().text_field.as_str());
     // Data, which JSON has no type for, reads as a sequence of bytes.
-    assert_eq!(obj["dataField"], serde_json::json!([0, 1, 0x7f, 0x80, 0xfe, 0xff]));
+    assert_eq!(
+        obj["dataField"],
+        serde_json::json!([0, 1, 0x7f, 0x80, 0xfe, 0xff])
+    );
     assert_eq!(obj["dataList"], serde_json::json!([[], [0], [1, 2, 3]]));
     assert_eq!(obj["enumField"], "darkGoldenrod");
     assert_eq!(obj["structField"]["label"], "struct field");
     assert_eq!(obj["nestedField"]["deeper"]["note"], "deep ✓");
-    assert_eq!(obj["int32ListList"], serde_json::json!([[], [1], [-2, 3], [i32::MIN, i32::MAX, 0]]));
+    assert_eq!(
+        obj["int32ListList"],
+        serde_json::json!([[], [1], [-2, 3], [i32::MIN, i32::MAX, 0]])
+    );
     assert_eq!(obj["point"], serde_json::json!({"x": -7, "y": i32::MAX}));
     assert_eq!(obj["shape"]["inner"]["id"], 42);
     assert_eq!(obj["pair"], serde_json::json!({"left": -1, "right": 1}));
-    assert_eq!(obj["namesById"][2], serde_json::json!({"key": u32::MAX, "value": "max"}));
+    assert_eq!(
+        obj["namesById"][2],
+        serde_json::json!({"key": u32::MAX, "value": "max"})
+    );
     // Inactive union members are absent.
     for absent in ["unset", "number", "word", "nested"] {
         assert!(!obj.contains_key(absent), "{absent} in {v}");
     }
-    assert!(obj.keys().all(|k| !k.contains('_')), "keys are camelCase: {v}");
+    assert!(
+        obj.keys().all(|k| !k.contains('_')),
+        "keys are camelCase: {v}"
+    );
 }
 
 #[test]
@@ -1204,7 +1287,10 @@ fn json_value_round_trips_through_the_serializer() {
     let bytes = st.to_vec(&inner(9, "nine", Color::Green)).unwrap();
     let v: serde_json::Value = st.from_slice(&bytes).unwrap();
     let again = st.to_vec(&v).unwrap();
-    assert_eq!(st.from_slice::<Inner>(&again).unwrap(), inner(9, "nine", Color::Green));
+    assert_eq!(
+        st.from_slice::<Inner>(&again).unwrap(),
+        inner(9, "nine", Color::Green)
+    );
 }
 
 /// With `#[serde(flatten)]` serde reads the struct as a map with the schema's own (camelCase)

@@ -50,7 +50,9 @@ fn style_problem(err: &Error) -> Option<String> {
         return Some(format!("empty message: {err:?}"));
     }
     if first.is_uppercase() {
-        return Some(format!("message starts with an upper-case letter: {shown:?}"));
+        return Some(format!(
+            "message starts with an upper-case letter: {shown:?}"
+        ));
     }
     if shown.ends_with('.') || err.message().ends_with('.') {
         return Some(format!("message ends with a period: {shown:?}"));
@@ -233,7 +235,12 @@ fn a_rust_field_missing_from_the_schema() {
             }],
         })
         .unwrap_err();
-    check(&err, Category::Schema, "struct_list[0]", &["`nickname`", "`Inner`"]);
+    check(
+        &err,
+        Category::Schema,
+        "struct_list[0]",
+        &["`nickname`", "`Inner`"],
+    );
 }
 
 #[test]
@@ -326,7 +333,12 @@ fn other_type_mismatches() {
             float64_field: true,
         })
         .unwrap_err();
-    check(&err, Category::Data, "float64_field", &["`Float64`", "bool"]);
+    check(
+        &err,
+        Category::Data,
+        "float64_field",
+        &["`Float64`", "bool"],
+    );
 
     #[derive(Serialize)]
     struct FloatIntoInt {
@@ -402,7 +414,12 @@ fn an_out_of_range_list_element() {
             uint8_list: vec![0, 255, 256],
         })
         .unwrap_err();
-    check(&err, Category::Data, "uint8_list[2]", &["256", "out of range"]);
+    check(
+        &err,
+        Category::Data,
+        "uint8_list[2]",
+        &["256", "out of range"],
+    );
 }
 
 #[test]
@@ -416,13 +433,23 @@ fn a_byte_of_data_out_of_range() {
             data_field: vec![7, 300],
         })
         .unwrap_err();
-    check(&err, Category::Data, "data_field[1]", &["300", "out of range"]);
+    check(
+        &err,
+        Category::Data,
+        "data_field[1]",
+        &["300", "out of range"],
+    );
     let err = all_types()
         .to_vec(&Wide {
             data_field: vec![-1],
         })
         .unwrap_err();
-    check(&err, Category::Data, "data_field[0]", &["-1", "out of range"]);
+    check(
+        &err,
+        Category::Data,
+        "data_field[0]",
+        &["-1", "out of range"],
+    );
 
     // Inside a list of Data.
     #[derive(Serialize)]
@@ -434,7 +461,12 @@ fn a_byte_of_data_out_of_range() {
             data_list: vec![vec![1], vec![2, 256]],
         })
         .unwrap_err();
-    check(&err, Category::Data, "data_list[1][1]", &["256", "out of range"]);
+    check(
+        &err,
+        Category::Data,
+        "data_list[1][1]",
+        &["256", "out of range"],
+    );
 }
 
 // -------------------------------------------------------------------------------------------
@@ -656,7 +688,12 @@ fn a_struct_without_a_union_cannot_hold_a_variant() {
             struct_field: E::A(1),
         })
         .unwrap_err();
-    check(&err, Category::Schema, "struct_field", &["`Inner`", "union"]);
+    check(
+        &err,
+        Category::Schema,
+        "struct_field",
+        &["`Inner`", "union"],
+    );
 }
 
 // -------------------------------------------------------------------------------------------
@@ -692,9 +729,7 @@ fn io_errors_keep_their_category() {
         }
     }
     let st = all_types();
-    let err = st
-        .from_reader::<_, serde_json::Value>(Failing)
-        .unwrap_err();
+    let err = st.from_reader::<_, serde_json::Value>(Failing).unwrap_err();
     assert_eq!(err.category(), Category::Io, "{err:?}");
     assert!(err.message().contains("the disk is on fire"), "{err:?}");
 
@@ -728,7 +763,10 @@ fn read_errors_keep_their_io_kind() {
     struct Reset;
     impl std::io::Read for Reset {
         fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-            Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer went away"))
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "peer went away",
+            ))
         }
     }
     let err = all_types()
@@ -824,7 +862,10 @@ fn every_message_is_lower_case_first_without_a_trailing_period() {
         st.from_slice::<serde_json::Value>(&[0, 0, 0, 0, 0, 0, 0, 0])
             .unwrap_err(),
     );
-    errors.push(st.from_slice_packed::<serde_json::Value>(&[0x11]).unwrap_err());
+    errors.push(
+        st.from_slice_packed::<serde_json::Value>(&[0x11])
+            .unwrap_err(),
+    );
     errors.push(
         schema("alltypes")
             .struct_type("Inner")
@@ -839,7 +880,10 @@ fn every_message_is_lower_case_first_without_a_trailing_period() {
         }
     }
     errors.push(st.from_reader::<_, serde_json::Value>(Failing).unwrap_err());
-    errors.push(st.from_reader::<_, serde_json::Value>(&[0u8; 4][..]).unwrap_err());
+    errors.push(
+        st.from_reader::<_, serde_json::Value>(&[0u8; 4][..])
+            .unwrap_err(),
+    );
     errors.push(
         st.from_reader::<_, serde_json::Value>(&[0xff, 0xff, 0xff, 0xff][..])
             .unwrap_err(),

@@ -463,9 +463,17 @@ fn root_layout<T: Serialize>(st: &StructSchema, only: &T) -> (Layout, Option<u16
 /// A one-segment message whose root is an `AllTypes` with every field zero or null except the
 /// pointer `slot`, which points to `target` (words appended after the root struct; the
 /// pointer's offset is relative to the start of `target`).
-fn all_types_with(slot: u16, layout: &Layout, pointer: impl Fn(i32) -> u64, target: &[u64]) -> Vec<u8> {
+fn all_types_with(
+    slot: u16,
+    layout: &Layout,
+    pointer: impl Fn(i32) -> u64,
+    target: &[u64],
+) -> Vec<u8> {
     let mut seg = vec![struct_ptr(0, layout.data_words, layout.ptr_count)];
-    seg.extend(std::iter::repeat(0).take(layout.data_words as usize + layout.ptr_count as usize));
+    seg.extend(std::iter::repeat_n(
+        0,
+        layout.data_words as usize + layout.ptr_count as usize,
+    ));
     let at = 1 + layout.data_words as usize + slot as usize;
     let target_start = seg.len();
     seg[at] = pointer((target_start - (at + 1)) as i32);
@@ -507,7 +515,12 @@ fn no_panics<I: fmt::Debug>(inputs: impl IntoIterator<Item = I>, mut f: impl FnM
         panicked.is_empty(),
         "{} of {count} inputs panicked; the first ones:\n{}",
         panicked.len(),
-        panicked.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+        panicked
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     count
 }
@@ -532,10 +545,19 @@ impl Rng {
 /// One corruption of a message, replayable from its description.
 #[derive(Debug, Clone)]
 enum Edit {
-    Xor { at: usize, mask: u8 },
-    Set { at: usize, byte: u8 },
+    Xor {
+        at: usize,
+        mask: u8,
+    },
+    Set {
+        at: usize,
+        byte: u8,
+    },
     /// A plausible pointer word at a word-aligned offset.
-    Pointer { word: usize, value: u64 },
+    Pointer {
+        word: usize,
+        value: u64,
+    },
 }
 
 impl Edit {
@@ -563,7 +585,11 @@ impl Edit {
                 let offset = rng.below(64) as i32 - 32;
                 let value = match rng.below(4) {
                     0 => struct_ptr(offset, rng.below(4) as u16, rng.below(4) as u16),
-                    1 => list_ptr(offset, rng.below(8) as u8, rng.below(1 << 29) as u32 >> rng.below(29)),
+                    1 => list_ptr(
+                        offset,
+                        rng.below(8) as u8,
+                        rng.below(1 << 29) as u32 >> rng.below(29),
+                    ),
                     2 => far_ptr(rng.below(2) == 1, rng.below(64) as u32, rng.below(3) as u32),
                     _ => rng.next(),
                 };
@@ -616,7 +642,10 @@ fn every_prefix_of_a_message_is_an_error() {
         }
         let err = results[0].as_ref().unwrap();
         assert!(
-            matches!(err.category(), Category::Wire | Category::Io | Category::Limit),
+            matches!(
+                err.category(),
+                Category::Wire | Category::Io | Category::Limit
+            ),
             "prefix of {len}: {err:?}"
         );
         // A stream that ends early is an error too, never a clean end.
@@ -633,8 +662,14 @@ fn every_prefix_of_a_packed_message_is_an_error() {
     let packed = st.to_vec_packed(&typed()).unwrap();
     no_panics(0..packed.len(), |&len| {
         let prefix = &packed[..len];
-        assert!(st.from_slice_packed::<Typed>(prefix).is_err(), "packed prefix of {len}");
-        assert!(st.from_reader_packed::<_, Anything>(prefix).is_err(), "packed prefix of {len}");
+        assert!(
+            st.from_slice_packed::<Typed>(prefix).is_err(),
+            "packed prefix of {len}"
+        );
+        assert!(
+            st.from_reader_packed::<_, Anything>(prefix).is_err(),
+            "packed prefix of {len}"
+        );
     });
 }
 
@@ -668,7 +703,11 @@ fn every_truncated_segment_is_handled() {
 fn random_corruption_of_all_types_never_panics() {
     let st = all_types().with_read_options(fuzz_options());
     let bytes = st.to_vec(&typed()).unwrap();
-    assert_eq!(read_every_way(&st, &bytes), 5, "the valid message reads every way");
+    assert_eq!(
+        read_every_way(&st, &bytes),
+        5,
+        "the valid message reads every way"
+    );
     let mut oks = 0;
     let n = no_panics(cases(0x5eed_0001, 6000, bytes.len()), |case| {
         let mut b = bytes.clone();
@@ -754,7 +793,7 @@ fn shared_blob_message(n: usize, blob_words: usize) -> Vec<u8> {
         // Element i is at word i of the target; the blob starts at word n.
         target.push(list_ptr((n - i - 1) as i32, 2, (blob_words * 8) as u32));
     }
-    target.extend(std::iter::repeat(0x6161_6161_6161_6161).take(blob_words));
+    target.extend(std::iter::repeat_n(0x6161_6161_6161_6161, blob_words));
     all_types_with(slot, &layout, |off| list_ptr(off, 6, n as u32), &target)
 }
 
@@ -820,23 +859,18 @@ fn shared_struct_lists_hit_the_traversal_limit() {
     let err = st.from_slice::<StructListList>(&bytes).unwrap_err();
     assert_eq!(err.category(), Category::Limit, "{err:?}");
     // Fewer pointers fit.
-    let bytes = all_types_with(
-        slot,
-        &layout,
-        |off| list_ptr(off, 6, 10),
-        &{
-            let mut t = Vec::new();
-            for i in 0..10usize {
-                t.push(list_ptr((10 - i - 1) as i32, 7, (m * 2) as u32));
-            }
-            t.push(tag(m as u32, 1, 1));
-            for k in 0..m {
-                t.push(k as u64);
-                t.push(0);
-            }
-            t
-        },
-    );
+    let bytes = all_types_with(slot, &layout, |off| list_ptr(off, 6, 10), &{
+        let mut t = Vec::new();
+        for i in 0..10usize {
+            t.push(list_ptr((10 - i - 1) as i32, 7, (m * 2) as u32));
+        }
+        t.push(tag(m as u32, 1, 1));
+        for k in 0..m {
+            t.push(k as u64);
+            t.push(0);
+        }
+        t
+    });
     let v: StructListList = st.from_slice(&bytes).unwrap();
     assert_eq!(v.struct_list_list.len(), 10);
     assert_eq!(v.struct_list_list[9][999].id, 999);
@@ -946,7 +980,9 @@ fn deep_nesting_hits_the_nesting_limit() {
         // A chain of 100 structs needs 100 levels, no more.
         let v: Node = with_nesting(&st, 100).from_slice(&bytes).unwrap();
         assert_eq!(chain_len(&v), 100);
-        let err = with_nesting(&st, 99).from_slice::<Node>(&bytes).unwrap_err();
+        let err = with_nesting(&st, 99)
+            .from_slice::<Node>(&bytes)
+            .unwrap_err();
         assert_eq!(err.category(), Category::Limit, "{err:?}");
         // Skipping the deep field does not count.
         #[derive(Deserialize)]
@@ -1121,8 +1157,9 @@ fn valid_far_pointers_are_followed() {
     // The C++ tool agrees on both messages.
     if common::capnp_tool().is_some() {
         for b in [&bytes, &bytes2] {
-            let text = common::capnp_convert("binary:text", &common::schema_path("alltypes"), "Inner", b)
-                .unwrap();
+            let text =
+                common::capnp_convert("binary:text", &common::schema_path("alltypes"), "Inner", b)
+                    .unwrap();
             assert_eq!(
                 String::from_utf8(text).unwrap().trim(),
                 "(id = 42, label = \"far\", color = blue)"
@@ -1138,9 +1175,18 @@ fn far_pointers_to_nowhere_are_errors() {
     seg1.extend(inner_words());
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("to a missing segment", frame(&[vec![far_ptr(false, 0, 5)]])),
-        ("to segment u32::MAX", frame(&[vec![far_ptr(false, 0, u32::MAX)]])),
-        ("double far to a missing segment", frame(&[vec![far_ptr(true, 0, 9)]])),
-        ("landing pad past the segment", frame(&[vec![far_ptr(false, 100, 1)], seg1.clone()])),
+        (
+            "to segment u32::MAX",
+            frame(&[vec![far_ptr(false, 0, u32::MAX)]]),
+        ),
+        (
+            "double far to a missing segment",
+            frame(&[vec![far_ptr(true, 0, 9)]]),
+        ),
+        (
+            "landing pad past the segment",
+            frame(&[vec![far_ptr(false, 100, 1)], seg1.clone()]),
+        ),
         (
             "double-far landing pad at the last word of its segment",
             frame(&[vec![far_ptr(true, 3, 1)], seg1.clone()]),
@@ -1155,11 +1201,17 @@ fn far_pointers_to_nowhere_are_errors() {
         ),
         (
             "double far whose pad names a missing segment",
-            frame(&[vec![far_ptr(true, 0, 1)], vec![far_ptr(false, 0, 7), struct_ptr(0, 1, 1)]]),
+            frame(&[
+                vec![far_ptr(true, 0, 1)],
+                vec![far_ptr(false, 0, 7), struct_ptr(0, 1, 1)],
+            ]),
         ),
         (
             "double far whose pad does not start with a far pointer",
-            frame(&[vec![far_ptr(true, 0, 1)], vec![struct_ptr(0, 1, 1), struct_ptr(0, 1, 1)]]),
+            frame(&[
+                vec![far_ptr(true, 0, 1)],
+                vec![struct_ptr(0, 1, 1), struct_ptr(0, 1, 1)],
+            ]),
         ),
         (
             "double far whose tag has an offset",
@@ -1211,13 +1263,7 @@ fn a_far_pointer_inside_a_list_element() {
     let (layout, slot) = slot_of(&Only {
         struct_list: vec![inner(0, "", Color::Red)],
     });
-    let target = vec![
-        tag(2, 1, 1),
-        1,
-        0,
-        2,
-        far_ptr(false, 0, 3),
-    ];
+    let target = vec![tag(2, 1, 1), 1, 0, 2, far_ptr(false, 0, 3)];
     let bytes = all_types_with(slot, &layout, |off| list_ptr(off, 7, 4), &target);
     let err = all_types().from_slice::<Only>(&bytes).unwrap_err();
     assert_eq!(err.category(), Category::Wire, "{err:?}");
@@ -1237,7 +1283,7 @@ fn table(sizes: &[u32], body_words: usize) -> Vec<u8> {
     if out.len() % 8 != 0 {
         out.extend_from_slice(&[0; 4]);
     }
-    out.extend(std::iter::repeat(0u8).take(body_words * 8));
+    out.extend(std::iter::repeat_n(0u8, body_words * 8));
     out
 }
 
@@ -1280,16 +1326,25 @@ fn segment_tables_claiming_huge_sizes() {
             .err()
             .unwrap_or_else(|| panic!("{what}: from_reader read as Ok"));
         assert!(
-            matches!(err.category(), Category::Wire | Category::Limit | Category::Io),
+            matches!(
+                err.category(),
+                Category::Wire | Category::Limit | Category::Io
+            ),
             "{what}: {err:?}"
         );
         let mut it = st.iter_from_reader::<_, Anything>(&bytes[..]);
         assert!(matches!(it.next(), Some(Err(_))), "{what}: stream");
-        assert!(it.next().is_none(), "{what}: the stream ends after an error");
+        assert!(
+            it.next().is_none(),
+            "{what}: the stream ends after an error"
+        );
         // Packed, the same table must not make the reader allocate what it claims.
         let mut packed = Vec::new();
         pack_words(bytes, &mut packed);
-        assert!(st.from_slice_packed::<Anything>(&packed).is_err(), "{what}: packed");
+        assert!(
+            st.from_slice_packed::<Anything>(&packed).is_err(),
+            "{what}: packed"
+        );
         assert!(
             started.elapsed() < std::time::Duration::from_secs(5),
             "{what}: took {:?}",
@@ -1309,7 +1364,11 @@ fn pack_words(bytes: &[u8], out: &mut Vec<u8>) {
         out.extend(word.iter().filter(|&&b| b != 0));
         if tag == 0 {
             let mut run = 0u8;
-            while run < 255 && words.peek().is_some_and(|n| n.iter().all(|&b| b == 0) && n.len() == 8) {
+            while run < 255
+                && words
+                    .peek()
+                    .is_some_and(|n| n.iter().all(|&b| b == 0) && n.len() == 8)
+            {
                 words.next();
                 run += 1;
             }
@@ -1357,7 +1416,9 @@ fn a_void_list_of_2_pow_29_elements_hits_the_traversal_limit() {
     struct Only {
         void_list: Vec<()>,
     }
-    let (layout, slot) = slot_of(&Only { void_list: vec![()] });
+    let (layout, slot) = slot_of(&Only {
+        void_list: vec![()],
+    });
     let bytes = all_types_with(slot, &layout, |off| list_ptr(off, 0, MAX_COUNT), &[]);
     let started = std::time::Instant::now();
     let err = all_types().from_slice::<Only>(&bytes).unwrap_err();
@@ -1367,7 +1428,14 @@ fn a_void_list_of_2_pow_29_elements_hits_the_traversal_limit() {
     assert_eq!(err.category(), Category::Limit, "{err:?}");
     // A void list within the limit reads.
     let bytes = all_types_with(slot, &layout, |off| list_ptr(off, 0, 1000), &[]);
-    assert_eq!(all_types().from_slice::<Only>(&bytes).unwrap().void_list.len(), 1000);
+    assert_eq!(
+        all_types()
+            .from_slice::<Only>(&bytes)
+            .unwrap()
+            .void_list
+            .len(),
+        1000
+    );
 }
 
 #[test]
@@ -1437,7 +1505,12 @@ fn a_struct_list_tag_claiming_2_pow_29_empty_elements() {
         struct_list: vec![inner(0, "", Color::Red)],
     });
     // A composite list of no words whose tag claims 2^29 - 1 elements of size zero.
-    let bytes = all_types_with(slot, &layout, |off| list_ptr(off, 7, 0), &[tag(MAX_COUNT, 0, 0)]);
+    let bytes = all_types_with(
+        slot,
+        &layout,
+        |off| list_ptr(off, 7, 0),
+        &[tag(MAX_COUNT, 0, 0)],
+    );
     let started = std::time::Instant::now();
     let err = all_types().from_slice::<Only>(&bytes).unwrap_err();
     assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -1476,17 +1549,35 @@ fn malformed_pointers_are_wire_errors() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("root is a list pointer", frame(&[vec![list_ptr(0, 2, 0)]])),
         ("root is a capability", frame(&[vec![3]])),
-        ("root points before the segment", frame(&[vec![struct_ptr(-2, 0, 0)]])),
-        ("root points past the segment", frame(&[vec![struct_ptr(5, 0, 0)]])),
-        ("root struct larger than the segment", frame(&[vec![struct_ptr(0, 0xffff, 0xffff)]])),
+        (
+            "root points before the segment",
+            frame(&[vec![struct_ptr(-2, 0, 0)]]),
+        ),
+        (
+            "root points past the segment",
+            frame(&[vec![struct_ptr(5, 0, 0)]]),
+        ),
+        (
+            "root struct larger than the segment",
+            frame(&[vec![struct_ptr(0, 0xffff, 0xffff)]]),
+        ),
         ("text is a struct pointer", label(struct_ptr(0, 1, 0), &[0])),
-        ("text without its NUL", label(list_ptr(0, 2, 3), &[0x616161])),
+        (
+            "text without its NUL",
+            label(list_ptr(0, 2, 3), &[0x616161]),
+        ),
         ("text of 16-bit elements", label(list_ptr(0, 3, 2), &[0x61])),
         ("text of pointers", label(list_ptr(0, 6, 1), &[0])),
-        ("text of structs", label(list_ptr(0, 7, 1), &[tag(1, 1, 0), 0x61])),
+        (
+            "text of structs",
+            label(list_ptr(0, 7, 1), &[tag(1, 1, 0), 0x61]),
+        ),
         ("text past the segment", label(list_ptr(0, 2, 100), &[0])),
         ("text before the segment", label(list_ptr(-10, 2, 1), &[0])),
-        ("text that is not UTF-8", label(list_ptr(0, 2, 3), &[0x00feff])),
+        (
+            "text that is not UTF-8",
+            label(list_ptr(0, 2, 3), &[0x00feff]),
+        ),
         ("text is a capability", label(3, &[])),
     ];
     no_panics(cases, |(what, bytes)| {
@@ -1502,7 +1593,6 @@ fn malformed_pointers_are_wire_errors() {
         assert!(st.from_slice::<serde_json::Value>(bytes).is_err(), "{what}");
     });
 }
-
 
 /// A small, valid message of a recursive struct read through `deserialize_any`: the null
 /// `next` of the last node must read as null, not as an empty `Node` whose own `next` is
@@ -1550,7 +1640,12 @@ fn child_probe_null_recursive_pointer() {
 fn null_recursive_pointers_through_deserialize_any() {
     common::require_tool!(common::capnp_tool(), "the `capnp` tool is not installed");
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["child_probe_null_recursive_pointer", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_probe_null_recursive_pointer",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_PROBE, "1")
         .output()
         .unwrap();

@@ -137,10 +137,7 @@ fn we_write_pycapnp_reads() {
 #[test]
 fn pycapnp_own_example_writes_we_read() {
     let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
-    let dir = common::require_tool!(
-        common::pycapnp_example_dir(),
-        common::NO_PYCAPNP_EXAMPLE
-    );
+    let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
     let bytes = common::run_command(
         &python,
         [
@@ -167,10 +164,7 @@ fn pycapnp_own_example_writes_we_read() {
 #[test]
 fn we_write_pycapnp_own_example_reads() {
     let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
-    let dir = common::require_tool!(
-        common::pycapnp_example_dir(),
-        common::NO_PYCAPNP_EXAMPLE
-    );
+    let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
     let bytes = address_book().to_vec(&scripted_book()).unwrap();
     let out = common::run_command(
         &python,

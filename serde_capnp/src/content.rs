@@ -25,12 +25,20 @@ pub(crate) enum Content {
     TupleVariant(&'static str, u32, &'static str, Vec<Content>),
     Map(Vec<(Content, Content)>),
     Struct(&'static str, Vec<(&'static str, Content)>),
-    StructVariant(&'static str, u32, &'static str, Vec<(&'static str, Content)>),
+    StructVariant(
+        &'static str,
+        u32,
+        &'static str,
+        Vec<(&'static str, Content)>,
+    ),
 }
 
 impl Serialize for Content {
     fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        use ser::{SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant, SerializeTupleVariant};
+        use ser::{
+            SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant,
+            SerializeTupleVariant,
+        };
         match self {
             Content::Bool(v) => s.serialize_bool(*v),
             Content::I64(v) => s.serialize_i64(*v),
@@ -171,7 +179,11 @@ impl Serializer for Capture {
     fn serialize_unit_variant(self, n: &'static str, i: u32, v: &'static str) -> Result<Content> {
         Ok(Content::UnitVariant(n, i, v))
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<Content> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<Content> {
         v.serialize(Capture)
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
@@ -181,7 +193,12 @@ impl Serializer for Capture {
         variant: &'static str,
         v: &T,
     ) -> Result<Content> {
-        Ok(Content::NewtypeVariant(n, i, variant, Box::new(v.serialize(Capture)?)))
+        Ok(Content::NewtypeVariant(
+            n,
+            i,
+            variant,
+            Box::new(v.serialize(Capture)?),
+        ))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<CaptureSeq> {
         Ok(CaptureSeq(Vec::with_capacity(len.unwrap_or(0)), None))

@@ -188,7 +188,9 @@ impl<'de> DeCtx<'de> {
     #[inline]
     pub(crate) fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
-            return Err(Error::limit("nesting limit exceeded: the message nests too deeply"));
+            return Err(Error::limit(
+                "nesting limit exceeded: the message nests too deeply",
+            ));
         }
         self.depth_left -= 1;
         Ok(())
@@ -200,11 +202,19 @@ impl<'de> DeCtx<'de> {
     }
 }
 
+/// The active member of a union: the struct node, the member's field index, the struct and
+/// its brand.
+type ActiveMember<'de> = (NodeIndex, u16, StructRef<'de>, Option<Arc<Brand>>);
+
 /// Where a value is read from.
 #[derive(Clone, Copy)]
 pub(crate) enum Src<'de> {
     Void,
-    Data { bytes: &'de [u8], at: u64, default: u64 },
+    Data {
+        bytes: &'de [u8],
+        at: u64,
+        default: u64,
+    },
     /// A pointer (absent in an older struct) and the schema default for it.
     Ptr(Option<PtrRef<'de>>, Option<&'de Value>),
     Group(StructRef<'de>),
@@ -321,7 +331,11 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         match self.src {
             Src::Group(s) => Ok(s),
             Src::Ptr(..) => match self.target() {
-                Target::Ptr(p) => Ok(self.ctx.msg.read_struct(p)?.unwrap_or_else(StructRef::empty)),
+                Target::Ptr(p) => Ok(self
+                    .ctx
+                    .msg
+                    .read_struct(p)?
+                    .unwrap_or_else(StructRef::empty)),
                 _ => Ok(StructRef::empty()),
             },
             _ => Err(self.mismatch("a struct")),
@@ -374,7 +388,11 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             })
     }
 
-    fn visit_struct<V: Visitor<'de>>(self, visitor: V, fields: Option<&'static [&'static str]>) -> Result<V::Value> {
+    fn visit_struct<V: Visitor<'de>>(
+        self,
+        visitor: V,
+        fields: Option<&'static [&'static str]>,
+    ) -> Result<V::Value> {
         let (node, brand) = self.struct_type()?;
         let s = self.struct_ref()?;
         let by_pointer = matches!(self.src, Src::Ptr(..));
@@ -407,9 +425,11 @@ impl<'c, 'de> ValueDe<'c, 'de> {
                 self.ctx.enter()?;
                 let pool: &'de SchemaPool = self.ctx.pool;
                 let structs = match elem {
-                    Cow::Borrowed(ty @ Type::Struct(node, None)) => {
-                        Some((ty, *node, pool.node(*node).as_struct().expect("struct type")))
-                    }
+                    Cow::Borrowed(ty @ Type::Struct(node, None)) => Some((
+                        ty,
+                        *node,
+                        pool.node(*node).as_struct().expect("struct type"),
+                    )),
                     _ => None,
                 };
                 let r = visitor.visit_seq(ListAccess {
@@ -426,7 +446,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         }
     }
 
-    fn union_member(&self) -> Result<Option<(NodeIndex, u16, StructRef<'de>, Option<Arc<Brand>>)>> {
+    fn union_member(&self) -> Result<Option<ActiveMember<'de>>> {
         let (node, brand) = self.struct_type()?;
         let pool: &'de SchemaPool = self.ctx.pool;
         let s = pool.node(node).as_struct().expect("struct");
@@ -495,13 +515,15 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
                 visitor.visit_unit()
             }
             Type::Struct(..) => self.visit_struct(visitor, None),
-            Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => match self.target() {
-                Target::Ptr(p) => match self.ctx.msg.read_capability(p)? {
-                    Some(i) => visitor.visit_u32(i),
-                    None => visitor.visit_unit(),
-                },
-                _ => visitor.visit_unit(),
-            },
+            Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => {
+                match self.target() {
+                    Target::Ptr(p) => match self.ctx.msg.read_capability(p)? {
+                        Some(i) => visitor.visit_u32(i),
+                        None => visitor.visit_unit(),
+                    },
+                    _ => visitor.visit_unit(),
+                }
+            }
             Type::AnyPointer(_) | Type::Param { .. } | Type::MethodParam(_) => {
                 if self.is_null() {
                     visitor.visit_unit()
@@ -560,11 +582,19 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
         visitor.visit_unit()
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         visitor.visit_unit()
     }
 
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value> {
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value> {
         visitor.visit_newtype_struct(self)
     }
 
@@ -598,10 +628,12 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
                 let s = self.ctx.pool.node(*n).as_struct().expect("struct");
                 if let (Some(k), Some(v)) = (s.field_index("key"), s.field_index("value")) {
                     return match self.list()? {
-                        None => visitor.visit_map(serde::de::value::MapDeserializer::<
-                            std::iter::Empty<((), ())>,
-                            Error,
-                        >::new(std::iter::empty())),
+                        None => {
+                            visitor.visit_map(serde::de::value::MapDeserializer::<
+                                std::iter::Empty<((), ())>,
+                                Error,
+                            >::new(std::iter::empty()))
+                        }
                         Some((list, elem)) => {
                             self.ctx.enter()?;
                             let r = visitor.visit_map(EntryAccess {

@@ -95,7 +95,9 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de> {
         if let Type::Enum(node) = *self.ty {
             let value = (read_bits(self.bytes, self.at, 16) ^ self.default) as u16;
             let rust = self.ctx.variant(node, value, variants)?;
-            visitor.visit_enum(serde::de::value::BorrowedStrDeserializer::<Error>::new(rust))
+            visitor.visit_enum(serde::de::value::BorrowedStrDeserializer::<Error>::new(
+                rust,
+            ))
         } else {
             self.general().deserialize_enum(name, variants, visitor)
         }
@@ -187,7 +189,11 @@ impl<'de> de::Deserializer<'de> for PtrDe<'_, 'de> {
             return self.general().deserialize_struct(name, fields, visitor);
         };
         let s = match self.p {
-            Some(p) => self.ctx.msg.read_struct(p)?.unwrap_or_else(StructRef::empty),
+            Some(p) => self
+                .ctx
+                .msg
+                .read_struct(p)?
+                .unwrap_or_else(StructRef::empty),
             None => StructRef::empty(),
         };
         let schema = self.ctx.pool.node(*node).as_struct().expect("struct type");

@@ -134,7 +134,11 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Error({:?}, {:?}", self.inner.category, self.inner.message)?;
+        write!(
+            f,
+            "Error({:?}, {:?}",
+            self.inner.category, self.inner.message
+        )?;
         if !self.inner.path.is_empty() {
             write!(f, ", path: {:?}", self.path())?;
         }
@@ -186,9 +190,11 @@ impl From<capnp::Error> for Error {
             | K::InvalidNumberOfSegments(_)
             | K::MessageIsTooDeeplyNested
             | K::MessageIsTooDeeplyNestedOrContainsCycles => Category::Limit,
-            K::Failed | K::Overloaded | K::Disconnected | K::Unimplemented | K::PrematureEndOfFile => {
-                Category::Io
-            }
+            K::Failed
+            | K::Overloaded
+            | K::Disconnected
+            | K::Unimplemented
+            | K::PrematureEndOfFile => Category::Io,
             _ => Category::Wire,
         };
         Error::new(category, restyle(&e.to_string()))

@@ -107,7 +107,11 @@ impl StructSchema {
     }
 
     /// Serializes `value` as a message into `writer`.
-    pub fn to_writer<W: Write, T: ?Sized + Serialize>(&self, mut writer: W, value: &T) -> Result<()> {
+    pub fn to_writer<W: Write, T: ?Sized + Serialize>(
+        &self,
+        mut writer: W,
+        value: &T,
+    ) -> Result<()> {
         writer.write_all(&self.to_vec(value)?)?;
         Ok(())
     }
@@ -146,14 +150,22 @@ impl StructSchema {
     /// Deserializes a message from its segments (no segment table), as given by
     /// [`to_segments`](Self::to_segments) or another implementation's segment API.
     pub fn from_segments<'de, T: Deserialize<'de>>(&'de self, segments: &[&'de [u8]]) -> Result<T> {
-        de::deserialize(&self.pool, self.node, segments.to_vec(), self.options.limits())
+        de::deserialize(
+            &self.pool,
+            self.node,
+            segments.to_vec(),
+            self.options.limits(),
+        )
     }
 
     /// Deserializes a packed message from a slice.
     pub fn from_slice_packed<T: DeserializeOwned>(&self, mut bytes: &[u8]) -> Result<T> {
         let value = self.from_reader_packed(&mut bytes)?;
         if !bytes.is_empty() {
-            return Err(Error::wire(format!("{} bytes follow the message", bytes.len())));
+            return Err(Error::wire(format!(
+                "{} bytes follow the message",
+                bytes.len()
+            )));
         }
         Ok(value)
     }
@@ -163,7 +175,7 @@ impl StructSchema {
         let mut reader = io::Recording::new(reader);
         let message = capnp::serialize::read_message(&mut reader, self.options.capnp())
             .map_err(|e| reader.error(e))?;
-        self.from_owned_segments(message.into_segments())
+        self.read_segments(message.into_segments())
     }
 
     /// Deserializes one packed message from `reader`.
@@ -171,12 +183,15 @@ impl StructSchema {
         let mut reader = io::Recording::new(reader);
         let message = capnp::serialize_packed::read_message(&mut reader, self.options.capnp())
             .map_err(|e| reader.error(e))?;
-        self.from_owned_segments(message.into_segments())
+        self.read_segments(message.into_segments())
     }
 
     /// Reads a stream of messages, one after another, from `reader` (like pycapnp's
     /// `read_multiple`). The iterator ends at a clean end of input.
-    pub fn iter_from_reader<R: Read, T: DeserializeOwned>(&self, reader: R) -> StreamDeserializer<'_, R, T> {
+    pub fn iter_from_reader<R: Read, T: DeserializeOwned>(
+        &self,
+        reader: R,
+    ) -> StreamDeserializer<'_, R, T> {
         StreamDeserializer {
             schema: self,
             reader,
@@ -198,7 +213,7 @@ impl StructSchema {
         })
     }
 
-    fn from_owned_segments<S: ReaderSegments, T: DeserializeOwned>(&self, segments: S) -> Result<T> {
+    fn read_segments<S: ReaderSegments, T: DeserializeOwned>(&self, segments: S) -> Result<T> {
         let mut list = Vec::with_capacity(segments.len());
         for i in 0..segments.len() {
             list.push(
@@ -229,7 +244,9 @@ impl<R, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
         read: impl FnOnce(
             &mut io::Recording<&mut R>,
             capnp::message::ReaderOptions,
-        ) -> capnp::Result<Option<capnp::message::Reader<capnp::serialize::OwnedSegments>>>,
+        ) -> capnp::Result<
+            Option<capnp::message::Reader<capnp::serialize::OwnedSegments>>,
+        >,
     ) -> Option<Result<T>> {
         if self.done {
             return None;
@@ -238,7 +255,7 @@ impl<R, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
         let read = read(&mut reader, self.schema.options.capnp());
         let result = match read {
             Ok(None) => Ok(None),
-            Ok(Some(m)) => self.schema.from_owned_segments(m.into_segments()).map(Some),
+            Ok(Some(m)) => self.schema.read_segments(m.into_segments()).map(Some),
             Err(e) => Err(reader.error(e)),
         };
         match result {
@@ -291,7 +308,10 @@ pub fn to_vec_packed<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<V
 }
 
 /// Serializes a bound value into a writer.
-pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(writer: W, value: &T) -> Result<()> {
+pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(
+    writer: W,
+    value: &T,
+) -> Result<()> {
     T::struct_schema().to_writer(writer, value)
 }
 

@@ -223,7 +223,12 @@ pub(crate) fn find_field(s: &StructNode, key: &str) -> Option<u16> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Target {
     Void,
-    Data { base: usize, at: u64, bits: u32, default: u64 },
+    Data {
+        base: usize,
+        at: u64,
+        bits: u32,
+        default: u64,
+    },
     Ptr(usize),
     Group(StructB),
 }
@@ -252,9 +257,15 @@ fn field_target(s: StructB, slot: &FieldSlot) -> Target {
 
 /// The type of a field, with generic parameters bound by the enclosing struct's brand.
 #[inline(always)]
-fn field_type<'s>(pool: &'s SchemaPool, slot: &'s FieldSlot, brand: Option<&Brand>) -> Cow<'s, Type> {
+fn field_type<'s>(
+    pool: &'s SchemaPool,
+    slot: &'s FieldSlot,
+    brand: Option<&Brand>,
+) -> Cow<'s, Type> {
     match slot {
-        FieldSlot::Group { node } => Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone())))),
+        FieldSlot::Group { node } => {
+            Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone()))))
+        }
         other => {
             let ty = other.ty().unwrap_or(&Type::Void);
             let _ = pool;
@@ -298,7 +309,9 @@ impl<'c, 's> ValueSer<'c, 's> {
                 bits,
                 default,
             } => {
-                self.ctx.out.write_bits(base, at, bits, bits_value ^ default);
+                self.ctx
+                    .out
+                    .write_bits(base, at, bits, bits_value ^ default);
                 Ok(())
             }
             _ => Err(self.mismatch(found)),
@@ -311,7 +324,9 @@ impl<'c, 's> ValueSer<'c, 's> {
             if ok {
                 Ok(())
             } else {
-                Err(Error::data(format!("integer {v} is out of range for `{name}`")))
+                Err(Error::data(format!(
+                    "integer {v} is out of range for `{name}`"
+                )))
             }
         };
         let bits = match *self.ty {
@@ -350,7 +365,12 @@ impl<'c, 's> ValueSer<'c, 's> {
             Type::Float32 => (v as f32).to_bits() as u64,
             Type::Float64 => (v as f64).to_bits(),
             Type::Enum(n) => {
-                let count = self.ctx.pool.node(n).as_enum().map_or(0, |e| e.enumerants.len());
+                let count = self
+                    .ctx
+                    .pool
+                    .node(n)
+                    .as_enum()
+                    .map_or(0, |e| e.enumerants.len());
                 if v < 0 || v >= count as i128 {
                     return Err(Error::data(format!(
                         "{v} is not an enumerant of `{}`",
@@ -385,12 +405,10 @@ impl<'c, 's> ValueSer<'c, 's> {
             }
             _ => return Err(self.mismatch("a struct")),
         };
-        let s = self
-            .ctx
-            .pool
-            .node(node)
-            .as_struct()
-            .ok_or_else(|| Error::schema("struct type refers to a node that is not a struct"))?;
+        let s =
+            self.ctx.pool.node(node).as_struct().ok_or_else(|| {
+                Error::schema("struct type refers to a node that is not a struct")
+            })?;
         let b = match self.target {
             Target::Group(b) => b,
             Target::Ptr(p) => self.ctx.out.init_struct(p, s.data_words, s.pointer_count)?,
@@ -471,7 +489,11 @@ impl<'c, 's> ValueSer<'c, 's> {
 fn element_target(ctx: &Ctx<'_>, list: &ListB, elem: &Type, i: u32) -> Target {
     match elem {
         Type::Struct(n, _) => {
-            let s = ctx.pool.node(*n).as_struct().expect("checked by start_list");
+            let s = ctx
+                .pool
+                .node(*n)
+                .as_struct()
+                .expect("checked by start_list");
             let data = list.start + (i as u64 * list.step_bits / 8) as usize;
             Target::Group(StructB {
                 data,
@@ -1095,7 +1117,12 @@ enum MapKind<'s> {
         key: u16,
         value: u16,
     },
-    Buffered(Cow<'s, Type>, Target, Vec<(Content, Content)>, Option<Content>),
+    Buffered(
+        Cow<'s, Type>,
+        Target,
+        Vec<(Content, Content)>,
+        Option<Content>,
+    ),
 }
 
 /// Serializes a map as a struct or as a list of entries.
@@ -1136,7 +1163,10 @@ impl MapSer<'_, '_> {
             ty,
             target: field_target(b, &f.slot),
         })
-        .map_err(|e| e.in_field(if which { "value" } else { "key" }).at_index(i as u64))
+        .map_err(|e| {
+            e.in_field(if which { "value" } else { "key" })
+                .at_index(i as u64)
+        })
     }
 }
 
@@ -1248,14 +1278,20 @@ impl ser::Serializer for KeyCapture {
     fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<String> {
         Ok(v.to_string())
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<String> {
+    fn serialize_newtype_struct<T: ?Sized + Serialize>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<String> {
         v.serialize(self)
     }
     key_not_string!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
         serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
         serialize_u64: u64, serialize_f32: f32, serialize_f64: f64, serialize_bytes: &[u8]);
     fn serialize_none(self) -> Result<String> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
     fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<String> {
         v.serialize(self)
@@ -1276,13 +1312,23 @@ impl ser::Serializer for KeyCapture {
         self.serialize_none()
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data("a map written as a struct must have string keys"))
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
     fn serialize_tuple_variant(
         self,
@@ -1291,13 +1337,19 @@ impl ser::Serializer for KeyCapture {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
     fn serialize_struct_variant(
         self,
@@ -1306,7 +1358,9 @@ impl ser::Serializer for KeyCapture {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data("a map written as a struct must have string keys"))
+        Err(Error::data(
+            "a map written as a struct must have string keys",
+        ))
     }
 }
 
@@ -1315,7 +1369,8 @@ struct ByteCapture;
 
 impl ByteCapture {
     fn byte(v: i128) -> Result<u8> {
-        u8::try_from(v).map_err(|_| Error::data(format!("integer {v} is out of range for a byte of `Data`")))
+        u8::try_from(v)
+            .map_err(|_| Error::data(format!("integer {v} is out of range for a byte of `Data`")))
     }
 }
 
@@ -1355,7 +1410,9 @@ impl ser::Serializer for ByteCapture {
         v.serialize(self)
     }
     fn serialize_unit(self) -> Result<u8> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<u8> {
         self.serialize_unit()
@@ -1373,13 +1430,23 @@ impl ser::Serializer for ByteCapture {
         self.serialize_unit()
     }
     fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
     fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+    fn serialize_tuple_struct(
+        self,
+        _: &'static str,
+        _: usize,
+    ) -> Result<Self::SerializeTupleStruct> {
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
     fn serialize_tuple_variant(
         self,
@@ -1388,13 +1455,19 @@ impl ser::Serializer for ByteCapture {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
     fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
     fn serialize_struct_variant(
         self,
@@ -1403,7 +1476,9 @@ impl ser::Serializer for ByteCapture {
         _: &'static str,
         _: usize,
     ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
+        Err(Error::data(
+            "elements of a `Data` field must be integers from 0 to 255",
+        ))
     }
 }
 

@@ -310,7 +310,9 @@ impl<'c, 's> ser::Serializer for ElemSer<'c, 's> {
                 p
             }
         };
-        Ok(StructSer::new(self.ctx, self.b, self.node, self.s, None, plan))
+        Ok(StructSer::new(
+            self.ctx, self.b, self.node, self.s, None, plan,
+        ))
     }
 
     forward! {

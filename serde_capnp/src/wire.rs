@@ -56,6 +56,10 @@ impl ElemSize {
     }
 }
 
+/// A followed pointer: the word describing the target, the target's segment, its ID and the
+/// target's byte offset.
+type Followed<'a> = (u64, &'a [u8], u32, usize);
+
 /// What a reader expects a list's elements to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Expect {
@@ -202,16 +206,17 @@ impl<'a> Msg<'a> {
 
     #[inline]
     fn segment(&self, id: u32) -> Result<&'a [u8]> {
-        self.segments
-            .get(id as usize)
-            .copied()
-            .ok_or_else(|| Error::wire(format!("far pointer names segment {id}, which does not exist")))
+        self.segments.get(id as usize).copied().ok_or_else(|| {
+            Error::wire(format!(
+                "far pointer names segment {id}, which does not exist"
+            ))
+        })
     }
 
     /// Follows a pointer, through far pointers, to its target. Returns the pointer word that
     /// describes the target (struct or list), the target's segment and its byte offset.
     #[inline]
-    fn follow(&self, p: PtrRef<'a>) -> Result<Option<(u64, &'a [u8], u32, usize)>> {
+    fn follow(&self, p: PtrRef<'a>) -> Result<Option<Followed<'a>>> {
         let w = word(p.seg, p.off);
         if w == 0 {
             return Ok(None);
@@ -330,7 +335,9 @@ impl<'a> Msg<'a> {
             }
             let len = ((tag as u32) as i32) >> 2;
             if len < 0 {
-                return Err(Error::wire("struct list's tag has a negative element count"));
+                return Err(Error::wire(
+                    "struct list's tag has a negative element count",
+                ));
             }
             let data_words = (tag >> 32) & 0xffff;
             let ptr_count = (tag >> 48) as u16;
@@ -492,9 +499,7 @@ fn describe_size(s: ElemSize) -> &'static str {
 pub(crate) fn read_bits(data: &[u8], at: u64, bits: u32) -> u64 {
     let byte = (at / 8) as usize;
     match bits {
-        1 => data
-            .get(byte)
-            .map_or(0, |b| ((b >> (at % 8)) & 1) as u64),
+        1 => data.get(byte).map_or(0, |b| ((b >> (at % 8)) & 1) as u64),
         8 => data.get(byte).map_or(0, |&b| b as u64),
         16 => data
             .get(byte..byte + 2)
@@ -674,7 +679,12 @@ impl Out {
 
     /// Allocates a struct and points `ptr` at it.
     #[inline]
-    pub(crate) fn init_struct(&mut self, ptr: usize, data_words: u16, ptr_count: u16) -> Result<StructB> {
+    pub(crate) fn init_struct(
+        &mut self,
+        ptr: usize,
+        data_words: u16,
+        ptr_count: u16,
+    ) -> Result<StructB> {
         let off = self.alloc(data_words as usize + ptr_count as usize)?;
         self.set_word(
             ptr,
@@ -744,7 +754,10 @@ impl Out {
     pub(crate) fn set_blob(&mut self, ptr: usize, bytes: &[u8], nul: bool) -> Result<()> {
         let len = bytes.len() + nul as usize;
         if len >= 1 << 29 {
-            return Err(Error::limit(format!("blob of {} bytes is too long", bytes.len())));
+            return Err(Error::limit(format!(
+                "blob of {} bytes is too long",
+                bytes.len()
+            )));
         }
         let off = self.alloc(len.div_ceil(8))?;
         self.buf[off..off + bytes.len()].copy_from_slice(bytes);

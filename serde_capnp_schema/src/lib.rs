@@ -69,6 +69,8 @@ impl From<capnp::NotInSchema> for SchemaError {
 
 impl From<std::str::Utf8Error> for SchemaError {
     fn from(e: std::str::Utf8Error) -> Self {
-        SchemaError::new(format!("a name in the CodeGeneratorRequest is not UTF-8: {e}"))
+        SchemaError::new(format!(
+            "a name in the CodeGeneratorRequest is not UTF-8: {e}"
+        ))
     }
 }

@@ -113,10 +113,9 @@ impl SchemaPool {
                         (*offset as u64 + 1) * ty.data_bits().unwrap_or(0) as u64 <= data_bits
                     }
                     FieldSlot::Pointer { index, .. } => *index < s.pointer_count,
-                    FieldSlot::Group { node } => self
-                        .node(*node)
-                        .as_struct()
-                        .is_some_and(|g| g.data_words == s.data_words && g.pointer_count == s.pointer_count),
+                    FieldSlot::Group { node } => self.node(*node).as_struct().is_some_and(|g| {
+                        g.data_words == s.data_words && g.pointer_count == s.pointer_count
+                    }),
                 };
                 if !ok {
                     return Err(self.layout_error(n, &format!("field `{}`", f.name)));

@@ -104,6 +104,7 @@ pub fn skip(reason: &str) {
 /// // in a test returning Result:
 /// let py = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed", Ok(()));
 /// ```
+#[allow(unused_macros)]
 macro_rules! require_tool {
     ($tool:expr, $reason:expr) => {
         $crate::common::require_tool!($tool, $reason, ())
@@ -118,6 +119,7 @@ macro_rules! require_tool {
         }
     };
 }
+#[allow(unused_imports)]
 pub(crate) use require_tool;
 
 /// Searches `PATH` for an executable file called `name`.
