@@ -1,8 +1,6 @@
 //! The deserializer: Cap'n Proto messages → Rust values, driven by a struct schema.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use serde::de::value::{BorrowedStrDeserializer, SeqDeserializer, U64Deserializer};
@@ -13,7 +11,8 @@ use serde_capnp_schema::{
 
 use crate::de_fast::{DataDe, ElemDe, PtrDe};
 use crate::error::{Error, Result};
-use crate::ser::{find_field, resolve, FxHasher};
+use crate::plan::{FastMap, PlanIndex};
+use crate::ser::{find_field, resolve};
 use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
 
 /// Deserializes the message in `segments`, whose root is the struct `node`.
@@ -30,10 +29,8 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
         msg,
         depth_left: limits.nesting,
         plans: Vec::new(),
-        plan_index: HashMap::default(),
-        recent: [(u32::MAX, 0, 0); RECENT],
-        recent_next: 0,
-        variants: HashMap::default(),
+        plan_index: PlanIndex::new(),
+        variants: FastMap::default(),
     };
     T::deserialize(ValueDe {
         ctx: &mut ctx,
@@ -49,14 +46,10 @@ pub(crate) struct DeCtx<'de> {
     pub(crate) msg: Msg<'de>,
     depth_left: u32,
     plans: Vec<Vec<PlanField<'de>>>,
-    plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
-    recent: [(NodeIndex, usize, u32); RECENT],
-    recent_next: usize,
+    plan_index: PlanIndex,
     /// For (enum node, address of serde's variant list): the Rust variant of each ordinal.
-    variants: HashMap<(NodeIndex, usize), Vec<u16>, BuildHasherDefault<FxHasher>>,
+    variants: FastMap<(NodeIndex, usize), Vec<u16>>,
 }
-
-const RECENT: usize = 4;
 
 /// One Rust field of a plan, with what reading it needs precomputed.
 #[derive(Clone, Copy)]
@@ -88,65 +81,66 @@ enum Fast<'de> {
 
 const NO_DISCRIMINANT: u16 = u16::MAX;
 
+/// For each Rust field the schema knows: its index in serde's `fields`, the schema field (or
+/// the unnamed union) and what reading it needs.
+fn make_plan<'de>(
+    pool: &'de SchemaPool,
+    node: NodeIndex,
+    fields: &'static [&'static str],
+) -> Vec<PlanField<'de>> {
+    let generic = pool.node(node).is_generic;
+    let s = pool.node(node).as_struct().expect("struct");
+    let mut plan = Vec::with_capacity(fields.len());
+    for (i, name) in fields.iter().enumerate() {
+        if let Some(f) = find_field(s, name) {
+            let field = &s.fields[f as usize];
+            let fast = match &field.slot {
+                _ if generic => Fast::No,
+                FieldSlot::Data {
+                    ty,
+                    offset,
+                    default_bits,
+                } => Fast::Data {
+                    ty,
+                    at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
+                    default: *default_bits,
+                },
+                FieldSlot::Pointer { ty, index, default } => Fast::Ptr {
+                    ty,
+                    index: *index,
+                    default: default.as_ref(),
+                },
+                _ => Fast::No,
+            };
+            plan.push(PlanField {
+                rust: i as u16,
+                field: f,
+                discriminant: field.discriminant.unwrap_or(NO_DISCRIMINANT),
+                fast,
+            });
+        } else if s.has_union() && (*name == "which" || *name == "union") {
+            plan.push(PlanField {
+                rust: i as u16,
+                field: WHICH,
+                discriminant: NO_DISCRIMINANT,
+                fast: Fast::No,
+            });
+        }
+    }
+    plan
+}
+
 impl<'de> DeCtx<'de> {
     /// The plan for a (struct node, Rust type) pair: for each Rust field the schema knows, its
     /// index in serde's `fields` and the schema field (or the unnamed union).
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
-        let key = fields.as_ptr() as usize;
-        for &(n, k, p) in &self.recent {
-            if n == node && k == key {
-                return p;
-            }
-        }
-        let next = self.plans.len() as u32;
-        let p = *self.plan_index.entry((node, key)).or_insert(next);
-        if p == next {
-            let pool: &'de SchemaPool = self.pool;
-            let generic = pool.node(node).is_generic;
-            let s = pool.node(node).as_struct().expect("struct");
-            let mut plan = Vec::with_capacity(fields.len());
-            for (i, name) in fields.iter().enumerate() {
-                if let Some(f) = find_field(s, name) {
-                    let field = &s.fields[f as usize];
-                    let fast = match &field.slot {
-                        _ if generic => Fast::No,
-                        FieldSlot::Data {
-                            ty,
-                            offset,
-                            default_bits,
-                        } => Fast::Data {
-                            ty,
-                            at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
-                            default: *default_bits,
-                        },
-                        FieldSlot::Pointer { ty, index, default } => Fast::Ptr {
-                            ty,
-                            index: *index,
-                            default: default.as_ref(),
-                        },
-                        _ => Fast::No,
-                    };
-                    plan.push(PlanField {
-                        rust: i as u16,
-                        field: f,
-                        discriminant: field.discriminant.unwrap_or(NO_DISCRIMINANT),
-                        fast,
-                    });
-                } else if s.has_union() && (*name == "which" || *name == "union") {
-                    plan.push(PlanField {
-                        rust: i as u16,
-                        field: WHICH,
-                        discriminant: NO_DISCRIMINANT,
-                        fast: Fast::No,
-                    });
-                }
-            }
-            self.plans.push(plan);
-        }
-        self.recent[self.recent_next] = (node, key, p);
-        self.recent_next = (self.recent_next + 1) % RECENT;
-        p
+        let pool: &'de SchemaPool = self.pool;
+        let plans = &mut self.plans;
+        self.plan_index
+            .get_or_make(node, fields.as_ptr() as usize, plans.len(), || {
+                plans.push(make_plan(pool, node, fields))
+            })
     }
 
     /// The Rust variant (of `variants`) for ordinal `value` of the enum `node`.

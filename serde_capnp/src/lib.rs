@@ -72,6 +72,7 @@ mod de;
 mod de_fast;
 mod error;
 mod io;
+mod plan;
 mod schema;
 mod ser;
 mod ser_fast;

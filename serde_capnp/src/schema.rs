@@ -94,19 +94,7 @@ impl Schema {
     /// The struct named `name`: a short name (`Person`), a nested path (`Person.PhoneNumber`),
     /// or a file-qualified name (`addressbook.capnp:Person`).
     pub fn struct_type(&self, name: &str) -> Result<StructSchema> {
-        let index = self.pool.find(name)?;
-        let node = self.pool.node(index);
-        if node.as_struct().is_none() {
-            return Err(Error::schema(format!(
-                "`{}` is not a struct",
-                node.display_name
-            )));
-        }
-        Ok(StructSchema {
-            pool: self.pool.clone(),
-            node: index,
-            options: ReadOptions::default(),
-        })
+        self.struct_at(self.pool.find(name)?)
     }
 
     /// The struct with this 64-bit ID.
@@ -115,6 +103,10 @@ impl Schema {
             .pool
             .index_of(id)
             .ok_or_else(|| Error::schema(format!("no node with ID {id:#x} in the schema")))?;
+        self.struct_at(index)
+    }
+
+    fn struct_at(&self, index: NodeIndex) -> Result<StructSchema> {
         let node = self.pool.node(index);
         if node.as_struct().is_none() {
             return Err(Error::schema(format!(

@@ -1,8 +1,6 @@
 //! The serializer: Rust values → Cap'n Proto messages, driven by a struct schema.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use serde::ser::{self, Serialize};
@@ -12,6 +10,7 @@ use serde_capnp_schema::{
 
 use crate::content::{Capture, Content};
 use crate::error::{Error, Result};
+use crate::plan::{FastMap, PlanIndex};
 use crate::ser_fast::{DataSer, ElemSer, PtrSer};
 use crate::wire::{ElemSize, ListB, Out, StructB};
 
@@ -26,10 +25,8 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
         pool,
         out: Out::with_buffer(buf),
         plans: Vec::new(),
-        plan_index: HashMap::default(),
-        recent: [(u32::MAX, 0, 0); RECENT],
-        recent_next: 0,
-        enumerants: HashMap::default(),
+        plan_index: PlanIndex::new(),
+        enumerants: FastMap::default(),
     };
     let ty = Type::Struct(node, None);
     value.serialize(ValueSer {
@@ -40,7 +37,6 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
     Ok(ctx.out.finish())
 }
 
-const RECENT: usize = 4;
 const NOT_IN_SCHEMA: u16 = u16::MAX;
 
 /// Serialization state: the message and the per-Rust-type plans.
@@ -52,11 +48,9 @@ pub(crate) struct Ctx<'s> {
     pub(crate) pool: &'s SchemaPool,
     pub(crate) out: Out,
     plans: Vec<Plan<'s>>,
-    plan_index: HashMap<(NodeIndex, usize), u32, BuildHasherDefault<FxHasher>>,
-    recent: [(NodeIndex, usize, u32); RECENT],
-    recent_next: usize,
+    plan_index: PlanIndex,
     /// Enumerant ordinals by (enum node, address of serde's variant name).
-    enumerants: HashMap<(NodeIndex, usize), u16, BuildHasherDefault<FxHasher>>,
+    enumerants: FastMap<(NodeIndex, usize), u16>,
 }
 
 struct Plan<'s> {
@@ -103,20 +97,11 @@ impl<'s> Ctx<'s> {
 
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
-        let key = name.as_ptr() as usize;
-        for &(n, k, p) in &self.recent {
-            if n == node && k == key {
-                return p;
-            }
-        }
-        let next = self.plans.len() as u32;
-        let p = *self.plan_index.entry((node, key)).or_insert(next);
-        if p == next {
-            self.plans.push(Plan { keys: Vec::new() });
-        }
-        self.recent[self.recent_next] = (node, key, p);
-        self.recent_next = (self.recent_next + 1) % RECENT;
-        p
+        let plans = &mut self.plans;
+        self.plan_index
+            .get_or_make(node, name.as_ptr() as usize, plans.len(), || {
+                plans.push(Plan { keys: Vec::new() })
+            })
     }
 
     /// The plan step for the `pos`-th field serialized with this plan.
@@ -1247,27 +1232,108 @@ impl ser::SerializeMap for MapSer<'_, '_> {
     }
 }
 
-/// Captures a map key that must be a string (a struct field name).
-struct KeyCapture;
+/// Declares the associated types of a serializer that accepts only scalars, and rejects every
+/// compound value with `$msg`.
+macro_rules! scalar_only {
+    ($ok:ty, $msg:expr) => {
+        type Ok = $ok;
+        type Error = Error;
+        type SerializeSeq = ser::Impossible<$ok, Error>;
+        type SerializeTuple = ser::Impossible<$ok, Error>;
+        type SerializeTupleStruct = ser::Impossible<$ok, Error>;
+        type SerializeTupleVariant = ser::Impossible<$ok, Error>;
+        type SerializeMap = ser::Impossible<$ok, Error>;
+        type SerializeStruct = ser::Impossible<$ok, Error>;
+        type SerializeStructVariant = ser::Impossible<$ok, Error>;
 
-macro_rules! key_not_string {
-    ($($f:ident: $t:ty),*) => {
-        $(fn $f(self, _: $t) -> Result<String> {
-            Err(Error::data("a map written as a struct must have string keys"))
+        fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
+            Err(Error::data($msg))
+        }
+        fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
+            Err(Error::data($msg))
+        }
+        fn serialize_tuple_struct(
+            self,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleStruct> {
+            Err(Error::data($msg))
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant> {
+            Err(Error::data($msg))
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
+            Err(Error::data($msg))
+        }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
+            Err(Error::data($msg))
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant> {
+            Err(Error::data($msg))
+        }
+        fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<$ok> {
+            v.serialize(self)
+        }
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            v: &T,
+        ) -> Result<$ok> {
+            v.serialize(self)
+        }
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<$ok> {
+            Err(Error::data($msg))
+        }
+        fn serialize_none(self) -> Result<$ok> {
+            Err(Error::data($msg))
+        }
+        fn serialize_unit(self) -> Result<$ok> {
+            Err(Error::data($msg))
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<$ok> {
+            Err(Error::data($msg))
+        }
+    };
+}
+
+/// Scalar methods that reject their value with `$msg`.
+macro_rules! reject {
+    ($ok:ty, $msg:expr, $($f:ident: $t:ty),*) => {
+        $(fn $f(self, _: $t) -> Result<$ok> {
+            Err(Error::data($msg))
         })*
     };
 }
 
+const KEY_NOT_STRING: &str = "a map written as a struct must have string keys";
+
+/// Captures a map key that must be a string (a struct field name).
+struct KeyCapture;
+
 impl ser::Serializer for KeyCapture {
-    type Ok = String;
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<String, Error>;
-    type SerializeTuple = ser::Impossible<String, Error>;
-    type SerializeTupleStruct = ser::Impossible<String, Error>;
-    type SerializeTupleVariant = ser::Impossible<String, Error>;
-    type SerializeMap = ser::Impossible<String, Error>;
-    type SerializeStruct = ser::Impossible<String, Error>;
-    type SerializeStructVariant = ser::Impossible<String, Error>;
+    scalar_only!(String, KEY_NOT_STRING);
+    reject!(String, KEY_NOT_STRING, serialize_bool: bool, serialize_i8: i8, serialize_i16: i16,
+        serialize_i32: i32, serialize_i64: i64, serialize_u8: u8, serialize_u16: u16,
+        serialize_u32: u32, serialize_u64: u64, serialize_f32: f32, serialize_f64: f64,
+        serialize_bytes: &[u8]);
 
     fn serialize_str(self, v: &str) -> Result<String> {
         Ok(v.to_string())
@@ -1278,91 +1344,9 @@ impl ser::Serializer for KeyCapture {
     fn serialize_unit_variant(self, _: &'static str, _: u32, v: &'static str) -> Result<String> {
         Ok(v.to_string())
     }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<String> {
-        v.serialize(self)
-    }
-    key_not_string!(serialize_bool: bool, serialize_i8: i8, serialize_i16: i16, serialize_i32: i32,
-        serialize_i64: i64, serialize_u8: u8, serialize_u16: u16, serialize_u32: u32,
-        serialize_u64: u64, serialize_f32: f32, serialize_f64: f64, serialize_bytes: &[u8]);
-    fn serialize_none(self) -> Result<String> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<String> {
-        v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<String> {
-        self.serialize_none()
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<String> {
-        self.serialize_none()
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<String> {
-        self.serialize_none()
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data(
-            "a map written as a struct must have string keys",
-        ))
-    }
 }
+
+const NOT_A_BYTE: &str = "elements of a `Data` field must be integers from 0 to 255";
 
 /// Captures one element of a byte sequence written into a Data field.
 struct ByteCapture;
@@ -1380,133 +1364,14 @@ macro_rules! byte_from_int {
     };
 }
 
-macro_rules! not_a_byte {
-    ($($f:ident: $t:ty),*) => {
-        $(fn $f(self, _: $t) -> Result<u8> {
-            Err(Error::data("elements of a `Data` field must be integers from 0 to 255"))
-        })*
-    };
-}
-
 impl ser::Serializer for ByteCapture {
-    type Ok = u8;
-    type Error = Error;
-    type SerializeSeq = ser::Impossible<u8, Error>;
-    type SerializeTuple = ser::Impossible<u8, Error>;
-    type SerializeTupleStruct = ser::Impossible<u8, Error>;
-    type SerializeTupleVariant = ser::Impossible<u8, Error>;
-    type SerializeMap = ser::Impossible<u8, Error>;
-    type SerializeStruct = ser::Impossible<u8, Error>;
-    type SerializeStructVariant = ser::Impossible<u8, Error>;
-
+    scalar_only!(u8, NOT_A_BYTE);
     byte_from_int!(serialize_i8: i8, serialize_i16: i16, serialize_i32: i32, serialize_i64: i64,
         serialize_u8: u8, serialize_u16: u16, serialize_u32: u32, serialize_u64: u64);
-    not_a_byte!(serialize_bool: bool, serialize_f32: f32, serialize_f64: f64, serialize_char: char,
-        serialize_str: &str, serialize_bytes: &[u8], serialize_unit_struct: &'static str);
-    fn serialize_none(self) -> Result<u8> {
-        self.serialize_unit()
-    }
-    fn serialize_some<T: ?Sized + Serialize>(self, v: &T) -> Result<u8> {
-        v.serialize(self)
-    }
-    fn serialize_unit(self) -> Result<u8> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
+    reject!(u8, NOT_A_BYTE, serialize_bool: bool, serialize_f32: f32, serialize_f64: f64,
+        serialize_char: char, serialize_str: &str, serialize_bytes: &[u8]);
+
     fn serialize_unit_variant(self, _: &'static str, _: u32, _: &'static str) -> Result<u8> {
-        self.serialize_unit()
-    }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(self, _: &'static str, v: &T) -> Result<u8> {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<u8> {
-        self.serialize_unit()
-    }
-    fn serialize_seq(self, _: Option<usize>) -> Result<Self::SerializeSeq> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-    fn serialize_tuple(self, _: usize) -> Result<Self::SerializeTuple> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-    fn serialize_tuple_struct(
-        self,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleStruct> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self::SerializeStruct> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant> {
-        Err(Error::data(
-            "elements of a `Data` field must be integers from 0 to 255",
-        ))
-    }
-}
-
-/// A small, fast hasher for the plan table's integer keys.
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
+        Err(Error::data(NOT_A_BYTE))
     }
 }
