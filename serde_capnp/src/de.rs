@@ -127,6 +127,7 @@ fn make_plan<'de>(
             });
         }
     }
+
     plan
 }
 
@@ -744,7 +745,7 @@ pub(crate) struct StructAccess<'c, 'de> {
     /// With a plan, keys are serde's field names; without one, every present schema field.
     plan: Option<(u32, &'static [&'static str])>,
     pos: usize,
-    pending: Option<(PlanField<'de>, &'static str)>,
+    pending: Option<PlanField<'de>>,
 }
 
 impl<'c, 'de> StructAccess<'c, 'de> {
@@ -795,10 +796,13 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                     {
                         continue;
                     }
-                    let name = names[pf.rust as usize];
-                    self.pending = Some((pf, name));
+                    // Keys go by name: serde's `fields` also lists aliases, so a position in it
+                    // is not a field's position.
+                    self.pending = Some(pf);
                     return seed
-                        .deserialize(BorrowedStrDeserializer::<Error>::new(name))
+                        .deserialize(BorrowedStrDeserializer::<Error>::new(
+                            names[pf.rust as usize],
+                        ))
                         .map(Some);
                 }
                 None => {
@@ -826,7 +830,7 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                         discriminant: NO_DISCRIMINANT,
                         fast: Fast::No,
                     };
-                    self.pending = Some((pf, ""));
+                    self.pending = Some(pf);
                     return seed
                         .deserialize(BorrowedStrDeserializer::<Error>::new(name))
                         .map(Some);
@@ -837,10 +841,13 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
 
     #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        let (pf, name) = self
+        let pf = self
             .pending
             .take()
             .ok_or_else(|| Error::data("map value requested before its key"))?;
+        let name = |plan: Option<(u32, &'static [&'static str])>| {
+            plan.map_or("", |(_, names)| names[pf.rust as usize])
+        };
         match pf.fast {
             Fast::Data { ty, at, default } => seed.deserialize(DataDe {
                 ctx: &mut *self.ctx,
@@ -855,9 +862,9 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                 p: self.s.pointer(index),
                 default,
             }),
-            Fast::No => return self.slow_value(seed, pf.field, name),
+            Fast::No => return self.slow_value(seed, pf.field, name(self.plan)),
         }
-        .map_err(|e| e.in_field(name))
+        .map_err(|e| e.in_field(name(self.plan)))
     }
 }
 

@@ -1,0 +1,174 @@
+//! serde's field and container attributes keep their meaning: aliases, renames, skipped and
+//! defaulted fields, transparent newtypes, unit enums stored as integers.
+
+mod common;
+
+use serde::{Deserialize, Serialize};
+use serde_capnp::{Schema, StructSchema};
+
+fn inner() -> StructSchema {
+    Schema::from_code_generator_request(&common::compiled_schema("alltypes"))
+        .unwrap()
+        .struct_type("Inner")
+        .unwrap()
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+enum Color {
+    Red,
+    Green,
+    Blue,
+    DarkGoldenrod,
+}
+
+#[derive(Serialize, Debug, PartialEq)]
+struct Inner {
+    id: u32,
+    label: String,
+    color: Color,
+}
+
+fn message() -> Vec<u8> {
+    inner()
+        .to_vec(&Inner {
+            id: 7,
+            label: "seven".into(),
+            color: Color::Blue,
+        })
+        .unwrap()
+}
+
+/// An alias shifts the positions in serde's field list; the fields must still land right.
+#[test]
+fn aliases_do_not_shift_fields() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct WithAlias {
+        #[serde(alias = "identifier")]
+        id: u32,
+        #[serde(alias = "title", alias = "name")]
+        label: String,
+        color: Color,
+    }
+    let back: WithAlias = inner().from_slice(&message()).unwrap();
+    assert_eq!(
+        back,
+        WithAlias {
+            id: 7,
+            label: "seven".into(),
+            color: Color::Blue,
+        }
+    );
+}
+
+/// Even an alias that is another field's name in the schema.
+#[test]
+fn an_alias_that_names_another_schema_field() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Confusing {
+        #[serde(alias = "color")]
+        label: String,
+        #[serde(default)]
+        id: u32,
+    }
+    let st = inner();
+    let bytes = message();
+    // serde rejects the duplicate (`label` and its alias `color` both present), or takes one of
+    // them; either way `id` must be the message's, not a default.
+    if let Ok(back) = st.from_slice::<Confusing>(&bytes) {
+        assert_eq!(back.id, 7);
+    }
+}
+
+#[test]
+fn renamed_skipped_and_defaulted_fields() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Partial {
+        #[serde(rename = "label")]
+        text: String,
+        #[serde(skip_deserializing)]
+        local: u8,
+        #[serde(default = "answer")]
+        missing_from_schema: u32,
+    }
+    fn answer() -> u32 {
+        42
+    }
+    let back: Partial = inner().from_slice(&message()).unwrap();
+    assert_eq!(
+        back,
+        Partial {
+            text: "seven".into(),
+            local: 0,
+            missing_from_schema: 42,
+        }
+    );
+}
+
+#[test]
+fn transparent_newtypes_and_integer_enums() {
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    #[serde(transparent)]
+    struct Id(u32);
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Typed {
+        id: Id,
+        label: String,
+        color: Color,
+    }
+    let value = Typed {
+        id: Id(9),
+        label: "nine".into(),
+        color: Color::DarkGoldenrod,
+    };
+    let bytes = inner().to_vec(&value).unwrap();
+    let back: Typed = inner().from_slice(&bytes).unwrap();
+    assert_eq!(back, value);
+}
+
+#[test]
+fn a_missing_required_field_is_named() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct NeedsMore {
+        id: u32,
+        nickname: String,
+    }
+    let err = inner().from_slice::<NeedsMore>(&message()).unwrap_err();
+    assert!(err.message().contains("nickname"), "{err}");
+}
+
+/// An alias that is the name of another field of the schema, of a compatible type: the values
+/// must come from the fields the Rust names denote, whatever serde's field list looks like.
+#[test]
+fn an_alias_naming_another_field_of_the_same_type() {
+    let st = Schema::from_code_generator_request(&common::compiled_schema("alltypes"))
+        .unwrap()
+        .struct_type("AllTypes")
+        .unwrap();
+    #[derive(Serialize)]
+    struct Written {
+        int32_field: i32,
+        uint32_field: u32,
+        uint8_field: u8,
+    }
+    let bytes = st
+        .to_vec(&Written {
+            int32_field: -5,
+            uint32_field: 70_000,
+            uint8_field: 9,
+        })
+        .unwrap();
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Read {
+        #[serde(alias = "uint32_field")]
+        int32_field: i64,
+        uint8_field: u8,
+    }
+    match st.from_slice::<Read>(&bytes) {
+        Ok(back) => assert_eq!(back.uint8_field, 9, "{back:?}"),
+        // serde may also report the alias as a duplicate of `int32_field`.
+        Err(e) => assert!(e.message().contains("duplicate"), "{e}"),
+    }
+}
