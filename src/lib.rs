@@ -3,3 +3,4 @@
 #[cfg(feature = "capnpc-baseline")]
 pub mod capnpc;
 pub mod datasets;
+pub mod fixtures;

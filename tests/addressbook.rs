@@ -2,77 +2,8 @@
 
 mod common;
 
-use serde::{Deserialize, Serialize};
 use serde_capnp::Schema;
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct AddressBook {
-    people: Vec<Person>,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct Person {
-    id: u32,
-    name: String,
-    email: String,
-    phones: Vec<PhoneNumber>,
-    employment: Employment,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct PhoneNumber {
-    number: String,
-    #[serde(rename = "type")]
-    kind: PhoneType,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
-enum PhoneType {
-    Mobile,
-    Home,
-    Work,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-enum Employment {
-    Unemployed,
-    Employer(String),
-    School(String),
-    SelfEmployed,
-}
-
-fn book() -> AddressBook {
-    AddressBook {
-        people: vec![
-            Person {
-                id: 123,
-                name: "Alice".into(),
-                email: "alice@example.com".into(),
-                phones: vec![PhoneNumber {
-                    number: "555-1212".into(),
-                    kind: PhoneType::Mobile,
-                }],
-                employment: Employment::School("MIT".into()),
-            },
-            Person {
-                id: 456,
-                name: "Bob".into(),
-                email: "bob@example.com".into(),
-                phones: vec![
-                    PhoneNumber {
-                        number: "555-4567".into(),
-                        kind: PhoneType::Home,
-                    },
-                    PhoneNumber {
-                        number: "555-7654".into(),
-                        kind: PhoneType::Work,
-                    },
-                ],
-                employment: Employment::SelfEmployed,
-            },
-        ],
-    }
-}
+use serde_capnp_suite::fixtures::addressbook::{sample, AddressBook};
 
 fn schema() -> Schema {
     Schema::from_code_generator_request(&common::compiled_schema("addressbook")).unwrap()
@@ -82,7 +13,7 @@ fn schema() -> Schema {
 fn round_trip_all_paths() {
     let schema = schema();
     let ab = schema.struct_type("AddressBook").unwrap();
-    let value = book();
+    let value = sample();
     let bytes = ab.to_vec(&value).unwrap();
     assert_eq!(ab.from_slice::<AddressBook>(&bytes).unwrap(), value);
     let packed = ab.to_vec_packed(&value).unwrap();
@@ -104,7 +35,7 @@ fn text_matches_the_reference_tool() {
     let capnp = common::require_tool!(common::capnp_tool(), "the `capnp` tool is not installed");
     let _ = capnp;
     let ab = schema().struct_type("AddressBook").unwrap();
-    let bytes = ab.to_vec(&book()).unwrap();
+    let bytes = ab.to_vec(&sample()).unwrap();
     let text = common::capnp_convert(
         "binary:text",
         &common::schema_path("addressbook.capnp"),

@@ -14,74 +14,25 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 use serde_capnp::{Category, ReadOptions, Schema, StructSchema};
+use serde_capnp_suite::fixtures::addressbook::{phone, AddressBook, Employment, Person, PhoneType};
+use serde_capnp_suite::fixtures::alltypes::{
+    inner, Color, Deeper, Inner, InnerMap, Nested, Point, Shape, Which,
+};
 
 // -------------------------------------------------------------------------------------------
 // Types
 // -------------------------------------------------------------------------------------------
 
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
-enum Color {
-    Red,
-    Green,
-    Blue,
-    DarkGoldenrod,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct Inner {
-    id: u32,
-    label: String,
-    color: Color,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct Nested {
-    depth: u16,
-    deeper: Deeper,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct Deeper {
-    flag: bool,
-    note: String,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct Point {
-    x: i32,
-    y: i32,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-enum Shape {
-    None,
-    Radius(f64),
-    Name(String),
-    Inner(Inner),
-    Rect { width: f32, height: f32 },
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-enum Which {
-    Unset,
-    Number(i64),
-    Word(String),
-    Nested(Inner),
-    Pair { left: i32, right: i32 },
-}
-
+/// The generic `Pair(Key, Value)` as one generic Rust struct.
 #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
 struct KeyValue<K, V> {
     key: K,
     value: V,
 }
 
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct InnerMap {
-    entries: BTreeMap<String, Inner>,
-}
-
-/// Most of `AllTypes`: enough to reach every kind of field the deserializer has.
+/// `AllTypes` with every kind of field the deserializer has; unlike the shared
+/// `fixtures::alltypes::AllTypes` it reads the brands of `Pair` through the one generic
+/// `KeyValue`, with their `Data` as `ByteBuf`.
 #[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
 struct Typed {
     void_field: (),
@@ -129,14 +80,6 @@ struct Typed {
     nested_pair: KeyValue<String, KeyValue<ByteBuf, Inner>>,
     inner_by_name: InnerMap,
     names_by_id: BTreeMap<u32, String>,
-}
-
-fn inner(id: u32, label: &str, color: Color) -> Inner {
-    Inner {
-        id,
-        label: label.into(),
-        color,
-    }
 }
 
 fn typed() -> Typed {
@@ -215,42 +158,7 @@ fn typed() -> Typed {
     }
 }
 
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct AddressBook {
-    people: Vec<Person>,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct Person {
-    id: u32,
-    name: String,
-    email: String,
-    phones: Vec<Phone>,
-    employment: Employment,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct Phone {
-    number: String,
-    #[serde(rename = "type")]
-    kind: PhoneType,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-enum PhoneType {
-    Mobile,
-    Home,
-    Work,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-enum Employment {
-    Unemployed,
-    Employer(String),
-    School(String),
-    SelfEmployed,
-}
-
+/// A small book, unlike `addressbook::sample()` with an empty text (Bob's email).
 fn book() -> AddressBook {
     AddressBook {
         people: vec![
@@ -258,26 +166,14 @@ fn book() -> AddressBook {
                 id: 1,
                 name: "Alice".into(),
                 email: "alice@example.com".into(),
-                phones: vec![Phone {
-                    number: "555-1212".into(),
-                    kind: PhoneType::Mobile,
-                }],
+                phones: vec![phone("555-1212", PhoneType::Mobile)],
                 employment: Employment::School("MIT".into()),
             },
             Person {
                 id: 2,
                 name: "Bob".into(),
                 email: "".into(),
-                phones: vec![
-                    Phone {
-                        number: "1".into(),
-                        kind: PhoneType::Home,
-                    },
-                    Phone {
-                        number: "2".into(),
-                        kind: PhoneType::Work,
-                    },
-                ],
+                phones: vec![phone("1", PhoneType::Home), phone("2", PhoneType::Work)],
                 employment: Employment::SelfEmployed,
             },
         ],

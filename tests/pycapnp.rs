@@ -3,84 +3,8 @@
 
 mod common;
 
-use serde::{Deserialize, Serialize};
 use serde_capnp::Schema;
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct AddressBook {
-    people: Vec<Person>,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct Person {
-    id: u32,
-    name: String,
-    email: String,
-    phones: Vec<PhoneNumber>,
-    employment: Employment,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-struct PhoneNumber {
-    number: String,
-    #[serde(rename = "type")]
-    kind: PhoneType,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-enum PhoneType {
-    Mobile,
-    Home,
-    Work,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
-enum Employment {
-    Unemployed,
-    Employer(String),
-    School(String),
-    SelfEmployed,
-}
-
-fn person(id: u32, name: &str, phones: &[(&str, PhoneType)], employment: Employment) -> Person {
-    Person {
-        id,
-        name: name.into(),
-        email: format!("{}@example.com", name.to_lowercase()),
-        phones: phones
-            .iter()
-            .map(|(n, k)| PhoneNumber {
-                number: (*n).into(),
-                kind: match k {
-                    PhoneType::Mobile => PhoneType::Mobile,
-                    PhoneType::Home => PhoneType::Home,
-                    PhoneType::Work => PhoneType::Work,
-                },
-            })
-            .collect(),
-        employment,
-    }
-}
-
-/// The book `tests/py/addressbook_write.py` writes by default.
-fn scripted_book() -> AddressBook {
-    AddressBook {
-        people: vec![
-            person(
-                123,
-                "Alice",
-                &[("555-1212", PhoneType::Mobile)],
-                Employment::Employer("MIT".into()),
-            ),
-            person(
-                456,
-                "Bob",
-                &[("555-4567", PhoneType::Home), ("555-7654", PhoneType::Work)],
-                Employment::School("Stanford".into()),
-            ),
-        ],
-    }
-}
+use serde_capnp_suite::fixtures::addressbook::{scripted, AddressBook, Employment, PhoneType};
 
 fn address_book() -> serde_capnp::StructSchema {
     Schema::from_code_generator_request(&common::compiled_schema("addressbook"))
@@ -103,14 +27,14 @@ fn pycapnp_writes_we_read() {
     )
     .unwrap();
     let book: AddressBook = address_book().from_slice(&bytes).unwrap();
-    assert_eq!(book, scripted_book());
+    assert_eq!(book, scripted());
 }
 
 #[test]
 fn we_write_pycapnp_reads() {
     let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
     let schema = common::schema_path("addressbook.capnp");
-    let bytes = address_book().to_vec(&scripted_book()).unwrap();
+    let bytes = address_book().to_vec(&scripted()).unwrap();
     let out = common::run_command(
         &python,
         [
@@ -165,7 +89,7 @@ fn pycapnp_own_example_writes_we_read() {
 fn we_write_pycapnp_own_example_reads() {
     let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
     let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
-    let bytes = address_book().to_vec(&scripted_book()).unwrap();
+    let bytes = address_book().to_vec(&scripted()).unwrap();
     let out = common::run_command(
         &python,
         [
@@ -187,7 +111,7 @@ fn we_write_pycapnp_own_example_reads() {
 fn packed_messages_cross_over() {
     let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
     let schema = common::schema_path("addressbook.capnp");
-    let packed = address_book().to_vec_packed(&scripted_book()).unwrap();
+    let packed = address_book().to_vec_packed(&scripted()).unwrap();
     let out = common::run_command(
         &python,
         [

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use serde::ser::{SerializeMap, SerializeSeq, SerializeStruct};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_capnp::Schema;
+use serde_capnp_suite::fixtures::alltypes::{Color, Inner};
 
 fn schema() -> Schema {
     Schema::from_code_generator_request(&common::compiled_schema("alltypes")).unwrap()
@@ -37,21 +38,6 @@ impl Serialize for UnsizedMap {
         }
         map.end()
     }
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone)]
-struct Inner {
-    id: u32,
-    label: String,
-    color: Color,
-}
-
-#[derive(Serialize, Deserialize, Debug, PartialEq, Clone, Copy)]
-enum Color {
-    Red,
-    Green,
-    Blue,
-    DarkGoldenrod,
 }
 
 /// The subset of `AllTypes` written through unannounced lengths.
