@@ -33,9 +33,16 @@ fn check<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(
 
     let multi = populate_and_write(data);
     let back: T = st.from_slice(&multi).unwrap();
-    assert!(back == *data, "{root}: capnpc's multi-segment message reads back");
+    assert!(
+        back == *data,
+        "{root}: capnpc's multi-segment message reads back"
+    );
     let packed = capnpc::write_packed(&one_segment);
-    assert_eq!(st.to_vec_packed(data).unwrap(), packed, "{root}: packed bytes");
+    assert_eq!(
+        st.to_vec_packed(data).unwrap(),
+        packed,
+        "{root}: packed bytes"
+    );
 }
 
 #[test]
