@@ -881,7 +881,7 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
     type Ok = ();
     type Error = Error;
 
-    #[inline(always)]
+    #[inline]
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
