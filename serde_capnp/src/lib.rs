@@ -91,7 +91,10 @@ pub use serde_capnp_schema as model;
 impl StructSchema {
     /// Serializes `value` as a message (segment table included) into a new vector.
     pub fn to_vec<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>> {
-        self.to_vec_in(value, Vec::new())
+        use std::sync::atomic::Ordering::Relaxed;
+        let bytes = self.to_vec_in(value, Vec::with_capacity(self.size_hint.load(Relaxed)))?;
+        self.size_hint.store(bytes.len(), Relaxed);
+        Ok(bytes)
     }
 
     /// Serializes `value` into `buffer`, reusing its allocation, and returns it.

@@ -1,6 +1,7 @@
 //! Schema handles: cheap to clone, shared between threads.
 
 use std::fmt;
+use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
 use serde_capnp_schema::{NodeIndex, SchemaPool};
@@ -68,6 +69,10 @@ pub struct StructSchema {
     pub(crate) pool: Arc<SchemaPool>,
     pub(crate) node: NodeIndex,
     pub(crate) options: ReadOptions,
+    /// The size of the last message written through this handle (or a clone of it): new
+    /// messages start with that much room, so that a stream of similar messages does not
+    /// grow its buffer step by step each time.
+    pub(crate) size_hint: Arc<AtomicUsize>,
 }
 
 impl Schema {
@@ -118,6 +123,7 @@ impl Schema {
             pool: self.pool.clone(),
             node: index,
             options: ReadOptions::default(),
+            size_hint: Arc::new(AtomicUsize::new(0)),
         })
     }
 }
