@@ -1,6 +1,7 @@
 //! The deserializer: Cap'n Proto messages → Rust values, driven by a struct schema.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::de::value::{BorrowedStrDeserializer, SeqDeserializer, U64Deserializer};
@@ -45,7 +46,8 @@ pub(crate) struct DeCtx<'de> {
     pub(crate) pool: &'de SchemaPool,
     pub(crate) msg: Msg<'de>,
     depth_left: u32,
-    plans: Vec<Vec<PlanField<'de>>>,
+    /// Plans never change once made, so a struct being read holds its own reference.
+    plans: Vec<Rc<[PlanField<'de>]>>,
     plan_index: PlanIndex,
     /// For (enum node, address of serde's variant list): the Rust variant of each ordinal.
     variants: FastMap<(NodeIndex, usize), Vec<u16>>,
@@ -140,7 +142,7 @@ impl<'de> DeCtx<'de> {
         let plans = &mut self.plans;
         self.plan_index
             .get_or_make(node, fields.as_ptr() as usize, plans.len(), || {
-                plans.push(make_plan(pool, node, fields))
+                plans.push(make_plan(pool, node, fields).into())
             })
     }
 
@@ -395,7 +397,10 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         if by_pointer {
             ctx.enter()?;
         }
-        let plan = fields.map(|f| (ctx.plan_for(node, f), f));
+        let plan = fields.map(|f| {
+            let p = ctx.plan_for(node, f);
+            (ctx.plans[p as usize].clone(), f)
+        });
         let pool: &'de SchemaPool = ctx.pool;
         let r = visitor.visit_map(StructAccess {
             ctx: &mut *ctx,
@@ -743,7 +748,7 @@ pub(crate) struct StructAccess<'c, 'de> {
     schema: &'de StructNode,
     brand: Option<Arc<Brand>>,
     /// With a plan, keys are serde's field names; without one, every present schema field.
-    plan: Option<(u32, &'static [&'static str])>,
+    plan: Option<(Rc<[PlanField<'de>]>, &'static [&'static str])>,
     pos: usize,
     pending: Option<PlanField<'de>>,
 }
@@ -759,6 +764,7 @@ impl<'c, 'de> StructAccess<'c, 'de> {
         plan: u32,
         fields: &'static [&'static str],
     ) -> Self {
+        let plan = ctx.plans[plan as usize].clone();
         StructAccess {
             ctx,
             s,
@@ -784,9 +790,10 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
         let s = self.node();
         loop {
-            match self.plan {
+            match &self.plan {
                 Some((plan, names)) => {
-                    let Some(&pf) = self.ctx.plans[plan as usize].get(self.pos) else {
+                    let names: &'static [&'static str] = names;
+                    let Some(&pf) = plan.get(self.pos) else {
                         return Ok(None);
                     };
                     self.pos += 1;
@@ -845,8 +852,9 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
             .pending
             .take()
             .ok_or_else(|| Error::data("map value requested before its key"))?;
-        let name = |plan: Option<(u32, &'static [&'static str])>| {
-            plan.map_or("", |(_, names)| names[pf.rust as usize])
+        let name = |plan: &Option<(Rc<[PlanField<'de>]>, &'static [&'static str])>| {
+            plan.as_ref()
+                .map_or("", |(_, names)| names[pf.rust as usize])
         };
         match pf.fast {
             Fast::Data { ty, at, default } => seed.deserialize(DataDe {
@@ -862,9 +870,9 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                 p: self.s.pointer(index),
                 default,
             }),
-            Fast::No => return self.slow_value(seed, pf.field, name(self.plan)),
+            Fast::No => return self.slow_value(seed, pf.field, name(&self.plan)),
         }
-        .map_err(|e| e.in_field(name(self.plan)))
+        .map_err(|e| e.in_field(name(&self.plan)))
     }
 }
 
