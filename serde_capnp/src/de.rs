@@ -13,7 +13,7 @@ use serde_capnp_schema::{
 use crate::de_fast::{DataDe, ElemDe, PtrDe};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanIndex};
-use crate::ser::{find_field, resolve};
+use crate::ser::{field_type, find_field};
 use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
 
 /// Deserializes the message in `segments`, whose root is the struct `node`.
@@ -232,16 +232,6 @@ fn field_src<'de>(s: StructRef<'de>, slot: &'de FieldSlot) -> Src<'de> {
         },
         FieldSlot::Pointer { index, default, .. } => Src::Ptr(s.pointer(*index), default.as_ref()),
         FieldSlot::Group { .. } => Src::Group(s),
-    }
-}
-
-#[inline]
-fn field_type<'de>(slot: &'de FieldSlot, brand: Option<&Brand>) -> Cow<'de, Type> {
-    match slot {
-        FieldSlot::Group { node } => {
-            Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone()))))
-        }
-        other => resolve(other.ty().unwrap_or(&Type::Void), brand),
     }
 }
 

@@ -242,20 +242,12 @@ fn field_target(s: StructB, slot: &FieldSlot) -> Target {
 
 /// The type of a field, with generic parameters bound by the enclosing struct's brand.
 #[inline(always)]
-fn field_type<'s>(
-    pool: &'s SchemaPool,
-    slot: &'s FieldSlot,
-    brand: Option<&Brand>,
-) -> Cow<'s, Type> {
+pub(crate) fn field_type<'s>(slot: &'s FieldSlot, brand: Option<&Brand>) -> Cow<'s, Type> {
     match slot {
         FieldSlot::Group { node } => {
             Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone()))))
         }
-        other => {
-            let ty = other.ty().unwrap_or(&Type::Void);
-            let _ = pool;
-            resolve(ty, brand)
-        }
+        other => resolve(other.ty().unwrap_or(&Type::Void), brand),
     }
 }
 
@@ -434,7 +426,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         self.ctx
             .out
             .write_bits(b.data, s.discriminant_offset as u64 * 16, 16, d as u64);
-        let ty = field_type(pool, &member.slot, brand.as_deref());
+        let ty = field_type(&member.slot, brand.as_deref());
         Ok((self.ctx, field_target(b, &member.slot), ty, &member.name))
     }
 
@@ -837,7 +829,6 @@ impl<'c, 's> StructSer<'c, 's> {
 
     #[inline(never)]
     fn field<T: ?Sized + Serialize>(&mut self, index: u16, key: &str, value: &T) -> Result<()> {
-        let pool = self.ctx.pool;
         let s = self.s;
         let f = &s.fields[index as usize];
         if let Some(d) = f.discriminant {
@@ -845,7 +836,7 @@ impl<'c, 's> StructSer<'c, 's> {
                 .out
                 .write_bits(self.b.data, s.discriminant_offset as u64 * 16, 16, d as u64);
         }
-        let ty = field_type(pool, &f.slot, self.brand.as_deref());
+        let ty = field_type(&f.slot, self.brand.as_deref());
         value
             .serialize(ValueSer {
                 ctx: &mut *self.ctx,
@@ -1142,7 +1133,7 @@ impl MapSer<'_, '_> {
         let pool = self.ctx.pool;
         let s = pool.node(node).as_struct().expect("struct");
         let f = &s.fields[if which { *value } else { *key } as usize];
-        let ty = field_type(pool, &f.slot, brand.as_deref());
+        let ty = field_type(&f.slot, brand.as_deref());
         v.serialize(ValueSer {
             ctx: &mut *self.ctx,
             ty,

@@ -604,9 +604,10 @@ pub(crate) struct ListB {
 impl Out {
     pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Out {
         buf.clear();
-        // Reuse the whole allocation of a recycled buffer.
-        let capacity = buf.capacity().max(1024);
-        buf.resize(capacity, 0);
+        // Zero only a first stretch: `grow` zeroes more as the message needs it, within the
+        // recycled allocation when it is large enough.
+        let start = buf.capacity().clamp(1024, 8192);
+        buf.resize(start, 0);
         // Segment table (one segment) and the root pointer.
         Out { buf, used: 16 }
     }
