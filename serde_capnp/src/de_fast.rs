@@ -156,8 +156,8 @@ impl<'de> de::Deserializer<'de> for PtrDe<'_, 'de> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
         if let (Type::Text, None) = (self.ty, self.default) {
             let text = match self.p {
-                Some(p) if !Msg::is_null(p) => self.ctx.msg.read_text(p)?.unwrap_or(""),
-                _ => "",
+                Some(p) => self.ctx.msg.read_text(p)?.unwrap_or(""),
+                None => "",
             };
             visitor.visit_borrowed_str(text)
         } else {
