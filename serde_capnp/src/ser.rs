@@ -878,11 +878,27 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        let pf = self
-            .ctx
-            .planned_field(self.plan, self.pos, self.node, self.s, key);
+        // Read the predicted step in place: copying the whole step out first costs more than
+        // the few fields needed.
+        let keys = &self.ctx.plans[self.plan as usize].keys;
+        let fast = match keys.get(self.pos) {
+            Some(pf) if pf.key == key.as_ptr() as usize && pf.len == key.len() => pf.fast,
+            _ => {
+                let pf = self
+                    .ctx
+                    .planned_field(self.plan, self.pos, self.node, self.s, key);
+                if let Fast::No = pf.fast {
+                    self.pos += 1;
+                    if pf.field == NOT_IN_SCHEMA {
+                        return self.unknown(key, value);
+                    }
+                    return self.field(pf.field, key, value);
+                }
+                pf.fast
+            }
+        };
         self.pos += 1;
-        match pf.fast {
+        match fast {
             Fast::Data {
                 ty,
                 at,
@@ -902,6 +918,11 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
                 off: self.b.ptrs + off,
             }),
             Fast::No => {
+                // A predicted step without a fast path (a union member, a group, a field of a
+                // generic struct).
+                let pf = self
+                    .ctx
+                    .planned_field(self.plan, self.pos - 1, self.node, self.s, key);
                 if pf.field == NOT_IN_SCHEMA {
                     return self.unknown(key, value);
                 }

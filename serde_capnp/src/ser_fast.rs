@@ -96,11 +96,12 @@ impl<'c, 's> DataSer<'c, 's> {
     #[inline(always)]
     fn store<const N: usize>(self, bytes: [u8; N]) -> Result<()> {
         let off = self.base + (self.at / 8) as usize;
-        let default = self.default.to_le_bytes();
-        let slot = &mut self.ctx.out.buf[off..off + N];
-        for i in 0..N {
-            slot[i] = bytes[i] ^ default[i];
-        }
+        // Widen to a word, XOR with the default there, and store the low N bytes: one load-free
+        // store rather than N byte stores.
+        let mut word = [0u8; 8];
+        word[..N].copy_from_slice(&bytes);
+        let stored = (u64::from_le_bytes(word) ^ self.default).to_le_bytes();
+        self.ctx.out.buf[off..off + N].copy_from_slice(&stored[..N]);
         Ok(())
     }
 }
