@@ -82,6 +82,7 @@ enum Fast<'de> {
 }
 
 const NO_DISCRIMINANT: u16 = u16::MAX;
+const NO_KEY: u32 = u32::MAX;
 
 /// For each Rust field the schema knows: its index in serde's `fields`, the schema field (or
 /// the unnamed union) and what reading it needs.
@@ -400,7 +401,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             brand,
             plan,
             pos: 0,
-            pending: None,
+            pending: NO_KEY,
         });
         if by_pointer {
             ctx.leave();
@@ -740,7 +741,9 @@ pub(crate) struct StructAccess<'c, 'de> {
     /// With a plan, keys are serde's field names; without one, every present schema field.
     plan: Option<(Rc<[PlanField<'de>]>, &'static [&'static str])>,
     pos: usize,
-    pending: Option<PlanField<'de>>,
+    /// The entry whose key was given last: a position in the plan, or with no plan a schema
+    /// field; `NO_KEY` before a key.
+    pending: u32,
 }
 
 impl<'c, 'de> StructAccess<'c, 'de> {
@@ -763,7 +766,7 @@ impl<'c, 'de> StructAccess<'c, 'de> {
             brand: None,
             plan: Some((plan, fields)),
             pos: 0,
-            pending: None,
+            pending: NO_KEY,
         }
     }
 
@@ -783,23 +786,22 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
             match &self.plan {
                 Some((plan, names)) => {
                     let names: &'static [&'static str] = names;
-                    let Some(&pf) = plan.get(self.pos) else {
+                    let Some(pf) = plan.get(self.pos) else {
                         return Ok(None);
                     };
+                    let (discriminant, rust) = (pf.discriminant, pf.rust);
+                    self.pending = self.pos as u32;
                     self.pos += 1;
-                    if pf.discriminant != NO_DISCRIMINANT
+                    if discriminant != NO_DISCRIMINANT
                         && read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16) as u16
-                            != pf.discriminant
+                            != discriminant
                     {
                         continue;
                     }
                     // Keys go by name: serde's `fields` also lists aliases, so a position in it
                     // is not a field's position.
-                    self.pending = Some(pf);
                     return seed
-                        .deserialize(BorrowedStrDeserializer::<Error>::new(
-                            names[pf.rust as usize],
-                        ))
+                        .deserialize(BorrowedStrDeserializer::<Error>::new(names[rust as usize]))
                         .map(Some);
                 }
                 None => {
@@ -821,13 +823,7 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                     };
                     self.pos += 1;
                     let name: &'de str = &s.fields[field as usize].name;
-                    let pf = PlanField {
-                        rust: 0,
-                        field,
-                        discriminant: NO_DISCRIMINANT,
-                        fast: Fast::No,
-                    };
-                    self.pending = Some(pf);
+                    self.pending = field as u32;
                     return seed
                         .deserialize(BorrowedStrDeserializer::<Error>::new(name))
                         .map(Some);
@@ -838,14 +834,20 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
 
     #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        let pf = self
-            .pending
-            .take()
-            .ok_or_else(|| Error::data("map value requested before its key"))?;
-        let name = |plan: &Option<(Rc<[PlanField<'de>]>, &'static [&'static str])>| {
-            plan.as_ref()
-                .map_or("", |(_, names)| names[pf.rust as usize])
+        let pending = std::mem::replace(&mut self.pending, NO_KEY);
+        let Some((plan, names)) = &self.plan else {
+            if pending == NO_KEY {
+                return Err(Error::data("map value requested before its key"));
+            }
+            return self.slow_value(seed, pending as u16, "");
         };
+        let Some(pf) = plan.get(pending as usize) else {
+            return Err(Error::data("map value requested before its key"));
+        };
+        // The step is read in place; only the name for an error path is looked up lazily.
+        let names: &'static [&'static str] = names;
+        let rust = pf.rust;
+        let name = move || names[rust as usize];
         match pf.fast {
             Fast::Data { ty, at, default } => seed.deserialize(DataDe {
                 ctx: &mut *self.ctx,
@@ -860,9 +862,12 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                 p: self.s.pointer(index),
                 default,
             }),
-            Fast::No => return self.slow_value(seed, pf.field, name(&self.plan)),
+            Fast::No => {
+                let field = pf.field;
+                return self.slow_value(seed, field, name());
+            }
         }
-        .map_err(|e| e.in_field(name(&self.plan)))
+        .map_err(|e| e.in_field(name()))
     }
 }
 
