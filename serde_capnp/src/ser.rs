@@ -932,6 +932,7 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
         .map_err(|e| e.in_field(key))
     }
 
+    #[inline]
     fn end(self) -> Result<()> {
         Ok(())
     }
@@ -949,6 +950,7 @@ impl ser::SerializeStructVariant for StructSer<'_, '_> {
         ser::SerializeStruct::serialize_field(self, key, value)
     }
 
+    #[inline]
     fn end(self) -> Result<()> {
         Ok(())
     }
@@ -1047,6 +1049,7 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
         }
     }
 
+    #[inline]
     fn end(self) -> Result<()> {
         match self.kind {
             SeqKind::List(list, _) | SeqKind::Structs { list, .. } if self.index != list.len => {
@@ -1072,6 +1075,7 @@ impl ser::SerializeTuple for SeqSer<'_, '_> {
     fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
         ser::SerializeSeq::serialize_element(self, value)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         ser::SerializeSeq::end(self)
     }
@@ -1083,6 +1087,7 @@ impl ser::SerializeTupleStruct for SeqSer<'_, '_> {
     fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
         ser::SerializeSeq::serialize_element(self, value)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         ser::SerializeSeq::end(self)
     }
@@ -1094,6 +1099,7 @@ impl ser::SerializeTupleVariant for SeqSer<'_, '_> {
     fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
         ser::SerializeSeq::serialize_element(self, value)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         ser::SerializeSeq::end(self)
     }
@@ -1226,6 +1232,7 @@ impl ser::SerializeMap for MapSer<'_, '_> {
         }
     }
 
+    #[inline]
     fn end(self) -> Result<()> {
         match self.kind {
             MapKind::Entries { list, .. } if self.index != list.len => Err(Error::data(format!(
