@@ -23,6 +23,48 @@ macro_rules! forward {
     };
 }
 
+/// The methods every fast deserializer hands to the general one.
+macro_rules! forward_common {
+    () => {
+        forward! {
+            deserialize_any();
+            deserialize_i128();
+            deserialize_u128();
+            deserialize_char();
+            deserialize_bytes();
+            deserialize_byte_buf();
+            deserialize_unit();
+            deserialize_unit_struct(name: &'static str);
+            deserialize_newtype_struct(name: &'static str);
+            deserialize_seq();
+            deserialize_tuple(len: usize);
+            deserialize_tuple_struct(name: &'static str, len: usize);
+            deserialize_map();
+            deserialize_identifier();
+            deserialize_ignored_any();
+        }
+    };
+}
+
+/// The primitive methods, for the fast deserializers that have no shortcut for them.
+macro_rules! forward_numbers {
+    () => {
+        forward! {
+            deserialize_bool();
+            deserialize_i8();
+            deserialize_i16();
+            deserialize_i32();
+            deserialize_i64();
+            deserialize_u8();
+            deserialize_u16();
+            deserialize_u32();
+            deserialize_u64();
+            deserialize_f32();
+            deserialize_f64();
+        }
+    };
+}
+
 /// A data-section slot whose schema type the plan knows.
 pub(crate) struct DataDe<'c, 'de> {
     pub ctx: &'c mut DeCtx<'de>,
@@ -103,26 +145,12 @@ impl<'de> de::Deserializer<'de> for DataDe<'_, 'de> {
         }
     }
 
+    forward_common!();
     forward! {
-        deserialize_any();
-        deserialize_i128();
-        deserialize_u128();
-        deserialize_char();
         deserialize_str();
         deserialize_string();
-        deserialize_bytes();
-        deserialize_byte_buf();
         deserialize_option();
-        deserialize_unit();
-        deserialize_unit_struct(name: &'static str);
-        deserialize_newtype_struct(name: &'static str);
-        deserialize_seq();
-        deserialize_tuple(len: usize);
-        deserialize_tuple_struct(name: &'static str, len: usize);
-        deserialize_map();
         deserialize_struct(name: &'static str, fields: &'static [&'static str]);
-        deserialize_identifier();
-        deserialize_ignored_any();
     }
 }
 
@@ -211,34 +239,10 @@ impl<'de> de::Deserializer<'de> for PtrDe<'_, 'de> {
         r
     }
 
+    forward_common!();
+    forward_numbers!();
     forward! {
-        deserialize_any();
-        deserialize_bool();
-        deserialize_i8();
-        deserialize_i16();
-        deserialize_i32();
-        deserialize_i64();
-        deserialize_i128();
-        deserialize_u8();
-        deserialize_u16();
-        deserialize_u32();
-        deserialize_u64();
-        deserialize_u128();
-        deserialize_f32();
-        deserialize_f64();
-        deserialize_char();
-        deserialize_bytes();
-        deserialize_byte_buf();
-        deserialize_unit();
-        deserialize_unit_struct(name: &'static str);
-        deserialize_newtype_struct(name: &'static str);
-        deserialize_seq();
-        deserialize_tuple(len: usize);
-        deserialize_tuple_struct(name: &'static str, len: usize);
-        deserialize_map();
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
-        deserialize_identifier();
-        deserialize_ignored_any();
     }
 }
 
@@ -297,36 +301,12 @@ impl<'de> de::Deserializer<'de> for ElemDe<'_, 'de> {
         ))
     }
 
+    forward_common!();
+    forward_numbers!();
     forward! {
-        deserialize_any();
-        deserialize_bool();
-        deserialize_i8();
-        deserialize_i16();
-        deserialize_i32();
-        deserialize_i64();
-        deserialize_i128();
-        deserialize_u8();
-        deserialize_u16();
-        deserialize_u32();
-        deserialize_u64();
-        deserialize_u128();
-        deserialize_f32();
-        deserialize_f64();
-        deserialize_char();
         deserialize_str();
         deserialize_string();
-        deserialize_bytes();
-        deserialize_byte_buf();
         deserialize_option();
-        deserialize_unit();
-        deserialize_unit_struct(name: &'static str);
-        deserialize_newtype_struct(name: &'static str);
-        deserialize_seq();
-        deserialize_tuple(len: usize);
-        deserialize_tuple_struct(name: &'static str, len: usize);
-        deserialize_map();
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
-        deserialize_identifier();
-        deserialize_ignored_any();
     }
 }

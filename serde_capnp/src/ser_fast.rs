@@ -68,6 +68,44 @@ macro_rules! types {
     };
 }
 
+/// The methods every fast serializer hands to the general one.
+macro_rules! forward_common {
+    () => {
+        forward! {
+            serialize_i128(v: i128) -> ();
+            serialize_u128(v: u128) -> ();
+            serialize_char(v: char) -> ();
+            serialize_unit() -> ();
+            serialize_unit_struct(name: &'static str) -> ();
+            serialize_seq(len: Option<usize>) -> SeqSer<'c, 's>;
+            serialize_tuple(len: usize) -> SeqSer<'c, 's>;
+            serialize_tuple_struct(name: &'static str, len: usize) -> SeqSer<'c, 's>;
+            serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> SeqSer<'c, 's>;
+            serialize_map(len: Option<usize>) -> MapSer<'c, 's>;
+            serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> StructSer<'c, 's>;
+        }
+    };
+}
+
+/// The primitive methods, for the fast serializers that have no shortcut for them.
+macro_rules! forward_numbers {
+    () => {
+        forward! {
+            serialize_bool(v: bool) -> ();
+            serialize_i8(v: i8) -> ();
+            serialize_i16(v: i16) -> ();
+            serialize_i32(v: i32) -> ();
+            serialize_i64(v: i64) -> ();
+            serialize_u8(v: u8) -> ();
+            serialize_u16(v: u16) -> ();
+            serialize_u32(v: u32) -> ();
+            serialize_u64(v: u64) -> ();
+            serialize_f32(v: f32) -> ();
+            serialize_f64(v: f64) -> ();
+        }
+    };
+}
+
 /// A value for a data-section slot whose schema type the plan knows.
 pub(crate) struct DataSer<'c, 's> {
     pub ctx: &'c mut Ctx<'s>,
@@ -168,22 +206,12 @@ impl<'c, 's> ser::Serializer for DataSer<'c, 's> {
         }
     }
 
+    forward_common!();
     forward! {
-        serialize_i128(v: i128) -> ();
-        serialize_u128(v: u128) -> ();
-        serialize_char(v: char) -> ();
         serialize_str(v: &str) -> ();
         serialize_bytes(v: &[u8]) -> ();
         serialize_none() -> ();
-        serialize_unit() -> ();
-        serialize_unit_struct(name: &'static str) -> ();
-        serialize_seq(len: Option<usize>) -> SeqSer<'c, 's>;
-        serialize_tuple(len: usize) -> SeqSer<'c, 's>;
-        serialize_tuple_struct(name: &'static str, len: usize) -> SeqSer<'c, 's>;
-        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> SeqSer<'c, 's>;
-        serialize_map(len: Option<usize>) -> MapSer<'c, 's>;
         serialize_struct(name: &'static str, len: usize) -> StructSer<'c, 's>;
-        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> StructSer<'c, 's>;
     }
 }
 
@@ -247,30 +275,10 @@ impl<'c, 's> ser::Serializer for PtrSer<'c, 's> {
         }
     }
 
+    forward_common!();
+    forward_numbers!();
     forward! {
-        serialize_bool(v: bool) -> ();
-        serialize_i8(v: i8) -> ();
-        serialize_i16(v: i16) -> ();
-        serialize_i32(v: i32) -> ();
-        serialize_i64(v: i64) -> ();
-        serialize_i128(v: i128) -> ();
-        serialize_u8(v: u8) -> ();
-        serialize_u16(v: u16) -> ();
-        serialize_u32(v: u32) -> ();
-        serialize_u64(v: u64) -> ();
-        serialize_u128(v: u128) -> ();
-        serialize_f32(v: f32) -> ();
-        serialize_f64(v: f64) -> ();
-        serialize_char(v: char) -> ();
-        serialize_unit() -> ();
-        serialize_unit_struct(name: &'static str) -> ();
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> ();
-        serialize_seq(len: Option<usize>) -> SeqSer<'c, 's>;
-        serialize_tuple(len: usize) -> SeqSer<'c, 's>;
-        serialize_tuple_struct(name: &'static str, len: usize) -> SeqSer<'c, 's>;
-        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> SeqSer<'c, 's>;
-        serialize_map(len: Option<usize>) -> MapSer<'c, 's>;
-        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> StructSer<'c, 's>;
     }
 }
 
@@ -316,32 +324,12 @@ impl<'c, 's> ser::Serializer for ElemSer<'c, 's> {
         ))
     }
 
+    forward_common!();
+    forward_numbers!();
     forward! {
-        serialize_bool(v: bool) -> ();
-        serialize_i8(v: i8) -> ();
-        serialize_i16(v: i16) -> ();
-        serialize_i32(v: i32) -> ();
-        serialize_i64(v: i64) -> ();
-        serialize_i128(v: i128) -> ();
-        serialize_u8(v: u8) -> ();
-        serialize_u16(v: u16) -> ();
-        serialize_u32(v: u32) -> ();
-        serialize_u64(v: u64) -> ();
-        serialize_u128(v: u128) -> ();
-        serialize_f32(v: f32) -> ();
-        serialize_f64(v: f64) -> ();
-        serialize_char(v: char) -> ();
         serialize_str(v: &str) -> ();
         serialize_bytes(v: &[u8]) -> ();
         serialize_none() -> ();
-        serialize_unit() -> ();
-        serialize_unit_struct(name: &'static str) -> ();
         serialize_unit_variant(name: &'static str, index: u32, variant: &'static str) -> ();
-        serialize_seq(len: Option<usize>) -> SeqSer<'c, 's>;
-        serialize_tuple(len: usize) -> SeqSer<'c, 's>;
-        serialize_tuple_struct(name: &'static str, len: usize) -> SeqSer<'c, 's>;
-        serialize_tuple_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> SeqSer<'c, 's>;
-        serialize_map(len: Option<usize>) -> MapSer<'c, 's>;
-        serialize_struct_variant(name: &'static str, index: u32, variant: &'static str, len: usize) -> StructSer<'c, 's>;
     }
 }
