@@ -250,38 +250,7 @@ impl ser::SerializeSeq for CaptureSeq {
     }
 }
 
-impl ser::SerializeTuple for CaptureSeq {
-    type Ok = Content;
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<Content> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for CaptureSeq {
-    type Ok = Content;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<Content> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for CaptureSeq {
-    type Ok = Content;
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, v)
-    }
-    fn end(self) -> Result<Content> {
-        ser::SerializeSeq::end(self)
-    }
-}
+tuples_as_seq!(CaptureSeq, Content);
 
 impl ser::SerializeMap for CaptureMap {
     type Ok = Content;

@@ -67,6 +67,54 @@
 //! type does not know are skipped. Writing is strict: a Rust field the schema lacks is an error.
 #![warn(missing_docs)]
 
+/// Implements serde's tuple serializer traits for a type by its `SerializeSeq`: Cap'n Proto
+/// writes tuples, tuple structs and tuple variants as lists.
+macro_rules! tuples_as_seq {
+    ($ty:ty, $ok:ty) => {
+        impl serde::ser::SerializeTuple for $ty {
+            type Ok = $ok;
+            type Error = crate::Error;
+            fn serialize_element<T: ?Sized + serde::Serialize>(
+                &mut self,
+                value: &T,
+            ) -> crate::Result<()> {
+                serde::ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> crate::Result<$ok> {
+                serde::ser::SerializeSeq::end(self)
+            }
+        }
+
+        impl serde::ser::SerializeTupleStruct for $ty {
+            type Ok = $ok;
+            type Error = crate::Error;
+            fn serialize_field<T: ?Sized + serde::Serialize>(
+                &mut self,
+                value: &T,
+            ) -> crate::Result<()> {
+                serde::ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> crate::Result<$ok> {
+                serde::ser::SerializeSeq::end(self)
+            }
+        }
+
+        impl serde::ser::SerializeTupleVariant for $ty {
+            type Ok = $ok;
+            type Error = crate::Error;
+            fn serialize_field<T: ?Sized + serde::Serialize>(
+                &mut self,
+                value: &T,
+            ) -> crate::Result<()> {
+                serde::ser::SerializeSeq::serialize_element(self, value)
+            }
+            fn end(self) -> crate::Result<$ok> {
+                serde::ser::SerializeSeq::end(self)
+            }
+        }
+    };
+}
+
 mod content;
 mod de;
 mod de_fast;

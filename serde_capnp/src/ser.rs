@@ -1069,41 +1069,7 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
     }
 }
 
-impl ser::SerializeTuple for SeqSer<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    #[inline]
-    fn end(self) -> Result<()> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleStruct for SeqSer<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    #[inline]
-    fn end(self) -> Result<()> {
-        ser::SerializeSeq::end(self)
-    }
-}
-
-impl ser::SerializeTupleVariant for SeqSer<'_, '_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, value: &T) -> Result<()> {
-        ser::SerializeSeq::serialize_element(self, value)
-    }
-    #[inline]
-    fn end(self) -> Result<()> {
-        ser::SerializeSeq::end(self)
-    }
-}
+tuples_as_seq!(SeqSer<'_, '_>, ());
 
 enum MapKind<'s> {
     /// A struct written from a map with string keys (`#[serde(flatten)]`, `HashMap<String, _>`).
