@@ -1,6 +1,7 @@
 //! The deserializer: Cap'n Proto messages → Rust values, driven by a struct schema.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use serde_capnp_schema::{
     names_match, AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type, Value,
 };
 
-use crate::de_fast::{DataDe, ElemDe, PtrDe};
+use crate::de_fast::{DataDe, ElemDe, PtrDe, StructPtrDe};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanIndex};
 use crate::ser::{field_type, find_field};
@@ -54,7 +55,6 @@ pub(crate) struct DeCtx<'de> {
 }
 
 /// One Rust field of a plan, with what reading it needs precomputed.
-#[derive(Clone, Copy)]
 struct PlanField<'de> {
     /// Index in serde's `fields`.
     rust: u16,
@@ -63,6 +63,8 @@ struct PlanField<'de> {
     /// The discriminant value when the field is a union member, else `NO_DISCRIMINANT`.
     discriminant: u16,
     fast: Fast<'de>,
+    /// For a struct-typed field: the plan its value used last, keyed by serde's field list.
+    child: Cell<(usize, u32)>,
 }
 
 /// How to read a plain field of a non-generic struct without consulting the schema.
@@ -78,6 +80,13 @@ enum Fast<'de> {
         ty: &'de Type,
         index: u16,
         default: Option<&'de Value>,
+    },
+    /// A struct of a non-generic type with no default value.
+    Struct {
+        ty: &'de Type,
+        index: u16,
+        node: NodeIndex,
+        schema: &'de StructNode,
     },
 }
 
@@ -108,6 +117,16 @@ fn make_plan<'de>(
                     at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
                     default: *default_bits,
                 },
+                FieldSlot::Pointer {
+                    ty: ty @ Type::Struct(node, None),
+                    index,
+                    default: None,
+                } => Fast::Struct {
+                    ty,
+                    index: *index,
+                    node: *node,
+                    schema: pool.node(*node).as_struct().expect("struct type"),
+                },
                 FieldSlot::Pointer { ty, index, default } => Fast::Ptr {
                     ty,
                     index: *index,
@@ -120,6 +139,7 @@ fn make_plan<'de>(
                 field: f,
                 discriminant: field.discriminant.unwrap_or(NO_DISCRIMINANT),
                 fast,
+                child: Cell::new((0, 0)),
             });
         } else if s.has_union() && (*name == "which" || *name == "union") {
             plan.push(PlanField {
@@ -127,6 +147,7 @@ fn make_plan<'de>(
                 field: WHICH,
                 discriminant: NO_DISCRIMINANT,
                 fast: Fast::No,
+                child: Cell::new((0, 0)),
             });
         }
     }
@@ -861,6 +882,19 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                 ty,
                 p: self.s.pointer(index),
                 default,
+            }),
+            Fast::Struct {
+                ty,
+                index,
+                node,
+                schema,
+            } => seed.deserialize(StructPtrDe {
+                ctx: &mut *self.ctx,
+                ty,
+                p: self.s.pointer(index),
+                node,
+                schema,
+                cache: &pf.child,
             }),
             Fast::No => {
                 let field = pf.field;

@@ -3,6 +3,7 @@
 //! falls back to the general [`ValueDe`].
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde::de::{self, Visitor};
 use serde_capnp_schema::{NodeIndex, StructNode, Type, Value};
@@ -307,6 +308,89 @@ impl<'de> de::Deserializer<'de> for ElemDe<'_, 'de> {
         deserialize_str();
         deserialize_string();
         deserialize_option();
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+    }
+}
+
+/// A struct-typed pointer field of a non-generic struct type.
+pub(crate) struct StructPtrDe<'c, 'de> {
+    pub ctx: &'c mut DeCtx<'de>,
+    pub ty: &'de Type,
+    pub p: Option<PtrRef<'de>>,
+    pub node: NodeIndex,
+    pub schema: &'de StructNode,
+    /// The plan the field's value used last, keyed by serde's field list.
+    pub cache: &'c Cell<(usize, u32)>,
+}
+
+impl<'c, 'de> StructPtrDe<'c, 'de> {
+    #[inline]
+    fn general(self) -> ValueDe<'c, 'de> {
+        ValueDe {
+            ctx: self.ctx,
+            ty: Cow::Borrowed(self.ty),
+            src: Src::Ptr(self.p, None),
+        }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for StructPtrDe<'_, 'de> {
+    type Error = Error;
+
+    fn is_human_readable(&self) -> bool {
+        false
+    }
+
+    #[inline]
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        let s = match self.p {
+            Some(p) => self
+                .ctx
+                .msg
+                .read_struct(p)?
+                .unwrap_or_else(StructRef::empty),
+            None => StructRef::empty(),
+        };
+        let key = fields.as_ptr() as usize;
+        let plan = match self.cache.get() {
+            (k, p) if k == key => p,
+            _ => {
+                let p = self.ctx.plan_for(self.node, fields);
+                self.cache.set((key, p));
+                p
+            }
+        };
+        self.ctx.enter()?;
+        let r = visitor.visit_map(StructAccess::planned(
+            &mut *self.ctx,
+            s,
+            self.node,
+            self.schema,
+            plan,
+            fields,
+        ));
+        self.ctx.leave();
+        r
+    }
+
+    #[inline]
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        match self.p {
+            Some(p) if !Msg::is_null(p) => visitor.visit_some(self),
+            _ => visitor.visit_none(),
+        }
+    }
+
+    forward_common!();
+    forward_numbers!();
+    forward! {
+        deserialize_str();
+        deserialize_string();
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
     }
 }
