@@ -14,7 +14,7 @@ use serde_capnp_schema::{
 use crate::de_fast::{DataDe, ElemDe, PtrDe, StructPtrDe};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanIndex};
-use crate::ser::{field_type, find_field};
+use crate::ser::{field_type, find_field, UNION_FIELD};
 use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
 
 /// Deserializes the message in `segments`, whose root is the struct `node`.
@@ -141,7 +141,7 @@ fn make_plan<'de>(
                 fast,
                 child: Cell::new((0, 0)),
             });
-        } else if s.has_union() && (*name == "which" || *name == "union") {
+        } else if s.has_union() && *name == UNION_FIELD {
             plan.push(PlanField {
                 rust: i as u16,
                 field: WHICH,
@@ -166,6 +166,27 @@ impl<'de> DeCtx<'de> {
             .get_or_make(node, fields.as_ptr() as usize, plans.len(), || {
                 plans.push(make_plan(pool, node, fields).into())
             })
+    }
+
+    /// The plan for `node` read into the Rust type of `fields`, remembered in `cache` (a list's
+    /// elements, or one struct-typed field) so that the next value of the same type skips the
+    /// plan index.
+    #[inline]
+    pub(crate) fn cached_plan(
+        &mut self,
+        node: NodeIndex,
+        fields: &'static [&'static str],
+        cache: &Cell<(usize, u32)>,
+    ) -> u32 {
+        let key = fields.as_ptr() as usize;
+        match cache.get() {
+            (k, p) if k == key => p,
+            _ => {
+                let p = self.plan_for(node, fields);
+                cache.set((key, p));
+                p
+            }
+        }
     }
 
     /// The Rust variant (of `variants`) for ordinal `value` of the enum `node`.
@@ -450,7 +471,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
                     elem,
                     i: 0,
                     structs,
-                    cache: None,
+                    cache: Cell::new((0, 0)),
                 });
                 self.ctx.leave();
                 r
@@ -693,14 +714,7 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
                 let t = self.text()?;
                 visitor.visit_enum(t.into_deserializer())
             }
-            Type::Int8
-            | Type::Int16
-            | Type::Int32
-            | Type::Int64
-            | Type::UInt8
-            | Type::UInt16
-            | Type::UInt32
-            | Type::UInt64 => {
+            t if t.is_integer() => {
                 let v = self.bits();
                 visitor.visit_enum(UnitByIndex(v))
             }
@@ -962,7 +976,7 @@ struct ListAccess<'c, 'de> {
     i: u32,
     /// For a list of non-generic structs: the element type, its node and the last plan used.
     structs: Option<(&'de Type, NodeIndex, &'de StructNode)>,
-    cache: Option<(usize, u32)>,
+    cache: Cell<(usize, u32)>,
 }
 
 impl<'de> de::SeqAccess<'de> for ListAccess<'_, 'de> {
@@ -983,7 +997,7 @@ impl<'de> de::SeqAccess<'de> for ListAccess<'_, 'de> {
                     s: self.list.struct_element(i),
                     node,
                     schema,
-                    cache: &mut self.cache,
+                    cache: &self.cache,
                 })
                 .map(Some)
                 .map_err(|e| e.at_index(i as u64));

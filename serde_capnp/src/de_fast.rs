@@ -207,42 +207,10 @@ impl<'de> de::Deserializer<'de> for PtrDe<'_, 'de> {
         }
     }
 
-    #[inline]
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        let (Type::Struct(node, None), None) = (self.ty, self.default) else {
-            return self.general().deserialize_struct(name, fields, visitor);
-        };
-        let s = match self.p {
-            Some(p) => self
-                .ctx
-                .msg
-                .read_struct(p)?
-                .unwrap_or_else(StructRef::empty),
-            None => StructRef::empty(),
-        };
-        let schema = self.ctx.pool.node(*node).as_struct().expect("struct type");
-        self.ctx.enter()?;
-        let plan = self.ctx.plan_for(*node, fields);
-        let r = visitor.visit_map(StructAccess::planned(
-            &mut *self.ctx,
-            s,
-            *node,
-            schema,
-            plan,
-            fields,
-        ));
-        self.ctx.leave();
-        r
-    }
-
     forward_common!();
     forward_numbers!();
     forward! {
+        deserialize_struct(name: &'static str, fields: &'static [&'static str]);
         deserialize_enum(name: &'static str, variants: &'static [&'static str]);
     }
 }
@@ -255,7 +223,7 @@ pub(crate) struct ElemDe<'c, 'de> {
     pub node: NodeIndex,
     pub schema: &'de StructNode,
     /// The plan the previous element used, keyed by serde's field list.
-    pub cache: &'c mut Option<(usize, u32)>,
+    pub cache: &'c Cell<(usize, u32)>,
 }
 
 impl<'c, 'de> ElemDe<'c, 'de> {
@@ -283,15 +251,7 @@ impl<'de> de::Deserializer<'de> for ElemDe<'_, 'de> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        let key = fields.as_ptr() as usize;
-        let plan = match *self.cache {
-            Some((k, p)) if k == key => p,
-            _ => {
-                let p = self.ctx.plan_for(self.node, fields);
-                *self.cache = Some((key, p));
-                p
-            }
-        };
+        let plan = self.ctx.cached_plan(self.node, fields, self.cache);
         visitor.visit_map(StructAccess::planned(
             self.ctx,
             self.s,
@@ -356,15 +316,7 @@ impl<'de> de::Deserializer<'de> for StructPtrDe<'_, 'de> {
                 .unwrap_or_else(StructRef::empty),
             None => StructRef::empty(),
         };
-        let key = fields.as_ptr() as usize;
-        let plan = match self.cache.get() {
-            (k, p) if k == key => p,
-            _ => {
-                let p = self.ctx.plan_for(self.node, fields);
-                self.cache.set((key, p));
-                p
-            }
-        };
+        let plan = self.ctx.cached_plan(self.node, fields, self.cache);
         self.ctx.enter()?;
         let r = visitor.visit_map(StructAccess::planned(
             &mut *self.ctx,

@@ -39,6 +39,9 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
 
 const NOT_IN_SCHEMA: u16 = u16::MAX;
 
+/// The Rust field name that stands for a struct's unnamed union (pycapnp's `which()`).
+pub(crate) const UNION_FIELD: &str = "which";
+
 /// Serialization state: the message and the per-Rust-type plans.
 ///
 /// A plan remembers, for one (struct node, Rust type) pair, which schema field each successive
@@ -617,14 +620,7 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
                 let (_, _, _, _) = self.union_member(variant)?;
                 Ok(())
             }
-            Type::Int8
-            | Type::Int16
-            | Type::Int32
-            | Type::Int64
-            | Type::UInt8
-            | Type::UInt16
-            | Type::UInt32
-            | Type::UInt64 => self.int(index.into()),
+            ref t if t.is_integer() => self.int(index.into()),
             Type::Text => self.serialize_str(variant),
             _ => Err(self.mismatch(&format!("the variant `{variant}`"))),
         }
@@ -852,7 +848,7 @@ impl<'c, 's> StructSer<'c, 's> {
         let pool = self.ctx.pool;
         let node = pool.node(self.node);
         let s = node.as_struct().expect("struct");
-        if s.has_union() && (key == "which" || key == "union") {
+        if s.has_union() && key == UNION_FIELD {
             return value
                 .serialize(ValueSer {
                     ctx: &mut *self.ctx,

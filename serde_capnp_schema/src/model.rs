@@ -320,6 +320,21 @@ pub struct BrandScope {
 }
 
 impl Type {
+    /// Whether the type is one of the eight integer types.
+    pub fn is_integer(&self) -> bool {
+        matches!(
+            self,
+            Type::Int8
+                | Type::Int16
+                | Type::Int32
+                | Type::Int64
+                | Type::UInt8
+                | Type::UInt16
+                | Type::UInt32
+                | Type::UInt64
+        )
+    }
+
     /// Whether the value lives in the data section (primitives and enums).
     pub fn is_data(&self) -> bool {
         self.data_bits().is_some()
