@@ -111,6 +111,14 @@ fn transparent_newtypes_and_integer_enums() {
     #[serde(transparent)]
     struct Id(u32);
 
+    /// A unit enum stored in an integer field: its variant index is the value.
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    enum Level {
+        Low,
+        Middle,
+        High,
+    }
+
     #[derive(Serialize, Deserialize, Debug, PartialEq)]
     struct Typed {
         id: Id,
@@ -125,6 +133,20 @@ fn transparent_newtypes_and_integer_enums() {
     let bytes = inner().to_vec(&value).unwrap();
     let back: Typed = inner().from_slice(&bytes).unwrap();
     assert_eq!(back, value);
+
+    // `id` is a UInt32: `High` is written as 2 and read back as `High`.
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Leveled {
+        id: Level,
+    }
+    let bytes = inner().to_vec(&Leveled { id: Level::High }).unwrap();
+    let raw: Typed = inner().from_slice(&bytes).unwrap();
+    assert_eq!(raw.id, Id(2));
+    let back: Leveled = inner().from_slice(&bytes).unwrap();
+    assert_eq!(back, Leveled { id: Level::High });
+    // An integer with no variant is an error, not a wrong variant.
+    let bytes = inner().to_vec(&Typed { id: Id(7), ..value }).unwrap();
+    assert!(inner().from_slice::<Leveled>(&bytes).is_err());
 }
 
 #[test]
