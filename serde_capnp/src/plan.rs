@@ -5,15 +5,10 @@
 //! by comparing those addresses, so that alternating nested types (a record and its address)
 //! never reach the hash map.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
+pub(crate) use serde_capnp_schema::FastMap;
 use serde_capnp_schema::NodeIndex;
 
 const RECENT: usize = 4;
-
-/// A hash map keyed by small integers, with the fast hasher below.
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 pub(crate) struct PlanIndex {
     map: FastMap<(NodeIndex, usize), u32>,
@@ -52,34 +47,5 @@ impl PlanIndex {
         self.recent[self.next] = (node, key, p);
         self.next = (self.next + 1) % RECENT;
         p
-    }
-}
-
-/// A small, fast hasher for integer keys (the multiply-rotate scheme of rustc's FxHash).
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(b as u64);
-        }
-    }
-    #[inline]
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    #[inline]
-    fn write_u32(&mut self, v: u32) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64)
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
     }
 }

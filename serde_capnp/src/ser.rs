@@ -182,7 +182,7 @@ impl<'s> Ctx<'s> {
 /// Finds an enumerant by its Rust or Cap'n Proto name.
 pub(crate) fn find_enumerant(pool: &SchemaPool, node: NodeIndex, name: &str) -> Result<u16> {
     let e = pool.node(node).as_enum().expect("enum node");
-    e.enumerant_index(name)
+    e.enumerant_by_rust_name(name)
         .or_else(|| {
             e.enumerants
                 .iter()
@@ -199,7 +199,7 @@ pub(crate) fn find_enumerant(pool: &SchemaPool, node: NodeIndex, name: &str) -> 
 
 /// Finds a schema field by its Rust name: exact, then snake_case or PascalCase → camelCase.
 pub(crate) fn find_field(s: &StructNode, key: &str) -> Option<u16> {
-    s.field_index(key).or_else(|| {
+    s.field_by_rust_name(key).or_else(|| {
         s.fields
             .iter()
             .position(|f| names_match(key, &f.name))

@@ -159,16 +159,15 @@ impl SchemaPool {
             node::Struct(s) => NodeKind::Struct(self.load_struct(s, &display_name)?),
             node::Enum(e) => {
                 let mut enumerants = Vec::new();
-                let mut by_name = HashMap::new();
-                for (i, en) in e.get_enumerants()?.iter().enumerate() {
+                for en in e.get_enumerants()?.iter() {
                     let name = en.get_name()?.to_string()?;
-                    by_name.insert(name.clone(), i as u16);
                     enumerants.push(Enumerant {
                         name,
                         code_order: en.get_code_order(),
                         annotations: self.load_annotations(en.get_annotations()?)?,
                     });
                 }
+                let by_name = NameIndex::new(enumerants.iter().map(|e| e.name.as_str()));
                 NodeKind::Enum(EnumNode {
                     enumerants,
                     by_name,
@@ -246,7 +245,6 @@ impl SchemaPool {
         display_name: &str,
     ) -> Result<StructNode, SchemaError> {
         let mut fields = Vec::new();
-        let mut by_name = HashMap::new();
         let mut union_members: Vec<(u16, u16)> = Vec::new();
         let mut plain: Vec<(u16, u16)> = Vec::new();
         for (i, f) in s.get_fields()?.iter().enumerate() {
@@ -302,7 +300,6 @@ impl SchemaPool {
                 Some(d) => union_members.push((d, i)),
                 None => plain.push((f.get_code_order(), i)),
             }
-            by_name.insert(name.clone(), i);
             fields.push(Field {
                 name,
                 code_order: f.get_code_order(),
@@ -325,6 +322,7 @@ impl SchemaPool {
                 "`{display_name}` has inconsistent union discriminants"
             )));
         }
+        let by_name = NameIndex::new(fields.iter().map(|f| f.name.as_str()));
         Ok(StructNode {
             data_words: s.get_data_word_count(),
             pointer_count: s.get_pointer_count(),

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::SchemaError;
@@ -164,13 +165,19 @@ pub struct StructNode {
     pub union_members: Vec<u16>,
     /// Indices into `fields` of the fields outside the union, in code order.
     pub plain_fields: Vec<u16>,
-    pub(crate) by_name: HashMap<String, u16>,
+    pub(crate) by_name: NameIndex,
 }
 
 impl StructNode {
     /// The index of the field named `name` (exact Cap'n Proto name).
     pub fn field_index(&self, name: &str) -> Option<u16> {
-        self.by_name.get(name).copied()
+        self.by_name.exact(name)
+    }
+
+    /// The index of the field a Rust name denotes: the exact name, or its snake_case or
+    /// PascalCase form (`first_name`, `FirstName` for `firstName`).
+    pub fn field_by_rust_name(&self, name: &str) -> Option<u16> {
+        self.by_name.rust(name)
     }
 
     /// Whether the struct has an unnamed union.
@@ -465,13 +472,94 @@ impl Brand {
 pub struct EnumNode {
     /// The enumerants, by ordinal.
     pub enumerants: Vec<Enumerant>,
-    pub(crate) by_name: HashMap<String, u16>,
+    pub(crate) by_name: NameIndex,
 }
 
 impl EnumNode {
     /// The ordinal of the enumerant named `name`.
     pub fn enumerant_index(&self, name: &str) -> Option<u16> {
-        self.by_name.get(name).copied()
+        self.by_name.exact(name)
+    }
+
+    /// The ordinal of the enumerant a Rust name denotes (`SelfEmployed` for `selfEmployed`).
+    pub fn enumerant_by_rust_name(&self, name: &str) -> Option<u16> {
+        self.by_name.rust(name)
+    }
+}
+
+/// A hash map with [`FastHasher`], for the model's small keys.
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A small, fast, non-cryptographic hasher (the multiply-rotate scheme of rustc's FxHash) for
+/// integer and short string keys. Not for keys an attacker chooses.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        for &b in chunks.remainder() {
+            self.write_u64(b as u64);
+        }
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.write_u64(v as u64)
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Names to indices: the exact Cap'n Proto names, and the Rust spellings derived from them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NameIndex {
+    exact: FastMap<String, u16>,
+    rust: FastMap<String, u16>,
+}
+
+impl NameIndex {
+    pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut index = NameIndex::default();
+        let mut ambiguous = Vec::new();
+        for (i, name) in names.into_iter().enumerate() {
+            index.exact.insert(name.to_string(), i as u16);
+            let mut pascal = name.to_string();
+            if let Some(first) = pascal.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            for form in [to_snake_case(name), pascal] {
+                if form != name && index.rust.insert(form.clone(), i as u16).is_some() {
+                    ambiguous.push(form);
+                }
+            }
+        }
+        // A derived spelling two names share denotes neither.
+        for form in ambiguous {
+            index.rust.remove(&form);
+        }
+        index
+    }
+
+    fn exact(&self, name: &str) -> Option<u16> {
+        self.exact.get(name).copied()
+    }
+
+    fn rust(&self, name: &str) -> Option<u16> {
+        self.exact(name).or_else(|| self.rust.get(name).copied())
     }
 }
 
@@ -698,5 +786,20 @@ mod tests {
         assert!(!names_match("_x", "X"));
         assert!(names_match("int8_field", "int8Field"));
         assert_eq!(to_snake_case("selfEmployed"), "self_employed");
+    }
+
+    #[test]
+    fn rust_spellings_find_names_and_ambiguity_finds_none() {
+        let index = NameIndex::new(["firstName", "selfEmployed", "aBC", "aB_c", "a_b"]);
+        assert_eq!(index.rust("firstName"), Some(0));
+        assert_eq!(index.rust("first_name"), Some(0));
+        assert_eq!(index.rust("SelfEmployed"), Some(1));
+        assert_eq!(index.exact("first_name"), None);
+        // An exact name wins over another name's derived spelling.
+        assert_eq!(index.rust("a_b"), Some(4));
+        // `a_b_c` is the snake_case spelling of both `aBC` and `aB_c`: it denotes neither.
+        assert_eq!(index.rust("a_b_c"), None);
+        assert_eq!(index.rust("ABC"), Some(2));
+        assert_eq!(index.rust("nothing"), None);
     }
 }
