@@ -277,5 +277,49 @@ fn carsales(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, log, mesh, carsales);
+/// One small message at a time (the address book of the example), as an RPC peer or a stream
+/// writer sends them: the per-message costs show here, not in the big datasets.
+fn small(c: &mut Criterion) {
+    let book = serde_capnp_suite::fixtures::addressbook::sample();
+    let schema = serde_capnp::Schema::from_code_generator_request(include_bytes!(
+        "../schemas/compiled/addressbook.bin"
+    ))
+    .unwrap()
+    .struct_type("AddressBook")
+    .unwrap();
+    let bytes = schema.to_vec(&book).unwrap();
+    let postcard_bytes = postcard::to_allocvec(&book).unwrap();
+    println!(
+        "small: sizes in bytes\n  serde_capnp {:>6}\n  postcard    {:>6}",
+        bytes.len(),
+        postcard_bytes.len()
+    );
+    let mut group = c.benchmark_group("small");
+    group.bench_function("serde_capnp/serialize", |b| {
+        b.iter(|| schema.to_vec(black_box(&book)).unwrap())
+    });
+    group.bench_function("serde_capnp/deserialize", |b| {
+        b.iter(|| {
+            schema
+                .from_slice::<serde_capnp_suite::fixtures::addressbook::AddressBook>(black_box(
+                    &bytes,
+                ))
+                .unwrap()
+        })
+    });
+    group.bench_function("postcard/serialize", |b| {
+        b.iter(|| postcard::to_allocvec(black_box(&book)).unwrap())
+    });
+    group.bench_function("postcard/deserialize", |b| {
+        b.iter(|| {
+            postcard::from_bytes::<serde_capnp_suite::fixtures::addressbook::AddressBook>(
+                black_box(&postcard_bytes),
+            )
+            .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, log, mesh, carsales, small);
 criterion_main!(benches);
