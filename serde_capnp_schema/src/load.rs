@@ -463,3 +463,41 @@ fn raw_pointer(p: capnp::any_pointer::Reader<'_>) -> Result<RawPointer, SchemaEr
     }
     Ok(RawPointer(Arc::from(segments[0])))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A request with one struct whose only field is a `UInt32` at `offset`, in a struct of
+    /// `data_words` words.
+    fn request(data_words: u16, offset: u32) -> Vec<u8> {
+        let mut message = capnp::message::Builder::new_default();
+        let request = message.init_root::<sc::code_generator_request::Builder>();
+        let mut nodes = request.init_nodes(1);
+        let mut node = nodes.reborrow().get(0);
+        node.set_id(0xabcd);
+        node.set_display_name("bad.capnp:Bad");
+        node.set_display_name_prefix_length(10);
+        let mut st = node.init_struct();
+        st.set_data_word_count(data_words);
+        st.set_pointer_count(0);
+        let mut field = st.init_fields(1).get(0);
+        field.set_name("x");
+        field.set_discriminant_value(NO_DISCRIMINANT);
+        let mut slot = field.init_slot();
+        slot.set_offset(offset);
+        slot.init_type().set_uint32(());
+        capnp::serialize::write_message_to_words(&message)
+    }
+
+    #[test]
+    fn a_field_outside_its_struct_is_rejected() {
+        assert!(SchemaPool::from_code_generator_request(&request(1, 1)).is_ok());
+        let err = SchemaPool::from_code_generator_request(&request(1, 2)).unwrap_err();
+        assert!(
+            err.message().contains("field `x` lies outside"),
+            "{}",
+            err.message()
+        );
+    }
+}
