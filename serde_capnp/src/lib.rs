@@ -135,6 +135,8 @@ use serde::{Deserialize, Serialize};
 pub use error::{Category, Error, Result};
 pub use schema::{ReadOptions, Schema, StructSchema};
 pub use serde_capnp_schema as model;
+/// The built-in schema compiler, for [`Schema::compile`] with import paths or in-memory files.
+pub use serde_capnp_schema::compiler::{CompileError, Compiler};
 
 impl StructSchema {
     /// Serializes `value` as a message (segment table included) into a new vector.

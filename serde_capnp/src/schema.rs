@@ -1,5 +1,6 @@
 //! Schema handles: cheap to clone, shared between threads.
 
+use serde_capnp_schema::compiler::Compiler;
 use std::fmt;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -82,6 +83,44 @@ impl Schema {
         Ok(Schema {
             pool: Arc::new(SchemaPool::from_code_generator_request(bytes)?),
         })
+    }
+
+    /// Compiles a `.capnp` file and its imports with the built-in compiler; no Cap'n Proto tool
+    /// is needed. Absolute imports (`/capnp/c++.capnp`) are searched in `/usr/local/include` and
+    /// `/usr/include`, then among the standard schemas bundled with this crate. Use
+    /// [`Schema::compile`] for import paths.
+    ///
+    /// ```no_run
+    /// let schema = serde_capnp::Schema::load("schemas/addressbook.capnp")?;
+    /// let person = schema.struct_type("Person")?;
+    /// # Ok::<(), serde_capnp::Error>(())
+    /// ```
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Schema> {
+        let path = path.as_ref().to_string_lossy().into_owned();
+        Self::compile(&Compiler::new(), &[path])
+    }
+
+    /// Compiles schema text held in memory; `name` is the file name it is known by (in errors,
+    /// display names and relative imports).
+    ///
+    /// ```
+    /// let schema = serde_capnp::Schema::parse(
+    ///     "point.capnp",
+    ///     "@0xbf5147cbbecf40c1;\nstruct Point { x @0 :Float64; y @1 :Float64; }\n",
+    /// )?;
+    /// assert_eq!(schema.struct_type("Point")?.name(), "Point");
+    /// # Ok::<(), serde_capnp::Error>(())
+    /// ```
+    pub fn parse(name: &str, source: &str) -> Result<Schema> {
+        Self::compile(&Compiler::new().add_source(name, source), &[name])
+    }
+
+    /// Compiles files with a configured [`Compiler`] (import paths, in-memory sources).
+    pub fn compile<S: AsRef<str>>(compiler: &Compiler, files: &[S]) -> Result<Schema> {
+        let compiled = compiler
+            .compile(files)
+            .map_err(|e| crate::Error::schema(format!("schema does not compile:\n{e}")))?;
+        Ok(Schema::from_pool(compiled.schema_pool()?))
     }
 
     /// Wraps an already built pool.

@@ -20,6 +20,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod compiler;
 mod load;
 mod model;
 

@@ -16,6 +16,8 @@
 //!   extracted pycapnp's examples (default: `target/pycapnp-example`)
 #![allow(dead_code)]
 
+pub mod compare;
+
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,157 @@
+//! `serde-capnp`: Cap'n Proto schema tooling with no C++ dependency.
+//!
+//! `serde-capnp compile -o- FILE...` prints the `CodeGeneratorRequest` exactly as
+//! `capnp compile -o-` does, and `-oPLUGIN[:DIR]` runs a code generator plugin the way
+//! `capnp compile` does, so the binary can stand in for the C++ tool in builds.
+
+use clap::{Args, Parser, Subcommand};
+use serde_capnp_schema::compiler::Compiler;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+
+/// Cap'n Proto schema tools written in Rust.
+#[derive(Parser)]
+#[command(name = "serde-capnp", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compile schema files and hand the result to code generators (like `capnp compile`).
+    Compile(CompileArgs),
+    /// Print a fresh, random file ID (like `capnp id`).
+    Id,
+}
+
+#[derive(Args)]
+struct CompileArgs {
+    /// Add DIR to the directories searched by absolute imports (`import "/foo.capnp"`).
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    import_path: Vec<PathBuf>,
+    /// Do not search /usr/local/include, /usr/include or the bundled standard schemas.
+    #[arg(long)]
+    no_standard_import: bool,
+    /// Remove PREFIX from the names of requested files (used for output file names).
+    #[arg(long = "src-prefix", value_name = "PREFIX")]
+    src_prefix: Vec<PathBuf>,
+    /// Where the result goes: `-` for stdout, or a plugin `LANG[:DIR]` (runs `capnpc-LANG`, or
+    /// the program at LANG if it contains a `/`, in DIR).
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "LANG[:DIR]",
+        allow_hyphen_values = true
+    )]
+    output: Vec<String>,
+    /// Show errors with labelled source excerpts.
+    #[arg(long)]
+    verbose: bool,
+    /// Schema files to compile.
+    #[arg(required = true)]
+    files: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Cmd::Compile(args) => compile(args),
+        Cmd::Id => {
+            println!(
+                "@0x{:016x};",
+                serde_capnp_schema::compiler::random_file_id()
+            );
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn compile(args: CompileArgs) -> ExitCode {
+    let mut compiler = Compiler::new();
+    for dir in &args.import_path {
+        compiler = compiler.import_path(dir);
+    }
+    for prefix in &args.src_prefix {
+        compiler = compiler.src_prefix(prefix);
+    }
+    if args.no_standard_import {
+        compiler = compiler.no_standard_import();
+    }
+    let compiled = match compiler.compile(&args.files) {
+        Ok(c) => c,
+        Err(e) => {
+            if args.verbose {
+                eprint!("{}", e.render());
+            } else {
+                eprintln!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let request = compiled.request_bytes();
+    for output in &args.output {
+        if let Err(message) = run_output(output, request) {
+            eprintln!("serde-capnp compile: {message}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// Sends the request where `-o` says: stdout, or a plugin's stdin.
+fn run_output(output: &str, request: &[u8]) -> Result<(), String> {
+    if output == "-" {
+        let mut stdout = std::io::stdout().lock();
+        return stdout
+            .write_all(request)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("writing to stdout: {e}"));
+    }
+    // `LANG:DIR`, but a path such as `C:\x` or `./a:b` keeps its colon when it is not followed
+    // by a directory part.
+    let (plugin, dir) = match output.rfind(':') {
+        Some(i) if i > 0 => (&output[..i], Some(&output[i + 1..])),
+        _ => (output, None),
+    };
+    let program = if plugin.contains('/') {
+        PathBuf::from(plugin)
+    } else {
+        find_plugin(&format!("capnpc-{plugin}"))
+            .ok_or_else(|| format!("no plugin named `capnpc-{plugin}` on PATH"))?
+    };
+    let mut command = Command::new(&program);
+    if let Some(dir) = dir.filter(|d| !d.is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {dir}: {e}"))?;
+        command.current_dir(dir);
+    }
+    let mut child = command
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("running {}: {e}", program.display()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(request)
+            .map_err(|e| format!("writing to {}: {e}", program.display()))?;
+    }
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for {}: {e}", program.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("plugin {} failed: {status}", program.display()))
+    }
+}
+
+fn find_plugin(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
