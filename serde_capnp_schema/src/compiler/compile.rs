@@ -166,15 +166,13 @@ impl Compiler {
             .into_iter()
             .map(|e| {
                 let u = &units[e.unit];
-                let mut d = lines[e.unit].diagnostic(&u.name, &u.source, e.span, e.message);
-                if e.span.start == 0 && e.span.end == 0 {
-                    d.line = 0;
-                }
-                d
+                lines[e.unit].diagnostic(&u.name, &u.source, e.span, e.message)
             })
             .collect();
-        translated.sort_by(|a, b| (&a.file, a.span.start).cmp(&(&b.file, b.span.start)));
-        translated.dedup();
+        // Keep the order errors were found in (an error before its "originally used here"), but
+        // say each only once: a node can be reached on several paths.
+        let mut said = std::collections::HashSet::new();
+        translated.retain(|d| said.insert((d.file.clone(), d.span, d.message.clone())));
         diagnostics.extend(translated);
         if !diagnostics.is_empty() {
             return Err(CompileError {
@@ -279,9 +277,9 @@ impl Loader<'_> {
         let mut name = None;
         for prefix in &self.compiler.src_prefixes {
             let prefix = if prefix.is_absolute() {
-                prefix.clone()
+                PathBuf::from(normalize_path(prefix))
             } else {
-                std::env::current_dir().ok()?.join(prefix)
+                PathBuf::from(normalize_path(&std::env::current_dir().ok()?.join(prefix)))
             };
             if let Ok(rest) = absolute.strip_prefix(&prefix) {
                 if rest.components().next().is_some() {

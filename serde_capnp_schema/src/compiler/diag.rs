@@ -11,9 +11,9 @@ pub struct Diagnostic {
     pub file: String,
     /// 1-based line of the start of the span (0 when the error has no location).
     pub line: u32,
-    /// 1-based column of the start of the span, in characters.
+    /// 1-based column of the start of the span, in bytes (as the reference compiler counts).
     pub column: u32,
-    /// 1-based column one past the end of the span on the same line, when the span is on one line.
+    /// 1-based column one past the end of the span, when the span ends on the same line.
     pub end_column: Option<u32>,
     /// Byte range in the file.
     pub span: Span,
@@ -27,11 +27,12 @@ impl fmt::Display for Diagnostic {
         if self.line == 0 {
             return write!(f, "{}: error: {}", self.file, self.message);
         }
-        write!(f, "{}:{}:{}", self.file, self.line, self.column)?;
-        if let Some(end) = self.end_column {
-            if end > self.column + 1 {
-                write!(f, "-{}", end)?;
+        match self.end_column {
+            None => write!(f, "{}:{}", self.file, self.line)?,
+            Some(end) if end == self.column => {
+                write!(f, "{}:{}:{}", self.file, self.line, self.column)?
             }
+            Some(end) => write!(f, "{}:{}:{}-{}", self.file, self.line, self.column, end)?,
         }
         write!(f, ": error: {}", self.message)
     }
@@ -54,19 +55,14 @@ impl LineIndex {
         LineIndex { starts }
     }
 
-    /// 0-based line and 0-based character column of a byte offset.
+    /// 0-based line and 0-based byte column of a byte offset.
     pub fn position(&self, source: &str, offset: u32) -> (u32, u32) {
         let offset = offset.min(source.len() as u32);
         let line = match self.starts.binary_search(&offset) {
             Ok(i) => i,
-            Err(i) => i - 1,
+            Err(i) => i.saturating_sub(1),
         };
-        let start = self.starts[line] as usize;
-        let column = source
-            .get(start..offset as usize)
-            .map(|s| s.chars().count())
-            .unwrap_or(offset as usize - start);
-        (line as u32, column as u32)
+        (line as u32, offset - self.starts[line])
     }
 
     pub fn diagnostic(&self, file: &str, source: &str, span: Span, message: String) -> Diagnostic {

@@ -1412,6 +1412,8 @@ impl<'a> Translator<'a> {
             aux: Vec::new(),
             source_info: Vec::new(),
         };
+        let mut names = HashMap::new();
+        self.check_names(unit, &decl.nested, &decl.kind, &mut names);
         let mut info = out::SourceInfo {
             id: finished.node.id,
             doc_comment: decl.doc_comment.clone(),
@@ -1511,6 +1513,140 @@ impl<'a> Translator<'a> {
         Some(finished)
     }
 
+    /// The reference compiler's checks on the declarations directly inside one scope: no name
+    /// twice, type names capitalized and others not, no underscores, and each kind of
+    /// declaration only where it belongs. Struct members open scopes of their own (an unnamed
+    /// union's members share the enclosing one).
+    fn check_names(
+        &mut self,
+        unit: usize,
+        nested: &'a [Decl],
+        parent: &DeclKind,
+        names: &mut HashMap<&'a str, Span>,
+    ) {
+        for d in nested {
+            if matches!(d.kind, DeclKind::NakedId(_) | DeclKind::NakedAnnotation(_)) {
+                continue;
+            }
+            let name = d.name.value.as_str();
+            if let Some(&previous) = names.get(name) {
+                if name.is_empty() && matches!(d.kind, DeclKind::Union) {
+                    self.error(
+                        unit,
+                        d.name.span,
+                        "An unnamed union is already defined in this scope.",
+                    );
+                    self.error(unit, previous, "Previously defined here.");
+                } else {
+                    self.error(
+                        unit,
+                        d.name.span,
+                        format!("'{name}' is already defined in this scope."),
+                    );
+                    self.error(unit, previous, format!("'{name}' previously defined here."));
+                }
+            } else {
+                names.insert(name, d.name.span);
+            }
+            let first = name.bytes().next();
+            let type_name = "Type names must begin with a capital letter.";
+            let value_name = "Non-type names must begin with a lower-case letter.";
+            match &d.kind {
+                DeclKind::Using { target } => {
+                    let target_name = match &target.kind {
+                        ExprKind::AbsoluteName(n) | ExprKind::RelativeName(n) => {
+                            Some(n.value.as_str())
+                        }
+                        ExprKind::Application { function, .. } => match &function.kind {
+                            ExprKind::AbsoluteName(n) | ExprKind::RelativeName(n) => {
+                                Some(n.value.as_str())
+                            }
+                            ExprKind::Member { name, .. } => Some(name.value.as_str()),
+                            _ => None,
+                        },
+                        ExprKind::Member { name, .. } => Some(name.value.as_str()),
+                        _ => None,
+                    };
+                    let lower_target = target_name
+                        .and_then(|t| t.bytes().next())
+                        .is_some_and(|c| c.is_ascii_lowercase());
+                    if lower_target {
+                        if first.is_some_and(|c| !c.is_ascii_lowercase()) {
+                            self.error(unit, d.name.span, value_name);
+                        }
+                    } else if first.is_some_and(|c| !c.is_ascii_uppercase()) {
+                        self.error(unit, d.name.span, type_name);
+                    }
+                }
+                DeclKind::Enum | DeclKind::Struct | DeclKind::Interface { .. } => {
+                    if first.is_some_and(|c| !c.is_ascii_uppercase()) {
+                        self.error(unit, d.name.span, type_name);
+                    }
+                }
+                _ => {
+                    if first.is_some_and(|c| !c.is_ascii_lowercase()) {
+                        self.error(unit, d.name.span, value_name);
+                    }
+                }
+            }
+            if name.contains('_') {
+                self.error(
+                    unit,
+                    d.name.span,
+                    "Cap'n Proto declaration names should use camelCase and must not contain \
+                     underscores. (Code generators may convert names to the appropriate style \
+                     for the target language.)",
+                );
+            }
+            let container = matches!(
+                parent,
+                DeclKind::File | DeclKind::Struct | DeclKind::Interface { .. }
+            );
+            match &d.kind {
+                DeclKind::Using { .. }
+                | DeclKind::Const { .. }
+                | DeclKind::Enum
+                | DeclKind::Struct
+                | DeclKind::Interface { .. }
+                | DeclKind::Annotation { .. } => {
+                    if !container {
+                        self.error(
+                            unit,
+                            d.span,
+                            "This kind of declaration doesn't belong here.",
+                        );
+                    }
+                }
+                DeclKind::Enumerant => {
+                    if !matches!(parent, DeclKind::Enum) {
+                        self.error(unit, d.span, "Enumerants can only appear in enums.");
+                    }
+                }
+                DeclKind::Method { .. } => {
+                    if !matches!(parent, DeclKind::Interface { .. }) {
+                        self.error(unit, d.span, "Methods can only appear in interfaces.");
+                    }
+                }
+                DeclKind::Field { .. } | DeclKind::Union | DeclKind::Group => {
+                    if !matches!(parent, DeclKind::Struct | DeclKind::Union | DeclKind::Group) {
+                        self.error(unit, d.span, "This declaration can only appear in structs.");
+                    }
+                    if name.is_empty() {
+                        self.check_names(unit, &d.nested, &d.kind, names);
+                    } else {
+                        let mut inner = HashMap::new();
+                        self.check_names(unit, &d.nested, &d.kind, &mut inner);
+                    }
+                }
+                _ => self.error(
+                    unit,
+                    d.span,
+                    "This kind of declaration doesn't belong here.",
+                ),
+            }
+        }
+    }
+
     /// Builds a struct's (or parameter list's) fields and groups. Group nodes and their source
     /// info go into `finished.aux` / `finished.source_info`.
     #[allow(clippy::too_many_arguments)]
@@ -1577,6 +1713,7 @@ impl<'a> Translator<'a> {
                      the layout of unions; see https://github.com/capnproto/capnproto/issues/344"
                 }
                 layout::LayoutError::TooLarge => "Struct is too large.",
+                layout::LayoutError::TooDeep => "Groups and unions are nested too deeply.",
                 _ => "Struct layout failed.",
             };
             let span = finished_span(self.nodes[resolver].decl);
