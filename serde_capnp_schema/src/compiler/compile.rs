@@ -161,12 +161,16 @@ impl Compiler {
             },
             &requested,
         );
-        let lines: Vec<LineIndex> = units.iter().map(|u| LineIndex::new(&u.source)).collect();
+        // Line tables only for files that have errors: building them costs more than lexing.
+        let mut lines: HashMap<usize, LineIndex> = HashMap::new();
         let mut translated: Vec<Diagnostic> = errors
             .into_iter()
             .map(|e| {
                 let u = &units[e.unit];
-                lines[e.unit].diagnostic(&u.name, &u.source, e.span, e.message)
+                lines
+                    .entry(e.unit)
+                    .or_insert_with(|| LineIndex::new(&u.source))
+                    .diagnostic(&u.name, &u.source, e.span, e.message)
             })
             .collect();
         // Keep the order errors were found in (an error before its "originally used here"), but
@@ -317,10 +321,12 @@ impl Loader<'_> {
         }
         let source = self.read(&location)?;
         let (ast, errors) = parse::parse_file(&name, &source);
-        let lines = LineIndex::new(&source);
-        for e in &errors {
-            self.diagnostics
-                .push(lines.diagnostic(&name, &source, e.span, e.message.clone()));
+        if !errors.is_empty() {
+            let lines = LineIndex::new(&source);
+            for e in &errors {
+                self.diagnostics
+                    .push(lines.diagnostic(&name, &source, e.span, e.message.clone()));
+            }
         }
         let u = self.units.len();
         self.units.push(Unit {

@@ -550,6 +550,8 @@ impl Lexer<'_> {
         let start = self.pos;
         let mut p = start + 3;
         let mut bytes = Vec::new();
+        // On a problem: the message, and whether `p` is still inside the literal (so the rest of
+        // it should be skipped rather than lexed as a cascade of other errors).
         let problem = loop {
             while self.peek_at(p).is_some_and(is_space) {
                 p += 1;
@@ -558,28 +560,28 @@ impl Lexer<'_> {
                 Some(b'"') => {
                     p += 1;
                     if bytes.is_empty() {
-                        break Some("binary literal must contain at least one byte");
+                        break Some(("binary literal must contain at least one byte", false));
                     }
                     break None;
                 }
-                None => break Some("unterminated binary literal"),
+                None => break Some(("unterminated binary literal", false)),
                 Some(b) => match (hex_value(b), self.peek_at(p + 1).and_then(hex_value)) {
                     (Some(hi), Some(lo)) => {
                         bytes.push(hi << 4 | lo);
                         p += 2;
                     }
-                    (Some(_), None) => break Some("binary literal digits must come in pairs"),
-                    (None, _) => break Some("invalid character in binary literal"),
+                    (Some(_), None) => {
+                        break Some(("binary literal digits must come in pairs", true));
+                    }
+                    (None, _) => break Some(("invalid character in binary literal", true)),
                 },
             }
         };
-        if let Some(message) = problem {
-            // Resynchronize at the closing quote if it is on this line, so the rest of the
-            // literal does not turn into a cascade of errors.
-            if self.peek_at(p.saturating_sub(1)) != Some(b'"') || p == start + 3 {
-                let rest = &self.src[p.min(self.src.len())..];
-                let stop = rest.iter().position(|&b| b == b'"' || b == b'\n');
-                p = match stop {
+        if let Some((message, inside)) = problem {
+            if inside {
+                // Resume after the closing quote if it is on this line, else at the line's end.
+                let rest = &self.src[p..];
+                p = match rest.iter().position(|&b| b == b'"' || b == b'\n') {
                     Some(i) if rest[i] == b'"' => p + i + 1,
                     Some(i) => p + i,
                     None => self.src.len(),
