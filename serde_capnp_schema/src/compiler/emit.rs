@@ -9,9 +9,14 @@ const CAPNP_VERSION: (u16, u8, u8) = (0, 9, 2);
 /// Serializes `request` as an unpacked stream message, exactly the framing `capnp compile -o-`
 /// writes to stdout.
 pub(crate) fn write_request(request: &Request) -> Result<Vec<u8>, capnp::Error> {
-    let mut message = capnp::message::Builder::new_default();
+    // One segment sized for the whole request saves growing it node by node.
+    let estimate = 256 + 128 * request.nodes.len() as u32;
+    let mut message = capnp::message::Builder::new(
+        capnp::message::HeapAllocator::new().first_segment_words(estimate),
+    );
     build(request, message.init_root())?;
-    let mut bytes = Vec::new();
+    let mut bytes =
+        Vec::with_capacity(8 * capnp::serialize::compute_serialized_size_in_words(&message) + 8);
     capnp::serialize::write_message(&mut bytes, &message)?;
     Ok(bytes)
 }

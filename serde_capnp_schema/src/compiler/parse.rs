@@ -663,7 +663,7 @@ impl Parser<'_> {
             match target_slot(&mut targets, &target.value) {
                 Some(slot) if *slot => self.error(target.span, "duplicate target specification"),
                 Some(slot) => *slot = true,
-                None => self.error(target.span, "not a valid annotation target"),
+                None => self.error(target.span, "Not a valid annotation target."),
             }
         }
         self.expect_op(":", "`:` and the annotation's type")?;
@@ -698,15 +698,13 @@ impl Parser<'_> {
             if bang.is_none() {
                 self.error(
                     ordinal.span,
-                    "unions no longer take ordinals (since Cap'n Proto 0.3); removing it breaks \
-                     binary compatibility, so to keep it write `@N!` (e.g. `foo @1! :union`), \
-                     otherwise remove the `@N`",
+                    UNION_ORDINAL,
                 );
             }
             if colon.is_none() {
                 self.error(
                     ordinal.span,
-                    "a named union's `union` keyword needs a colon before it, e.g. `foo :union`",
+                    UNION_COLON,
                 );
             }
             let mut decl = new_decl(name, DeclKind::Union);
@@ -1047,10 +1045,12 @@ impl Parser<'_> {
                     }) => ExprKind::Unknown,
                     _ => return self.expected("a number after `-`"),
                 };
-                let end = self.bump().span.end;
+                // The reference points at the number without its sign; errors about the value
+                // (out of range, too big to be negative) then land where it does.
+                let number = self.bump().span;
                 Expr {
                     kind,
-                    span: Span::new(t.span.start, end),
+                    span: number,
                 }
             }
             Tok::Op if self.text(t) == "." => {
@@ -1248,6 +1248,10 @@ impl Parser<'_> {
         end
     }
 }
+
+/// The reference compiler's words for these two mistakes, which users may search for.
+const UNION_ORDINAL: &str = "As of Cap'n Proto v0.3, it is no longer necessary to assign numbers to unions. However, removing the number will break binary compatibility. If this is an old protocol and you need to retain compatibility, please add an exclamation point after the number to indicate that it is really needed, e.g. `foo @1! :union {`. If this is a new protocol or compatibility doesn't matter, just remove the @n entirely. Sorry for the inconvenience, and thanks for being an early adopter!  :)";
+const UNION_COLON: &str = "As of Cap'n Proto v0.3, the 'union' keyword should be prefixed with a colon for named unions, e.g. `foo :union {`.";
 
 #[cfg(test)]
 mod tests {
@@ -1637,7 +1641,8 @@ annotation anywhere (*) :Void;
         let spans: Vec<&str> = items.iter().map(|e| text(src, e.span)).collect();
         assert_eq!(
             spans,
-            ["-1", ".A.b", "(p = \"s\" \"t\")", "-inf", "import \"x\""]
+            // A negative number's span is its digits, as in the reference.
+            ["1", ".A.b", "(p = \"s\" \"t\")", "inf", "import \"x\""]
         );
         let ExprKind::Tuple(ps) = &items[2].kind else {
             panic!()
@@ -1860,13 +1865,13 @@ annotation anywhere (*) :Void;
             ("annotation a :Void;", &[(":", "expected `(` and the annotation's targets, e.g. `(struct, field)`, found `:`")]),
             ("annotation a (*, field) :Void;", &[("*", "wildcard should not be specified together with other targets"), ("field", "duplicate target specification")]),
             ("annotation a (field, field) :Void;", &[("field", "duplicate target specification")]),
-            ("annotation a (fields, Struct) :Void;", &[("fields", "not a valid annotation target"), ("Struct", "not a valid annotation target")]),
+            ("annotation a (fields, Struct) :Void;", &[("fields", "Not a valid annotation target."), ("Struct", "Not a valid annotation target.")]),
             ("annotation a (1) :Void;", &[("1", "expected an annotation target or `*`, found `1`")]),
             ("interface I extends Base {}", &[("Base", "expected `(` after `extends`, found `Base`")]),
             ("struct S { a @0! :Int32; }", &[("!", "`!` may only follow the ordinal of a union")]),
             ("struct S { union $a { x @0 :Void; } }", &[("union", "expected a field, union, group or nested declaration, found `union`")]),
-            ("struct S { u @0 :union { x @1 :Void; } }", &[("0", "unions no longer take ordinals (since Cap'n Proto 0.3); removing it breaks binary compatibility, so to keep it write `@N!` (e.g. `foo @1! :union`), otherwise remove the `@N`")]),
-            ("struct S { u @0! union { x @1 :Void; } }", &[("0", "a named union's `union` keyword needs a colon before it, e.g. `foo :union`")]),
+            ("struct S { u @0 :union { x @1 :Void; } }", &[("0", UNION_ORDINAL)]),
+            ("struct S { u @0! union { x @1 :Void; } }", &[("0", UNION_COLON)]),
             ("const x :T = \"abc;\nconst y :T = 1;", &[("\"abc;", "unterminated string literal")]),
             ("struct S é {}", &[("é", "unexpected character `é`")]),
             ("using X = import \"\\xff\";", &[("\"\\xff\"", "file name is not valid UTF-8")]),

@@ -4,6 +4,7 @@
 use super::ast::*;
 use super::out;
 use super::{ids, layout};
+use crate::FastMap;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -40,7 +41,7 @@ pub(crate) fn translate(program: Program<'_>, requested: &[usize]) -> (out::Requ
         t.expand_file(u);
     }
     let mut request = out::Request::default();
-    let mut seen: HashMap<usize, u32> = HashMap::new();
+    let mut seen: FastMap<usize, u32> = FastMap::default();
     let mut order: Vec<usize> = Vec::new();
     for &u in requested {
         let root = t.file_roots[u];
@@ -117,7 +118,7 @@ struct DNode<'a> {
     kind: Kind,
     param_count: u16,
     nested: Vec<usize>,
-    members: HashMap<&'a str, Member>,
+    members: FastMap<&'a str, Member>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -230,11 +231,11 @@ struct Translator<'a> {
     p: Program<'a>,
     nodes: Vec<DNode<'a>>,
     aliases: Vec<Alias<'a>>,
-    by_id: HashMap<u64, usize>,
+    by_id: FastMap<u64, usize>,
     file_roots: Vec<usize>,
     states: Vec<State>,
     /// Group and parameter-struct IDs → the node that owns them.
-    aux_owner: HashMap<u64, usize>,
+    aux_owner: FastMap<u64, usize>,
     next_bogus_id: u64,
     errors: Vec<Error>,
 }
@@ -388,10 +389,10 @@ impl<'a> Translator<'a> {
             p,
             nodes: Vec::new(),
             aliases: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: FastMap::default(),
             file_roots: Vec::new(),
             states: Vec::new(),
-            aux_owner: HashMap::new(),
+            aux_owner: FastMap::default(),
             next_bogus_id: 1000,
             errors: Vec::new(),
         }
@@ -445,7 +446,7 @@ impl<'a> Translator<'a> {
             kind: Kind::File,
             param_count: 0,
             nested: Vec::new(),
-            members: HashMap::new(),
+            members: FastMap::default(),
         });
         self.file_roots.push(idx);
         self.expand(idx);
@@ -516,7 +517,7 @@ impl<'a> Translator<'a> {
                 kind,
                 param_count: nested.parameters.len().min(u16::MAX as usize) as u16,
                 nested: Vec::new(),
-                members: HashMap::new(),
+                members: FastMap::default(),
             });
             self.nodes[idx].nested.push(child);
             self.nodes[idx]
@@ -580,12 +581,9 @@ impl<'a> Translator<'a> {
     fn compile_alias(&mut self, a: usize) -> Option<Resolved> {
         match &self.aliases[a].state {
             AliasState::Done(r) => return r.clone(),
-            AliasState::InProgress => {
-                let scope = self.aliases[a].scope;
-                let (unit, span) = (self.nodes[scope].unit, self.aliases[a].target.span);
-                self.error(unit, span, "Declaration recursively depends on itself.");
-                return None;
-            }
+            // A `using` that refers back to itself resolves to nothing; the names involved are
+            // then reported as not defined.
+            AliasState::InProgress => return None,
             AliasState::Pending => {}
         }
         self.aliases[a].state = AliasState::InProgress;
@@ -1140,7 +1138,12 @@ impl<'a> Translator<'a> {
                     };
                     let element = self.compile_as_type(&param, resolver)?;
                     match element {
-                        out::Type::AnyPointer(out::AnyPointer::Any) => {
+                        // A generic parameter counts as AnyPointer here, as in the reference.
+                        out::Type::AnyPointer(
+                            out::AnyPointer::Any
+                            | out::AnyPointer::Parameter { .. }
+                            | out::AnyPointer::ImplicitMethodParameter { .. },
+                        ) => {
                             self.error(unit, d.span(), "'List(AnyPointer)' is not supported.");
                             return None;
                         }
@@ -1180,15 +1183,9 @@ impl<'a> Translator<'a> {
         resolver: usize,
         implicit: Implicit<'_>,
     ) -> Option<out::Type> {
+        // Errors about the type point where the reference points: at the generic itself when
+        // its parameters were rejected, at the whole expression otherwise.
         let d = self.compile_decl_expr(scope, e, resolver, implicit)?;
-        let d = match d {
-            BDecl::Decl { decl, brand, .. } => BDecl::Decl {
-                decl,
-                brand,
-                span: e.span,
-            },
-            other => other,
-        };
         match &d {
             BDecl::Decl { decl, .. } if matches!(decl.target, Target::Node(_)) => {
                 let Target::Node(i) = decl.target else {
@@ -1412,7 +1409,7 @@ impl<'a> Translator<'a> {
             aux: Vec::new(),
             source_info: Vec::new(),
         };
-        let mut names = HashMap::new();
+        let mut names = FastMap::default();
         self.check_names(unit, &decl.nested, &decl.kind, &mut names);
         let mut info = out::SourceInfo {
             id: finished.node.id,
@@ -1522,7 +1519,7 @@ impl<'a> Translator<'a> {
         unit: usize,
         nested: &'a [Decl],
         parent: &DeclKind,
-        names: &mut HashMap<&'a str, Span>,
+        names: &mut FastMap<&'a str, Span>,
     ) {
         for d in nested {
             if matches!(d.kind, DeclKind::NakedId(_) | DeclKind::NakedAnnotation(_)) {
@@ -1634,7 +1631,7 @@ impl<'a> Translator<'a> {
                     if name.is_empty() {
                         self.check_names(unit, &d.nested, &d.kind, names);
                     } else {
-                        let mut inner = HashMap::new();
+                        let mut inner = FastMap::default();
                         self.check_names(unit, &d.nested, &d.kind, &mut inner);
                     }
                 }
@@ -1703,6 +1700,25 @@ impl<'a> Translator<'a> {
         b.by_ordinal.sort_by_key(|e| e.0);
         let result = layout::lay_out(&tree);
         for e in &result.errors {
+            // The union-ordinal error points at that union's ordinal.
+            if let layout::LayoutError::UnionOrdinalTooLate { union_index } = e {
+                let at = b
+                    .members
+                    .iter()
+                    .find(|m| m.layout_union == Some(*union_index))
+                    .and_then(|m| m.ordinal)
+                    .map(|o| o.span);
+                if let Some(span) = at {
+                    self.error(
+                        unit,
+                        span,
+                        "Union ordinal, if specified, must be greater than no more than one of \
+                         its member ordinals (i.e. there can only be one field retroactively \
+                         unionized).",
+                    );
+                    continue;
+                }
+            }
             let message = match e {
                 layout::LayoutError::UnionOrdinalTooLate { .. } => {
                     "Union ordinal, if specified, must be greater than no more than one of its \
@@ -2547,6 +2563,18 @@ impl<'a> Translator<'a> {
         resolver: usize,
     ) -> Option<Val> {
         let unit = self.nodes[resolver].unit;
+        if let out::Type::AnyPointer(
+            out::AnyPointer::Parameter { .. } | out::AnyPointer::ImplicitMethodParameter { .. },
+        ) = t
+        {
+            self.error(
+                unit,
+                e.span,
+                "Cannot interpret value because the type is a generic type parameter which is not \
+                 yet bound. We don't know what type to expect here.",
+            );
+            return None;
+        }
         let v = self.compile_value_inner(scope, e, t, resolver)?;
         let mismatch = |this: &mut Self| {
             let name = this.type_name(t);
@@ -3021,7 +3049,7 @@ impl<'a> Translator<'a> {
         &mut self,
         idx: usize,
         eagerness: u32,
-        seen: &mut HashMap<usize, u32>,
+        seen: &mut FastMap<usize, u32>,
         order: &mut Vec<usize>,
     ) {
         let slot = seen.entry(idx).or_insert(0);
@@ -3362,10 +3390,9 @@ fn out_to_val(v: &out::Value, t: &out::Type) -> Val {
         V::Float64(x) => Val::Float(*x),
         V::Text(s) => Val::Text(s.clone().unwrap_or_default()),
         V::Data(d) => Val::Data(d.clone().unwrap_or_default()),
-        V::Enum(x) => match t {
-            out::Type::Enum(id, b) => Val::Enum(*id, b.clone(), *x),
-            _ => Val::UInt(*x as u64),
-        },
+        // The reference compiler reads an enum constant back as its number, which then fits no
+        // enum type: enum constants cannot be used as values there, nor here.
+        V::Enum(x) => Val::UInt(*x as u64),
         V::Interface => Val::Void,
         V::List(m) => Val::List(t.clone(), obj(m)),
         V::Struct(m) => match t {

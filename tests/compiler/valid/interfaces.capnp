@@ -107,6 +107,8 @@ interface Container(Item) {
   transform @3 [Result] (fn :Transformer(Item, Result)) -> (results :Container(Result));
   # A method with its own type parameter.
   wrap @4 [T] (value :T) -> Holder(T);
+  store @5 Holder(Text) -> Holder(Item);
+  # Generic struct types as whole parameter and result lists.
 
   struct Holder(Value) {
     value @0 :Value;

@@ -53,9 +53,18 @@ struct Outer {
     limit @5 :UInt32 = Outer.limit;
   }
 
+  interface Callback {
+    # An interface nested in a struct, using its sibling declarations.
+    notify @0 (kind :Kind, thing :Thing) -> (handled :Bool);
+  }
+
+  annotation note(field) :Kind;
+  # An annotation nested in a struct.
+
   using Inner = Middle.Thing;
   inner @0 :Inner;
   middle @1 :Middle;
+  callback @2 :Callback $note(large);
 }
 
 struct Thing {

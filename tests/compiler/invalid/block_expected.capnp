@@ -1,0 +1,2 @@
+@0x95dc060753b79819;
+struct Point;

@@ -1,0 +1,2 @@
+@0xd4c68a8969225146;
+const text :Text = embed "no-such-file.txt";

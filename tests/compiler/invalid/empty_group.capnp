@@ -1,0 +1,4 @@
+@0xd7b1648fed16303b;
+struct Settings {
+  nothing :group {}
+}

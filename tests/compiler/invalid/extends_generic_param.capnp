@@ -1,0 +1,2 @@
+@0xfa9d395d71212690;
+interface Derived(Parent) extends(Parent) {}

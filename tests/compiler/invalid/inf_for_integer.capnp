@@ -1,0 +1,2 @@
+@0xa0dee0fd9279a38a;
+const count :Int32 = inf;

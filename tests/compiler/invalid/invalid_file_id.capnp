@@ -1,0 +1,2 @@
+@0x1234;
+struct Fine {}

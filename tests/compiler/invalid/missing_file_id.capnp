@@ -1,0 +1,3 @@
+struct Lonely {
+  value @0 :Int32;
+}

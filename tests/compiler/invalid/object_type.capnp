@@ -1,0 +1,4 @@
+@0xd491ebee23ff9ad3;
+struct Legacy {
+  payload @0 :Object;
+}

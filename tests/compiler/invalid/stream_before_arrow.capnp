@@ -1,0 +1,4 @@
+@0xfdb85e13ac246bdc;
+interface Sink {
+  write @0 stream -> ();
+}

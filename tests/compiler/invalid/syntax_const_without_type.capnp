@@ -1,0 +1,2 @@
+@0xe3cfddaffa93e1fc;
+const untyped = 5;

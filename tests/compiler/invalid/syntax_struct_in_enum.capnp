@@ -1,0 +1,5 @@
+@0x8d06418291da2299;
+enum Mixed {
+  a @0;
+  struct Nested {}
+}

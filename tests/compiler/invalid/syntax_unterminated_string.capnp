@@ -1,0 +1,2 @@
+@0xa63e0dcde82899c2;
+const greeting :Text = "hello;

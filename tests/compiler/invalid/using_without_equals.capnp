@@ -1,0 +1,3 @@
+@0xe23323b2de71eb1a;
+struct Thing {}
+using Thing;
