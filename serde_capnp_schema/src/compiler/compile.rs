@@ -380,7 +380,7 @@ impl Loader<'_> {
                 self.compiler
                     .sources
                     .contains_key(&key)
-                    .then(|| (Location::Memory(key), name))
+                    .then_some((Location::Memory(key), name))
             }
             Location::Bundled(n) => {
                 let key = normalize(&join_dir(n, path));
