@@ -24,6 +24,17 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     segments: Vec<&'de [u8]>,
     limits: Limits,
 ) -> Result<T> {
+    deserialize_seed(pool, node, segments, limits, std::marker::PhantomData::<T>)
+}
+
+/// Like [`deserialize`], with a seed (which, for a dynamic value, carries the schema type).
+pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
+    pool: &'de SchemaPool,
+    node: NodeIndex,
+    segments: Vec<&'de [u8]>,
+    limits: Limits,
+    seed: S,
+) -> Result<S::Value> {
     let msg = Msg::new(segments, limits)?;
     let root = msg.root()?;
     let mut ctx = DeCtx {
@@ -34,7 +45,7 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
         plan_index: PlanIndex::new(),
         variants: FastMap::default(),
     };
-    T::deserialize(ValueDe {
+    seed.deserialize(ValueDe {
         ctx: &mut ctx,
         ty: Cow::Owned(Type::Struct(node, None)),
         src: Src::Ptr(Some(root), None),
