@@ -116,6 +116,7 @@ macro_rules! tuples_as_seq {
 }
 
 mod value;
+pub mod packing;
 mod content;
 mod de;
 mod de_fast;
