@@ -59,6 +59,8 @@ pub enum ExprKind {
     Float(f64),
     /// A string literal, escapes decoded. Adjacent literals are concatenated.
     String(String),
+    /// A string literal whose escapes make bytes that are not UTF-8 (`"\xff"`).
+    StringBytes(Vec<u8>),
     /// `0x"0a 1b"`: binary data.
     Binary(Vec<u8>),
     /// `Foo`: a name looked up in the enclosing scopes.

@@ -399,9 +399,12 @@ impl Loader<'_> {
             let mut wanted = Vec::new();
             collect_paths(&self.units[next].ast, &mut wanted);
             for (path, is_embed) in wanted {
-                if self.imports.contains_key(&(next, path.clone()))
-                    || self.embeds.contains_key(&(next, path.clone()))
-                {
+                let done = if is_embed {
+                    self.embeds.contains_key(&(next, path.clone()))
+                } else {
+                    self.imports.contains_key(&(next, path.clone()))
+                };
+                if done {
                     continue;
                 }
                 let Some((location, name)) = self.find(next, &path) else {

@@ -335,7 +335,7 @@ fn build_value(v: &Value, mut b: value::Builder<'_>) -> capnp::Result<()> {
         Value::Float32(x) => b.set_float32(*x),
         Value::Float64(x) => b.set_float64(*x),
         Value::Text(None) => clear_member(b, "text")?,
-        Value::Text(Some(s)) => b.set_text(s.as_str()),
+        Value::Text(Some(s)) => b.set_text(capnp::text::Reader(s)),
         Value::Data(None) => clear_member(b, "data")?,
         Value::Data(Some(d)) => b.set_data(d),
         Value::List(p) => copy_pointer(p, b.init_list())?,

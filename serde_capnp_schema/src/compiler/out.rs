@@ -165,7 +165,8 @@ pub(crate) enum Value {
     UInt64(u64),
     Float32(f32),
     Float64(f64),
-    Text(Option<String>),
+    /// Text bytes, without the NUL; not always UTF-8 (escapes in a literal can make any byte).
+    Text(Option<Vec<u8>>),
     Data(Option<Vec<u8>>),
     List(Option<Vec<u8>>),
     Enum(u16),

@@ -1019,11 +1019,10 @@ impl Parser<'_> {
                     self.bump();
                     bytes.extend_from_slice(&self.strings[i as usize]);
                 }
-                // Escapes can make bytes that are not UTF-8. The reference keeps them in the
-                // literal; they only make sense as `Data`, which is what `Binary` gives.
+                // Escapes can make bytes that are not UTF-8; the reference keeps them as they are.
                 let kind = match String::from_utf8(bytes) {
                     Ok(text) => ExprKind::String(text),
-                    Err(e) => ExprKind::Binary(e.into_bytes()),
+                    Err(e) => ExprKind::StringBytes(e.into_bytes()),
                 };
                 Expr {
                     kind,
@@ -1293,7 +1292,7 @@ mod tests {
             ExprKind::NegativeInt(v) => format!("-{v}"),
             ExprKind::Float(v) => format!("float({v})"),
             ExprKind::String(s) => format!("{s:?}"),
-            ExprKind::Binary(b) => format!("bin{b:?}"),
+            ExprKind::Binary(b) | ExprKind::StringBytes(b) => format!("bin{b:?}"),
             ExprKind::RelativeName(n) => n.value.clone(),
             ExprKind::AbsoluteName(n) => format!(".{}", n.value),
             ExprKind::Import(p) => format!("import {:?}", p.value),

@@ -234,6 +234,9 @@ struct Translator<'a> {
     by_id: FastMap<u64, usize>,
     file_roots: Vec<usize>,
     states: Vec<State>,
+    /// A node's layout (and its data fields' defaults), available while its pointer values and
+    /// annotations are still being compiled: those may refer back to the node itself.
+    bootstrap: Vec<Option<Rc<Finished>>>,
     /// Group and parameter-struct IDs → the node that owns them.
     aux_owner: FastMap<u64, usize>,
     next_bogus_id: u64,
@@ -291,6 +294,7 @@ fn expr_string(e: &Expr) -> String {
         ExprKind::NegativeInt(v) => format!("-{v}"),
         ExprKind::Float(v) => v.to_string(),
         ExprKind::String(s) => format!("{s:?}"),
+        ExprKind::StringBytes(b) => format!("{:?}", String::from_utf8_lossy(b)),
         ExprKind::Binary(b) => format!(
             "0x\"{}\"",
             b.iter().map(|x| format!("{x:02x}")).collect::<String>()
@@ -392,6 +396,7 @@ impl<'a> Translator<'a> {
             by_id: FastMap::default(),
             file_roots: Vec::new(),
             states: Vec::new(),
+            bootstrap: Vec::new(),
             aux_owner: FastMap::default(),
             next_bogus_id: 1000,
             errors: Vec::new(),
@@ -458,6 +463,7 @@ impl<'a> Translator<'a> {
         let (unit, span) = (node.unit, node_span(node.decl));
         self.nodes.push(node);
         self.states.push(State::Pending);
+        self.bootstrap.push(None);
         loop {
             match self.by_id.get(&id) {
                 None => break,
@@ -1357,6 +1363,9 @@ impl<'a> Translator<'a> {
     fn finished(&mut self, idx: usize) -> Option<Rc<Finished>> {
         match &self.states[idx] {
             State::Done(f) => return f.clone(),
+            State::InProgress if self.bootstrap[idx].is_some() => {
+                return self.bootstrap[idx].clone();
+            }
             State::InProgress => {
                 let (unit, span) = (self.nodes[idx].unit, node_span(self.nodes[idx].decl));
                 self.error(unit, span, "Declaration recursively depends on itself.");
@@ -1373,6 +1382,18 @@ impl<'a> Translator<'a> {
         }
         self.states[idx] = State::Done(result.clone());
         result
+    }
+
+    /// Makes a node's layout visible to values compiled while the node is still in progress.
+    fn publish_bootstrap(&mut self, idx: usize, node: out::Node, aux: Vec<out::Node>) {
+        for g in &aux {
+            self.aux_owner.insert(g.id, idx);
+        }
+        self.bootstrap[idx] = Some(Rc::new(Finished {
+            node,
+            aux,
+            source_info: Vec::new(),
+        }));
     }
 
     /// The translated node (or group / parameter struct) with this ID.
@@ -1469,18 +1490,24 @@ impl<'a> Translator<'a> {
                 enumerants.sort_by_key(|e| e.0);
                 let mut dup = OrdinalCheck::default();
                 let mut list = Vec::new();
-                for (_, code, d) in enumerants {
+                for (_, code, d) in &enumerants {
                     if let DeclId::Ordinal(o) = d.id {
                         dup.check(self, unit, o);
                     }
                     info.members.push(d.doc_comment.clone());
-                    let annotations =
-                        self.compile_annotations(&scope, idx, d.annotations.iter(), Tgt::Enumerant);
                     list.push(out::Enumerant {
                         name: d.name.value.clone(),
-                        code_order: code,
-                        annotations,
+                        code_order: *code,
+                        annotations: Vec::new(),
                     });
+                }
+                // The enumerants are known before their annotations, whose values may use them.
+                let mut node = finished.node.clone();
+                node.kind = out::NodeKind::Enum(list.clone());
+                self.publish_bootstrap(idx, node, Vec::new());
+                for (e, (_, _, d)) in list.iter_mut().zip(&enumerants) {
+                    e.annotations =
+                        self.compile_annotations(&scope, idx, d.annotations.iter(), Tgt::Enumerant);
                 }
                 finished.node.kind = out::NodeKind::Enum(list);
                 Tgt::Enum
@@ -1791,47 +1818,6 @@ impl<'a> Translator<'a> {
             }
         }
 
-        // Defaults (they may need other structs' layouts, which are ready now).
-        for mi in defaults {
-            let (p, index) = (
-                b.members[mi].parent.unwrap_or(0),
-                b.members[mi].index.unwrap_or(0),
-            );
-            let default = b.members[mi].default;
-            let is_param = b.members[mi].is_param;
-            let out::FieldKind::Slot { type_, .. } = &b.members[p].fields[index].kind else {
-                continue;
-            };
-            let type_ = type_.clone();
-            let (value, explicit) = match default {
-                None => (default_default(&type_), false),
-                Some(e) => {
-                    let is_null = matches!(&e.kind, ExprKind::RelativeName(n) if n.value == "null");
-                    if is_param && is_null {
-                        if !is_pointer(&type_) {
-                            self.error(
-                                unit,
-                                e.span,
-                                "Only pointer parameters can declare their default as 'null'.",
-                            );
-                        }
-                        (default_default(&type_), true)
-                    } else {
-                        (self.compile_value_to_out(scope, e, &type_, resolver), true)
-                    }
-                }
-            };
-            if let out::FieldKind::Slot {
-                default_value,
-                had_explicit_default,
-                ..
-            } = &mut b.members[p].fields[index].kind
-            {
-                *default_value = value;
-                *had_explicit_default = explicit;
-            }
-        }
-
         // Groups and unions get their IDs and discriminants, parents before children.
         let mut groups: Vec<(usize, out::Node, out::SourceInfo)> = Vec::new();
         let order: Vec<usize> = std::iter::once(0).chain(b.all.iter().copied()).collect();
@@ -1893,6 +1879,98 @@ impl<'a> Translator<'a> {
             ));
         }
 
+        let top = |m: &MInfo<'_>| -> (u16, u32) {
+            match m.layout_union {
+                Some(u) => (
+                    m.union_discriminants,
+                    result.discriminant_offsets.get(u).copied().unwrap_or(0),
+                ),
+                None => (0, 0),
+            }
+        };
+
+        // Defaults in two passes, as the reference compiler does: values of data fields first;
+        // then, with the struct's layout published (a struct value of this very type, or of a
+        // type that refers back to it, needs it), pointer values.
+        let (pointers, data): (Vec<usize>, Vec<usize>) = defaults.into_iter().partition(|&mi| {
+            b.types
+                .get(&mi)
+                .and_then(|t| t.as_ref())
+                .is_some_and(is_pointer)
+        });
+        for pass in [data, pointers] {
+            for mi in pass {
+                let (p, index) = (
+                    b.members[mi].parent.unwrap_or(0),
+                    b.members[mi].index.unwrap_or(0),
+                );
+                let default = b.members[mi].default;
+                let is_param = b.members[mi].is_param;
+                let out::FieldKind::Slot { type_, .. } = &b.members[p].fields[index].kind else {
+                    continue;
+                };
+                let type_ = type_.clone();
+                let (value, explicit) = match default {
+                    None => (default_default(&type_), false),
+                    Some(e) => {
+                        let is_null =
+                            matches!(&e.kind, ExprKind::RelativeName(n) if n.value == "null");
+                        if is_param && is_null {
+                            if !is_pointer(&type_) {
+                                self.error(
+                                    unit,
+                                    e.span,
+                                    "Only pointer parameters can declare their default as 'null'.",
+                                );
+                            }
+                            (default_default(&type_), true)
+                        } else {
+                            (self.compile_value_to_out(scope, e, &type_, resolver), true)
+                        }
+                    }
+                };
+                if let out::FieldKind::Slot {
+                    default_value,
+                    had_explicit_default,
+                    ..
+                } = &mut b.members[p].fields[index].kind
+                {
+                    *default_value = value;
+                    *had_explicit_default = explicit;
+                }
+            }
+
+            if params.is_none() {
+                let (count, offset) = top(&b.members[0]);
+                let mut node = finished.node.clone();
+                node.kind = out::NodeKind::Struct(out::Struct {
+                    data_words: result.data_words,
+                    pointers: result.pointers,
+                    is_group: false,
+                    discriminant_count: count,
+                    discriminant_offset: offset,
+                    fields: b.members[0].fields.clone(),
+                });
+                let aux = groups
+                    .iter()
+                    .map(|(mi, g, _)| {
+                        let (count, offset) = top(&b.members[*mi]);
+                        let mut g = g.clone();
+                        g.kind = out::NodeKind::Struct(out::Struct {
+                            data_words: result.data_words,
+                            pointers: result.pointers,
+                            is_group: true,
+                            discriminant_count: count,
+                            discriminant_offset: offset,
+                            fields: b.members[*mi].fields.clone(),
+                        });
+                        g
+                    })
+                    .collect();
+                self.publish_bootstrap(resolver, node, aux);
+            }
+        }
+
         // Annotations on members.
         for &mi in &b.all {
             let (Some(p), Some(index)) = (b.members[mi].parent, b.members[mi].index) else {
@@ -1912,15 +1990,6 @@ impl<'a> Translator<'a> {
             b.members[p].fields[index].annotations = anns;
         }
 
-        let top = |m: &MInfo<'_>| -> (u16, u32) {
-            match m.layout_union {
-                Some(u) => (
-                    m.union_discriminants,
-                    result.discriminant_offsets.get(u).copied().unwrap_or(0),
-                ),
-                None => (0, 0),
-            }
-        };
         for (mi, mut node, mut si) in groups {
             let (count, offset) = top(&b.members[mi]);
             node.kind = out::NodeKind::Struct(out::Struct {
@@ -2510,9 +2579,9 @@ impl OrdinalCheck {
                     self.expected
                 ),
             );
-            self.expected = o.value + 1;
+            self.expected = o.value.saturating_add(1);
         } else {
-            self.expected += 1;
+            self.expected = self.expected.saturating_add(1);
             self.last = Some(o);
         }
     }
@@ -2529,7 +2598,7 @@ enum Val {
     Int(i64),
     UInt(u64),
     Float(f64),
-    Text(String),
+    Text(Vec<u8>),
     Data(Vec<u8>),
     Enum(u64, out::Brand, u16),
     /// A list of the given type.
@@ -2684,9 +2753,7 @@ impl<'a> Translator<'a> {
                     return None;
                 };
                 match t {
-                    out::Type::Text => {
-                        Some(Val::Text(String::from_utf8_lossy(&bytes).into_owned()))
-                    }
+                    out::Type::Text => Some(Val::Text(bytes)),
                     out::Type::Data => Some(Val::Data(bytes)),
                     out::Type::Struct(id, brand) => match Obj::from_message(&bytes) {
                         Some(obj) => Some(Val::Struct(*id, brand.clone(), obj)),
@@ -2722,7 +2789,12 @@ impl<'a> Translator<'a> {
             ExprKind::String(s) => Some(if *t == out::Type::Data {
                 Val::Data(s.as_bytes().to_vec())
             } else {
-                Val::Text(s.clone())
+                Val::Text(s.as_bytes().to_vec())
+            }),
+            ExprKind::StringBytes(b) => Some(if *t == out::Type::Data {
+                Val::Data(b.clone())
+            } else {
+                Val::Text(b.clone())
             }),
             ExprKind::Binary(b) => {
                 if *t != out::Type::Data {
@@ -3353,7 +3425,7 @@ fn val_to_out(v: Val, t: &out::Type) -> out::Value {
 fn val_to_obj(v: Val) -> Obj {
     match v {
         Val::Text(s) => {
-            let mut bytes = s.into_bytes();
+            let mut bytes = s;
             bytes.push(0);
             Obj::List(LObj::Bits {
                 bits: 8,
@@ -3523,6 +3595,11 @@ fn encode(obj: &Obj, at: usize, words: &mut Vec<u64>) {
         |at: usize, target: usize| (((target as i64 - at as i64 - 1) as u64) << 2) & 0xffff_fffc;
     match obj {
         Obj::Null => {}
+        // A struct with no data and no pointers is encoded pointing just before itself, so that
+        // it is not mistaken for a null pointer.
+        Obj::Struct(s) if s.data.is_empty() && s.ptrs.is_empty() => {
+            words[at] = 0xffff_fffc;
+        }
         Obj::Struct(s) => {
             let dw = s.data.len().div_ceil(8);
             let start = alloc(words, dw + s.ptrs.len());
