@@ -1384,6 +1384,28 @@ impl<'a> Translator<'a> {
         result
     }
 
+    /// The number of the enumerant `name` of enum `id`, from the declaration itself: an enum
+    /// value must not wait for the enum's annotations, which may hold values of types that are
+    /// still being laid out.
+    fn enumerant_number(&self, id: u64, name: &str) -> Option<u16> {
+        let idx = *self.by_id.get(&id)?;
+        let mut enumerants: Vec<(u64, &str)> = self.nodes[idx]
+            .decl
+            .nested
+            .iter()
+            .filter_map(|d| match (&d.kind, d.id) {
+                (DeclKind::Enumerant, DeclId::Ordinal(o)) => Some((o.value, d.name.value.as_str())),
+                (DeclKind::Enumerant, _) => Some((u64::MAX, d.name.value.as_str())),
+                _ => None,
+            })
+            .collect();
+        enumerants.sort_by_key(|e| e.0);
+        enumerants
+            .iter()
+            .position(|(_, n)| *n == name)
+            .map(|i| i as u16)
+    }
+
     /// Makes a node's layout visible to values compiled while the node is still in progress.
     fn publish_bootstrap(&mut self, idx: usize, node: out::Node, aux: Vec<out::Node>) {
         for g in &aux {
@@ -1531,6 +1553,11 @@ impl<'a> Translator<'a> {
             }
             _ => Tgt::File,
         };
+        // The node's own annotations come last and may hold values whose types use this node
+        // (an annotation's type, a struct's layout), so those see it as it is now.
+        if self.bootstrap[idx].is_none() {
+            self.publish_bootstrap(idx, finished.node.clone(), finished.aux.clone());
+        }
         finished.node.annotations =
             self.compile_annotations(&scope, idx, annotations.into_iter(), targets_flag);
         finished.source_info.insert(0, info);
@@ -2720,12 +2747,8 @@ impl<'a> Translator<'a> {
             ExprKind::RelativeName(name) => {
                 let id = name.value.as_str();
                 if let out::Type::Enum(eid, brand) = t {
-                    if let Some(node) = self.node_by_id(*eid) {
-                        if let out::NodeKind::Enum(list) = &node.kind {
-                            if let Some(i) = list.iter().position(|x| x.name == id) {
-                                return Some(Val::Enum(*eid, brand.clone(), i as u16));
-                            }
-                        }
+                    if let Some(i) = self.enumerant_number(*eid, id) {
+                        return Some(Val::Enum(*eid, brand.clone(), i));
                     }
                 } else {
                     match id {
