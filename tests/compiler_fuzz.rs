@@ -26,8 +26,8 @@
 //!
 //! Environment variables:
 //! - `SERDE_CAPNP_FUZZ_SEED`: the seed (decimal or `0x` hex; default: a fixed seed). Printed.
-//! - `SERDE_CAPNP_FUZZ_CASES`: how many schemas `fuzz_layouts_match_capnp` tries (default 300).
-//! - `SERDE_CAPNP_FUZZ_MUTATIONS`: how many mutated schemas the second test tries (default 200).
+//! - `SERDE_CAPNP_FUZZ_CASES`: how many schemas `fuzz_layouts_match_capnp` tries (default 2000).
+//! - `SERDE_CAPNP_FUZZ_MUTATIONS`: how many mutated schemas the second test tries (default 1000).
 //! - `SERDE_CAPNP_FUZZ_ONLY`: run only this case number (with the same seed), e.g. to reproduce
 //!   one failure.
 //! - `SERDE_CAPNP_FUZZ_MAX_FAILURES`: how many failures to collect before stopping (default 5).
@@ -57,8 +57,8 @@ use serde_capnp_schema::compiler::Compiler;
 // ===========================================================================================
 
 const DEFAULT_SEED: u64 = 0x5eed_c0ff_ee42_0f42;
-const DEFAULT_CASES: u64 = 300;
-const DEFAULT_MUTATIONS: u64 = 200;
+const DEFAULT_CASES: u64 = 2000;
+const DEFAULT_MUTATIONS: u64 = 1000;
 /// Cases compiled by one `capnp compile` invocation (they share one imported library file).
 const BATCH: u64 = 20;
 /// Failures collected before giving up (`SERDE_CAPNP_FUZZ_MAX_FAILURES` overrides it).
