@@ -72,6 +72,40 @@ pub(crate) fn translate(program: Program<'_>, requested: &[usize]) -> (out::Requ
             request.nodes.extend(done.aux.iter().cloned());
         }
     }
+    // Annotation values, now that every node they could need is laid out. Only the values of
+    // nodes in the request matter (others were translated just for their layout).
+    let positions: FastMap<u64, usize> = request
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.id, i))
+        .collect();
+    let mut next = 0;
+    while next < t.jobs.len() {
+        let job = t.jobs[next].clone();
+        next += 1;
+        let Some(&at) = positions.get(&job.owner) else {
+            continue;
+        };
+        let value = t.compile_value_to_out(&job.scope, job.expr, &job.type_, job.resolver);
+        let node = &mut request.nodes[at];
+        let annotations = match (job.site, &mut node.kind) {
+            (Site::Node, _) => Some(&mut node.annotations),
+            (Site::Member(i), out::NodeKind::Struct(s)) => {
+                s.fields.get_mut(i).map(|f| &mut f.annotations)
+            }
+            (Site::Member(i), out::NodeKind::Enum(list)) => {
+                list.get_mut(i).map(|e| &mut e.annotations)
+            }
+            (Site::Member(i), out::NodeKind::Interface { methods, .. }) => {
+                methods.get_mut(i).map(|m| &mut m.annotations)
+            }
+            _ => None,
+        };
+        if let Some(a) = annotations.and_then(|a| a.get_mut(job.index)) {
+            a.value = value;
+        }
+    }
     for &u in requested {
         let root = t.file_roots[u];
         let mut imports: Vec<(u64, String)> = Vec::new();
@@ -241,6 +275,29 @@ struct Translator<'a> {
     aux_owner: FastMap<u64, usize>,
     next_bogus_id: u64,
     errors: Vec<Error>,
+    /// Annotation values still to compile.
+    jobs: Vec<ValueJob<'a>>,
+}
+
+/// Where an annotation sits in a node: on the node, or on its field, enumerant or method number
+/// N.
+#[derive(Debug, Clone, Copy)]
+enum Site {
+    Node,
+    Member(usize),
+}
+
+/// An annotation value compiled after the nodes are translated: it may be a value of a type that
+/// is still being laid out when the annotation is met (the annotated struct itself, say).
+#[derive(Clone)]
+struct ValueJob<'a> {
+    owner: u64,
+    site: Site,
+    index: usize,
+    expr: &'a Expr,
+    type_: out::Type,
+    scope: Rc<BrandScope>,
+    resolver: usize,
 }
 
 const BUILTINS: &[(&str, Builtin)] = &[
@@ -375,7 +432,7 @@ fn find_imports(decl: &Decl, out: &mut std::collections::BTreeSet<String>) {
                 params(r, out);
             }
         }
-        DeclKind::Annotation { type_, .. } => expr(type_, out),
+        // An annotation declaration's type is not listed, as the reference compiler does not.
         DeclKind::NakedAnnotation(a) => expr(&a.name, out),
         _ => {}
     }
@@ -400,6 +457,7 @@ impl<'a> Translator<'a> {
             aux_owner: FastMap::default(),
             next_bogus_id: 1000,
             errors: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 
@@ -1527,9 +1585,16 @@ impl<'a> Translator<'a> {
                 let mut node = finished.node.clone();
                 node.kind = out::NodeKind::Enum(list.clone());
                 self.publish_bootstrap(idx, node, Vec::new());
-                for (e, (_, _, d)) in list.iter_mut().zip(&enumerants) {
-                    e.annotations =
-                        self.compile_annotations(&scope, idx, d.annotations.iter(), Tgt::Enumerant);
+                let id = finished.node.id;
+                for (i, (e, (_, _, d))) in list.iter_mut().zip(&enumerants).enumerate() {
+                    e.annotations = self.compile_annotations(
+                        &scope,
+                        idx,
+                        d.annotations.iter(),
+                        Tgt::Enumerant,
+                        id,
+                        Site::Member(i),
+                    );
                 }
                 finished.node.kind = out::NodeKind::Enum(list);
                 Tgt::Enum
@@ -1558,8 +1623,14 @@ impl<'a> Translator<'a> {
         if self.bootstrap[idx].is_none() {
             self.publish_bootstrap(idx, finished.node.clone(), finished.aux.clone());
         }
-        finished.node.annotations =
-            self.compile_annotations(&scope, idx, annotations.into_iter(), targets_flag);
+        finished.node.annotations = self.compile_annotations(
+            &scope,
+            idx,
+            annotations.into_iter(),
+            targets_flag,
+            finished.node.id,
+            Site::Node,
+        );
         finished.source_info.insert(0, info);
         Some(finished)
     }
@@ -2012,8 +2083,14 @@ impl<'a> Translator<'a> {
                     _ => Tgt::Field,
                 }
             };
-            let anns =
-                self.compile_annotations(scope, resolver, b.members[mi].annotations.iter(), flag);
+            let anns = self.compile_annotations(
+                scope,
+                resolver,
+                b.members[mi].annotations.iter(),
+                flag,
+                b.members[p].node_id,
+                Site::Member(index),
+            );
             b.members[p].fields[index].annotations = anns;
         }
 
@@ -2325,8 +2402,14 @@ impl<'a> Translator<'a> {
                 self.compile_param_list(scope, idx, d, ordinal, false, Some(params), finished);
             let (result_struct_type, result_brand) =
                 self.compile_param_list(scope, idx, d, ordinal, true, results.as_ref(), finished);
-            let annotations =
-                self.compile_annotations(scope, idx, d.annotations.iter(), Tgt::Method);
+            let annotations = self.compile_annotations(
+                scope,
+                idx,
+                d.annotations.iter(),
+                Tgt::Method,
+                finished.node.id,
+                Site::Member(list.len()),
+            );
             list.push(out::Method {
                 name: d.name.value.clone(),
                 code_order: code,
@@ -3060,12 +3143,17 @@ impl<'a> Translator<'a> {
         }
     }
 
-    fn compile_annotations<'b>(
+    /// Resolves annotation applications. Their values are compiled later ([`ValueJob`]), once
+    /// every node they might need is laid out; only their IDs, brands and checks happen here.
+    #[allow(clippy::too_many_arguments)]
+    fn compile_annotations(
         &mut self,
         scope: &Rc<BrandScope>,
         resolver: usize,
-        uses: impl Iterator<Item = &'b AnnotationUse>,
+        uses: impl Iterator<Item = &'a AnnotationUse>,
         flag: Tgt,
+        owner: u64,
+        site: Site,
     ) -> Vec<out::Annotation> {
         let unit = self.nodes[resolver].unit;
         let mut result = Vec::new();
@@ -3127,7 +3215,16 @@ impl<'a> Translator<'a> {
                             }
                         }
                         Some(v) => {
-                            ann.value = self.compile_value_to_out(scope, v, &type_, resolver)
+                            ann.value = default_default(&type_);
+                            self.jobs.push(ValueJob {
+                                owner,
+                                site,
+                                index: result.len(),
+                                expr: v,
+                                type_,
+                                scope: scope.clone(),
+                                resolver,
+                            });
                         }
                     }
                 }
