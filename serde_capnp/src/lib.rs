@@ -126,6 +126,7 @@ mod plan;
 mod schema;
 mod ser;
 mod ser_fast;
+mod text;
 mod wire;
 
 use std::io::{BufRead, Read, Write};
