@@ -116,6 +116,7 @@ macro_rules! tuples_as_seq {
 }
 
 mod value;
+mod json;
 pub mod packing;
 mod content;
 mod de;
@@ -138,6 +139,7 @@ use serde::{Deserialize, Serialize};
 pub use error::{Category, Error, Result};
 pub use schema::{ReadOptions, Schema, StructSchema};
 pub use value::{from_value, to_value, Enumerant, Struct, Value};
+pub use json::JsonStyle;
 pub use serde_capnp_schema as model;
 /// The built-in schema compiler, for [`Schema::compile`] with import paths or in-memory files.
 pub use serde_capnp_schema::compiler::{CompileError, Compiler};

@@ -1,8 +1,11 @@
 //! `serde-capnp`: Cap'n Proto schema tooling with no C++ dependency.
 //!
+//! `serde-capnp convert FROM:TO [SCHEMA TYPE]` converts message streams as `capnp convert` does.
 //! `serde-capnp compile -o- FILE...` prints the `CodeGeneratorRequest` exactly as
 //! `capnp compile -o-` does, and `-oPLUGIN[:DIR]` runs a code generator plugin the way
 //! `capnp compile` does, so the binary can stand in for the C++ tool in builds.
+
+mod convert;
 
 use clap::{Args, Parser, Subcommand};
 use serde_capnp_schema::compiler::Compiler;
@@ -22,8 +25,36 @@ struct Cli {
 enum Cmd {
     /// Compile schema files and hand the result to code generators (like `capnp compile`).
     Compile(CompileArgs),
+    /// Convert a stream of messages between formats (like `capnp convert`).
+    Convert(ConvertArgs),
     /// Print a fresh, random file ID (like `capnp id`).
     Id,
+}
+
+#[derive(Args)]
+struct ConvertArgs {
+    /// `FROM:TO`, each one of binary, packed, flat, flat-packed, canonical, text, json.
+    conversion: String,
+    /// The schema file (needed for text and JSON).
+    schema: Option<String>,
+    /// The root struct type in the schema.
+    #[arg(value_name = "TYPE")]
+    root: Option<String>,
+    /// Add DIR to the directories searched by absolute imports.
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    import_path: Vec<PathBuf>,
+    /// Do not search the standard import directories or the bundled standard schemas.
+    #[arg(long)]
+    no_standard_import: bool,
+    /// Text and JSON on one line per message.
+    #[arg(long)]
+    short: bool,
+    /// Binary output in fixed segments of N words.
+    #[arg(long, value_name = "N")]
+    segment_size: Option<u32>,
+    /// Accepted for compatibility with `capnp convert`; no format warnings are printed.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -58,6 +89,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Cmd::Compile(args) => compile(args),
+        Cmd::Convert(args) => match convert(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("serde-capnp convert: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Id => {
             println!(
                 "@0x{:016x};",
@@ -66,6 +104,42 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn convert(args: ConvertArgs) -> Result<(), String> {
+    let (from, to) = args
+        .conversion
+        .split_once(':')
+        .ok_or("invalid conversion, format is: <from>:<to>")?;
+    let (from, to) = (convert::Format::parse(from)?, convert::Format::parse(to)?);
+    let root = match (&args.schema, &args.root) {
+        (Some(schema), Some(root)) => {
+            let mut compiler = Compiler::new();
+            for dir in &args.import_path {
+                compiler = compiler.import_path(dir);
+            }
+            if args.no_standard_import {
+                compiler = compiler.no_standard_import();
+            }
+            let schema =
+                serde_capnp::Schema::compile(&compiler, &[schema]).map_err(|e| e.to_string())?;
+            Some(schema.struct_type(root).map_err(|e| e.to_string())?)
+        }
+        _ => None,
+    };
+    let opts = convert::Options {
+        from,
+        to,
+        short: args.short,
+        segment_size: args.segment_size,
+        root,
+    };
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut output = std::io::BufWriter::new(stdout.lock());
+    convert::run(&opts, &mut input, &mut output)?;
+    output.flush().map_err(|e| format!("writing stdout: {e}"))
 }
 
 fn compile(args: CompileArgs) -> ExitCode {

@@ -162,3 +162,146 @@ fn id_prints_a_fresh_file_id() {
     let id = u64::from_str_radix(hex, 16).unwrap();
     assert!(id & (1 << 63) != 0, "{a}");
 }
+
+/// A message of every type, as text the reference tool encodes for us.
+const ALLTYPES_TEXT: &str = r#"(boolField = true, int8Field = -8, int16Field = -1600, int32Field = -320000,
+  int64Field = -6400000000, uint8Field = 8, uint16Field = 1600, uint32Field = 3200000000,
+  uint64Field = 12345678901234567890, float32Field = 1.5, float64Field = -0.25,
+  textField = "café \"quoted\"\n", dataField = 0x"00 01 fe ff", enumField = blue,
+  structField = (id = 1, label = "one"),
+  voidList = [void, void], boolList = [true, false, true], int8List = [-1, 2],
+  int64List = [-9223372036854775808, 9223372036854775807], float32List = [0.1, inf, -inf],
+  float64List = [nan, 1e300], textList = ["a", "", "z"], dataList = [0x"aa", ""],
+  enumList = [red, green], structList = [(id = 2), (label = "x")],
+  int32ListList = [[1, 2], [], [3]], point = (x = 3, y = -4),
+  shape = (rect = (width = 2, height = 0.5)), word = "hello",
+  textInnerPair = (key = "k", value = (id = 9)))"#;
+
+fn capnp_tool() -> Option<PathBuf> {
+    let found = Command::new("capnp").arg("--version").output().ok()?;
+    found.status.success().then(|| PathBuf::from("capnp"))
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+fn pipe(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn convert_matches_capnp_convert_on_every_format_pair() {
+    let Some(capnp) = capnp_tool() else {
+        assert!(!in_ci(), "the `capnp` tool is not installed (CI is set)");
+        eprintln!("skipped: the `capnp` tool is not installed");
+        return;
+    };
+    let schema = repo().join("schemas/alltypes.capnp");
+    let encode = |to: &str, input: &[u8]| {
+        let out = pipe(
+            Command::new(&capnp)
+                .arg("convert")
+                .arg(format!("text:{to}"))
+                .arg(&schema)
+                .arg("AllTypes"),
+            input,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    const FORMATS: &[&str] = &[
+        "binary",
+        "packed",
+        "flat",
+        "flat-packed",
+        "canonical",
+        "text",
+        "json",
+    ];
+    let mut differences = Vec::new();
+    for short in [false, true] {
+        for from in FORMATS {
+            // Two messages where the format can carry a stream.
+            let one = encode(from, ALLTYPES_TEXT.as_bytes());
+            let input = if matches!(*from, "binary" | "packed" | "text" | "json") {
+                [one.clone(), one].concat()
+            } else {
+                one
+            };
+            for to in FORMATS {
+                let args = |cmd: &mut Command| {
+                    cmd.arg("convert").arg(format!("{from}:{to}"));
+                    if short {
+                        cmd.arg("--short");
+                    }
+                    cmd.arg(&schema).arg("AllTypes");
+                };
+                let mut theirs = Command::new(&capnp);
+                args(&mut theirs);
+                let theirs = pipe(&mut theirs, &input);
+                let mut ours = bin();
+                args(&mut ours);
+                let ours = pipe(&mut ours, &input);
+                assert!(
+                    ours.status.success(),
+                    "{from}:{to}: {}",
+                    String::from_utf8_lossy(&ours.stderr)
+                );
+                if ours.stdout != theirs.stdout {
+                    differences.push(format!(
+                        "{from}:{to}{}: ours {} bytes, capnp {} bytes",
+                        if short { " --short" } else { "" },
+                        ours.stdout.len(),
+                        theirs.stdout.len()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+#[test]
+fn convert_reports_bad_input_without_panicking() {
+    let schema = repo().join("schemas/alltypes.capnp");
+    for (conversion, input) in [
+        ("binary:text", &b"\x00\x00\x00\x00\x05\x00\x00\x00"[..]),
+        ("text:binary", &b"(int8Field = 300)"[..]),
+        ("json:binary", &b"{\"int8Field\": "[..]),
+        ("packed:binary", &b"\xff\x01"[..]),
+        ("flat:json", &b"\x01\x02\x03\x04\x05\x06\x07\x08"[..]),
+        ("bogus:binary", &b""[..]),
+    ] {
+        let out = pipe(
+            bin()
+                .arg("convert")
+                .arg(conversion)
+                .arg(&schema)
+                .arg("AllTypes"),
+            input,
+        );
+        assert!(!out.status.success(), "{conversion} accepted bad input");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("serde-capnp convert:"),
+            "{conversion}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{conversion}: {stderr}");
+    }
+    // Text and JSON need a schema.
+    let out = pipe(bin().args(["convert", "binary:text"]), b"");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("format requires schema: text"));
+}
