@@ -24,7 +24,21 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     segments: Vec<&'de [u8]>,
     limits: Limits,
 ) -> Result<T> {
-    deserialize_seed(pool, node, segments, limits, std::marker::PhantomData::<T>)
+    let msg = Msg::new(segments, limits)?;
+    let root = msg.root()?;
+    let mut ctx = DeCtx {
+        pool,
+        msg,
+        depth_left: limits.nesting,
+        plans: Vec::new(),
+        plan_index: PlanIndex::new(),
+        variants: FastMap::default(),
+    };
+    T::deserialize(ValueDe {
+        ctx: &mut ctx,
+        ty: Cow::Owned(Type::Struct(node, None)),
+        src: Src::Ptr(Some(root), None),
+    })
 }
 
 /// Like [`deserialize`], with a seed (which, for a dynamic value, carries the schema type).
