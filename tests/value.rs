@@ -108,3 +108,86 @@ fn values_built_by_hand_write_and_read() {
     let err = schema.to_vec(&wrong).unwrap_err();
     assert!(err.to_string().contains("id"), "{err}");
 }
+
+/// Our `Value` in the shape pycapnp's `to_dict` has (as `tests/py/dump.py` prints it): unset
+/// pointers left out, Void as null, Data as hex, enums by name, floats as doubles.
+fn to_dict_shape(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    let float = |f: f64| {
+        if f.is_nan() {
+            J::from("NaN")
+        } else if f.is_infinite() {
+            J::from(if f > 0.0 { "Infinity" } else { "-Infinity" })
+        } else {
+            J::from(f)
+        }
+    };
+    match v {
+        Value::Void | Value::Null => J::Null,
+        Value::Bool(b) => J::from(*b),
+        Value::Int8(x) => J::from(*x),
+        Value::Int16(x) => J::from(*x),
+        Value::Int32(x) => J::from(*x),
+        Value::Int64(x) => J::from(*x),
+        Value::UInt8(x) => J::from(*x),
+        Value::UInt16(x) => J::from(*x),
+        Value::UInt32(x) => J::from(*x),
+        Value::UInt64(x) => J::from(*x),
+        Value::Float32(x) => float(*x as f64),
+        Value::Float64(x) => float(*x),
+        Value::Text(t) => J::from(t.as_str()),
+        Value::Data(d) => J::from(d.iter().map(|b| format!("{b:02x}")).collect::<String>()),
+        Value::List(items) => J::Array(items.iter().map(to_dict_shape).collect()),
+        Value::Enum(e) => match &e.name {
+            Some(n) => J::from(n.as_str()),
+            None => J::from(e.ordinal),
+        },
+        Value::Struct(s) => J::Object(
+            s.fields()
+                .filter(|(_, v)| **v != Value::Null)
+                .map(|(n, v)| (n.to_string(), to_dict_shape(v)))
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn values_have_the_content_of_pycapnp_to_dict() {
+    let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
+    let schema = alltypes_schema();
+    let schema_file = common::schema_path("alltypes.capnp");
+    for (i, sample) in alltypes::samples().iter().enumerate() {
+        let bytes = schema.to_vec(sample).unwrap();
+        let out = common::run_command(
+            &python,
+            [
+                common::py_script("dump.py").as_os_str(),
+                schema_file.as_os_str(),
+                std::ffi::OsStr::new("AllTypes"),
+            ],
+            &bytes,
+        )
+        .unwrap();
+        let theirs: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let ours = to_dict_shape(&schema.read_value(&bytes).unwrap());
+        assert!(same(&ours, &theirs), "sample {i}:\n{ours}\n{theirs}");
+    }
+}
+
+/// Equal JSON, with floats compared to the last bit a JSON round trip keeps.
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    match (a, b) {
+        (J::Number(x), J::Number(y)) if x.is_f64() || y.is_f64() => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            x == y || ((x - y) / x).abs() < 1e-15
+        }
+        (J::Array(x), J::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
+        (J::Object(x), J::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}

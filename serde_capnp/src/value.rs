@@ -273,7 +273,7 @@ impl StructSchema {
             self.options.limits(),
             Seed {
                 pool,
-                ty: &Type::Struct(node, None),
+                ty: Type::Struct(node, None),
             },
         )
     }
@@ -296,7 +296,7 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
 /// what the deserializer reports (Data and a list of bytes look alike, so do Text and enums).
 struct Seed<'p> {
     pool: &'p SchemaPool,
-    ty: &'p Type,
+    ty: Type,
 }
 
 fn is_pointer(ty: &Type) -> bool {
@@ -316,7 +316,7 @@ impl<'de> DeserializeSeed<'de> for Seed<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
-        if is_pointer(self.ty) {
+        if is_pointer(&self.ty) {
             d.deserialize_option(self)
         } else {
             d.deserialize_any(self)
@@ -340,7 +340,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_unit<E: de::Error>(self) -> std::result::Result<Value, E> {
-        Ok(match self.ty {
+        Ok(match &self.ty {
             Type::Void => Value::Void,
             _ => Value::Null,
         })
@@ -371,7 +371,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_u16<E: de::Error>(self, v: u16) -> std::result::Result<Value, E> {
-        Ok(match self.ty {
+        Ok(match &self.ty {
             // An enum number the schema has no name for.
             Type::Enum(_) => Value::Enum(Enumerant {
                 ordinal: v,
@@ -398,7 +398,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<Value, E> {
-        Ok(match self.ty {
+        Ok(match &self.ty {
             Type::Enum(n) => {
                 let ordinal = self
                     .pool
@@ -420,7 +420,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
-        match self.ty {
+        match &self.ty {
             Type::Data => {
                 let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
                 while let Some(b) = seq.next_element::<u8>()? {
@@ -433,7 +433,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 // Elements are never null-as-absent: a list of structs has every element.
                 while let Some(v) = seq.next_element_seed(Element {
                     pool: self.pool,
-                    ty: element,
+                    ty: (**element).clone(),
                 })? {
                     items.push(v);
                 }
@@ -443,7 +443,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 let mut items = Vec::new();
                 while let Some(v) = seq.next_element_seed(Seed {
                     pool: self.pool,
-                    ty: &Type::AnyPointer(serde_capnp_schema::AnyPointerKind::Any),
+                    ty: Type::AnyPointer(serde_capnp_schema::AnyPointerKind::Any),
                 })? {
                     items.push(v);
                 }
@@ -453,27 +453,23 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Value, A::Error> {
-        let node = match self.ty {
-            Type::Struct(n, _) => self.pool.node(*n).as_struct(),
-            _ => None,
+        let (node, brand) = match &self.ty {
+            Type::Struct(n, b) => (self.pool.node(*n).as_struct(), b.as_deref()),
+            _ => (None, None),
         };
         let mut s = Struct::default();
         while let Some(name) = map.next_key::<String>()? {
             let field = node.and_then(|n| n.field_index(&name).map(|i| &n.fields[i as usize]));
-            let any = Type::AnyPointer(serde_capnp_schema::AnyPointerKind::Any);
-            let ty: &Type = match field.map(|f| &f.slot) {
-                Some(FieldSlot::Void) => &Type::Void,
-                Some(FieldSlot::Data { ty, .. }) | Some(FieldSlot::Pointer { ty, .. }) => ty,
-                Some(FieldSlot::Group { node }) => {
-                    let group = Type::Struct(*node, None);
-                    let v = map.next_value_seed(Seed {
-                        pool: self.pool,
-                        ty: &group,
-                    })?;
-                    s.fields.push((name, v));
-                    continue;
+            // Generic fields take the types the struct's brand binds; groups share the brand.
+            let ty = match field.map(|f| &f.slot) {
+                Some(FieldSlot::Void) => Type::Void,
+                Some(FieldSlot::Data { ty, .. }) | Some(FieldSlot::Pointer { ty, .. }) => {
+                    ty.resolve(brand)
                 }
-                None => &any,
+                Some(FieldSlot::Group { node }) => {
+                    Type::Struct(*node, brand.map(|b| std::sync::Arc::new(b.clone())))
+                }
+                None => Type::AnyPointer(serde_capnp_schema::AnyPointerKind::Any),
             };
             let v = map.next_value_seed(Seed {
                 pool: self.pool,
@@ -502,18 +498,19 @@ impl<'de> Visitor<'de> for Seed<'_> {
 /// A list element: read with `deserialize_any` (a list of structs has no null elements).
 struct Element<'p> {
     pool: &'p SchemaPool,
-    ty: &'p Type,
+    ty: Type,
 }
 
 impl<'de> DeserializeSeed<'de> for Element<'_> {
     type Value = Value;
 
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> std::result::Result<Value, D::Error> {
+        let is_struct = matches!(self.ty, Type::Struct(..));
         let seed = Seed {
             pool: self.pool,
             ty: self.ty,
         };
-        if matches!(self.ty, Type::Struct(..)) {
+        if is_struct {
             d.deserialize_any(seed)
         } else {
             seed.deserialize(d)
