@@ -186,6 +186,58 @@ impl StructSchema {
     }
 }
 
+impl crate::schema::Schema {
+    /// The value of the constant `name` (a short, nested or `file.capnp:Name` name) in the text
+    /// format, as `capnp eval SCHEMA NAME` prints it: pretty when `pretty` is set and the value
+    /// is a struct or a list, on one line otherwise.
+    pub fn eval_text(&self, name: &str, pretty: bool) -> Result<String> {
+        let pool = self.pool();
+        let node = pool.node(pool.find(name)?);
+        let serde_capnp_schema::NodeKind::Const(c) = &node.kind else {
+            return Err(Error::schema(format!(
+                "`{}` cannot be evaluated: it is not a constant",
+                node.display_name
+            )));
+        };
+        let limits = crate::schema::ReadOptions::default().limits();
+        let empty = [0u8; 8];
+        let (segment, ptr) = match &c.value {
+            SchemaValue::List(raw) | SchemaValue::Struct(raw) | SchemaValue::AnyPointer(raw) => {
+                (raw.segment(), Msg::detached(raw.segment()))
+            }
+            _ => (&empty[..], None),
+        };
+        let mut printer = Printer {
+            pool,
+            msg: Msg::new(vec![segment], limits)?,
+            depth_left: limits.nesting,
+        };
+        let pointer_value = matches!(
+            c.value,
+            SchemaValue::List(_) | SchemaValue::Struct(_) | SchemaValue::AnyPointer(_)
+        );
+        let indent = Indent(if pretty && pointer_value { 1 } else { 0 });
+        match &c.value {
+            SchemaValue::Text(t) => {
+                let mut out = String::from("\"");
+                escape_text(t.as_bytes(), &mut out);
+                out.push('"');
+                Ok(out)
+            }
+            SchemaValue::Data(d) => {
+                let mut out = String::from("\"");
+                escape_bytes(d, &mut out);
+                out.push('"');
+                Ok(out)
+            }
+            _ if pointer_value => printer.print_pointer(&c.ty, ptr, indent, Mode::Bare),
+            // A lone Float32 prints as the double it converts to, as the reference does.
+            SchemaValue::Float32(f) => printer.print_data(&Type::Float64, (*f as f64).to_bits()),
+            v => printer.print_data(&c.ty, v.data_bits()),
+        }
+    }
+}
+
 struct TextDisplay<'a> {
     schema: &'a StructSchema,
     value: &'a Value,

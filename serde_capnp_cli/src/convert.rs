@@ -167,6 +167,15 @@ fn unpack(bytes: &[u8]) -> Result<Vec<u8>, String> {
     serde_capnp::packing::unpack(bytes).map_err(|e| format!("unpacking: {e}"))
 }
 
+/// Writes one message, given as its segments, in the output format of `opts`.
+pub fn write_segments(
+    opts: &Options,
+    segments: Vec<Vec<u8>>,
+    output: &mut dyn Write,
+) -> Result<(), String> {
+    write_conversion(opts, Message { segments }, output)
+}
+
 fn write_conversion(
     opts: &Options,
     message: Message,

@@ -27,8 +27,31 @@ enum Cmd {
     Compile(CompileArgs),
     /// Convert a stream of messages between formats (like `capnp convert`).
     Convert(ConvertArgs),
+    /// Print the value of a constant (like `capnp eval`).
+    Eval(EvalArgs),
     /// Print a fresh, random file ID (like `capnp id`).
     Id,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The schema file.
+    schema: String,
+    /// The constant: a short, nested (`Outer.name`) or `file.capnp:Name` name.
+    name: String,
+    /// Output format: text (the default), json, binary, packed, flat, flat-packed or canonical.
+    /// Formats other than text need a struct constant.
+    #[arg(short = 'o', long = "output", default_value = "text")]
+    output: String,
+    /// Text and JSON on one line.
+    #[arg(long)]
+    short: bool,
+    /// Add DIR to the directories searched by absolute imports.
+    #[arg(short = 'I', long = "import-path", value_name = "DIR")]
+    import_path: Vec<PathBuf>,
+    /// Do not search the standard import directories or the bundled standard schemas.
+    #[arg(long)]
+    no_standard_import: bool,
 }
 
 #[derive(Args)]
@@ -96,6 +119,13 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Eval(args) => match eval(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("serde-capnp eval: {message}");
+                ExitCode::FAILURE
+            }
+        },
         Cmd::Id => {
             println!(
                 "@0x{:016x};",
@@ -104,6 +134,61 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
     }
+}
+
+fn schema_compiler(import_path: &[PathBuf], no_standard_import: bool) -> Compiler {
+    let mut compiler = Compiler::new();
+    for dir in import_path {
+        compiler = compiler.import_path(dir);
+    }
+    if no_standard_import {
+        compiler = compiler.no_standard_import();
+    }
+    compiler
+}
+
+fn eval(args: EvalArgs) -> Result<(), String> {
+    let format = convert::Format::parse(&args.output)?;
+    let compiler = schema_compiler(&args.import_path, args.no_standard_import);
+    let schema =
+        serde_capnp::Schema::compile(&compiler, &[&args.schema]).map_err(|e| e.to_string())?;
+    let stdout = std::io::stdout();
+    let mut output = std::io::BufWriter::new(stdout.lock());
+    if format == convert::Format::Text {
+        let text = schema
+            .eval_text(&args.name, !args.short)
+            .map_err(|e| e.to_string())?;
+        writeln!(output, "{text}").map_err(|e| format!("writing stdout: {e}"))?;
+    } else {
+        let pool = schema.pool();
+        let node = pool
+            .node(pool.find(&args.name).map_err(|e| e.to_string())?)
+            .clone();
+        let (root, segment) = match &node.kind {
+            serde_capnp_schema::NodeKind::Const(c) => match (&c.ty, &c.value) {
+                (
+                    serde_capnp_schema::Type::Struct(n, _),
+                    serde_capnp_schema::Value::Struct(raw),
+                ) => (
+                    schema
+                        .struct_by_id(pool.node(*n).id)
+                        .map_err(|e| e.to_string())?,
+                    raw.segment().to_vec(),
+                ),
+                _ => return Err("not a struct; binary output is only available on structs".into()),
+            },
+            _ => return Err(format!("`{}` cannot be evaluated", node.display_name)),
+        };
+        let opts = convert::Options {
+            from: convert::Format::Binary,
+            to: format,
+            short: args.short,
+            segment_size: None,
+            root: Some(root),
+        };
+        convert::write_segments(&opts, vec![segment], &mut output)?;
+    }
+    output.flush().map_err(|e| format!("writing stdout: {e}"))
 }
 
 fn convert(args: ConvertArgs) -> Result<(), String> {

@@ -305,3 +305,61 @@ fn convert_reports_bad_input_without_panicking() {
     let out = pipe(bin().args(["convert", "binary:text"]), b"");
     assert!(String::from_utf8_lossy(&out.stderr).contains("format requires schema: text"));
 }
+
+#[test]
+fn eval_prints_constants_as_capnp_eval_does() {
+    let Some(capnp) = capnp_tool() else {
+        assert!(!in_ci(), "the `capnp` tool is not installed (CI is set)");
+        eprintln!("skipped: the `capnp` tool is not installed");
+        return;
+    };
+    let dir = repo().join("tests/compiler/valid");
+    let source = std::fs::read_to_string(dir.join("constants.capnp")).unwrap();
+    let names: Vec<&str> = source
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("const "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert!(names.len() > 20, "{names:?}");
+    let mut compared = 0;
+    let mut differences = Vec::new();
+    for name in names {
+        for flags in [
+            &["-otext"][..],
+            &["-otext", "--short"],
+            &["-ojson"],
+            &["-ojson", "--short"],
+            &["-obinary"],
+        ] {
+            let theirs = Command::new(&capnp)
+                .current_dir(&dir)
+                .arg("eval")
+                .args(flags)
+                .args(["-I.", "constants.capnp", name])
+                .output()
+                .unwrap();
+            if !theirs.status.success() {
+                // Nested constants need their full path there; struct-only formats refuse others.
+                continue;
+            }
+            let ours = bin()
+                .current_dir(&dir)
+                .arg("eval")
+                .args(flags)
+                .args(["-I", ".", "constants.capnp", name])
+                .output()
+                .unwrap();
+            compared += 1;
+            if ours.stdout != theirs.stdout {
+                differences.push(format!(
+                    "{name} {flags:?}:\n  capnp: {}\n  ours:  {}{}",
+                    String::from_utf8_lossy(&theirs.stdout),
+                    String::from_utf8_lossy(&ours.stdout),
+                    String::from_utf8_lossy(&ours.stderr)
+                ));
+            }
+        }
+    }
+    assert!(compared > 20, "only {compared} evaluations compared");
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
