@@ -9,10 +9,11 @@ use serde_capnp_suite::datasets;
 
 fn transcode(c: &mut Criterion) {
     let data = datasets::log::logs();
-    let schema = Schema::from_code_generator_request(include_bytes!("../schemas/compiled/bench.bin"))
-        .unwrap()
-        .struct_type("Logs")
-        .unwrap();
+    let schema =
+        Schema::from_code_generator_request(include_bytes!("../schemas/compiled/bench.bin"))
+            .unwrap()
+            .struct_type("Logs")
+            .unwrap();
     let bytes = schema.to_vec(&data).unwrap();
     let json = schema.to_json_short(&bytes).unwrap();
     let text = schema.to_text_short(&bytes).unwrap();

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
+use std::marker::PhantomData;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -24,21 +25,7 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     segments: Vec<&'de [u8]>,
     limits: Limits,
 ) -> Result<T> {
-    let msg = Msg::new(segments, limits)?;
-    let root = msg.root()?;
-    let mut ctx = DeCtx {
-        pool,
-        msg,
-        depth_left: limits.nesting,
-        plans: Vec::new(),
-        plan_index: PlanIndex::new(),
-        variants: FastMap::default(),
-    };
-    T::deserialize(ValueDe {
-        ctx: &mut ctx,
-        ty: Cow::Owned(Type::Struct(node, None)),
-        src: Src::Ptr(Some(root), None),
-    })
+    deserialize_seed(pool, node, segments, limits, PhantomData)
 }
 
 /// Like [`deserialize`], with a seed (which, for a dynamic value, carries the schema type).
@@ -51,18 +38,48 @@ pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
 ) -> Result<S::Value> {
     let msg = Msg::new(segments, limits)?;
     let root = msg.root()?;
+    deserialize_seed_in(
+        pool,
+        msg,
+        Type::Struct(node, None),
+        Src::Ptr(Some(root), None),
+        limits.nesting,
+        seed,
+    )
+}
+
+/// Deserializes a value of type `ty` found at `src` inside a message already being read.
+pub(crate) fn deserialize_in<'de, T: de::Deserialize<'de>>(
+    pool: &'de SchemaPool,
+    msg: Msg<'de>,
+    ty: Type,
+    src: Src<'de>,
+    depth_left: u32,
+) -> Result<T> {
+    deserialize_seed_in(pool, msg, ty, src, depth_left, PhantomData)
+}
+
+/// Like [`deserialize_in`], with a seed.
+pub(crate) fn deserialize_seed_in<'de, S: DeserializeSeed<'de>>(
+    pool: &'de SchemaPool,
+    msg: Msg<'de>,
+    ty: Type,
+    src: Src<'de>,
+    depth_left: u32,
+    seed: S,
+) -> Result<S::Value> {
     let mut ctx = DeCtx {
         pool,
         msg,
-        depth_left: limits.nesting,
+        depth_left,
         plans: Vec::new(),
         plan_index: PlanIndex::new(),
         variants: FastMap::default(),
     };
     seed.deserialize(ValueDe {
         ctx: &mut ctx,
-        ty: Cow::Owned(Type::Struct(node, None)),
-        src: Src::Ptr(Some(root), None),
+        ty: Cow::Owned(ty),
+        src,
     })
 }
 

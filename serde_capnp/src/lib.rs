@@ -115,19 +115,20 @@ macro_rules! tuples_as_seq {
     };
 }
 
-mod value;
-mod json;
-pub mod packing;
 mod content;
 mod de;
 mod de_fast;
+pub mod dynamic;
 mod error;
 mod io;
+mod json;
+pub mod packing;
 mod plan;
 mod schema;
 mod ser;
 mod ser_fast;
 mod text;
+mod value;
 mod wire;
 
 use std::io::{BufRead, Read, Write};
@@ -137,12 +138,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 pub use error::{Category, Error, Result};
-pub use schema::{ReadOptions, Schema, StructSchema};
-pub use value::{from_value, to_value, Enumerant, Struct, Value};
 pub use json::JsonStyle;
+pub use schema::{ReadOptions, Schema, StructSchema};
 pub use serde_capnp_schema as model;
 /// The built-in schema compiler, for [`Schema::compile`] with import paths or in-memory files.
 pub use serde_capnp_schema::compiler::{CompileError, Compiler};
+pub use value::{from_value, to_value, Enumerant, Struct, Value};
 
 impl StructSchema {
     /// Serializes `value` as a message (segment table included) into a new vector.

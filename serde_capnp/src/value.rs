@@ -292,6 +292,14 @@ pub fn from_value<T: serde::de::DeserializeOwned>(
     schema.from_slice(&schema.to_vec(value)?)
 }
 
+/// The seed that reads a [`Value`] of schema type `ty`.
+pub(crate) fn seed(
+    pool: &SchemaPool,
+    ty: Type,
+) -> impl for<'de> DeserializeSeed<'de, Value = Value> + '_ {
+    Seed { pool, ty }
+}
+
 /// Reads one value of type `ty`, choosing the variant from the schema type rather than from
 /// what the deserializer reports (Data and a list of bytes look alike, so do Text and enums).
 struct Seed<'p> {

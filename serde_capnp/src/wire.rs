@@ -137,6 +137,14 @@ impl<'a> Msg<'a> {
         })
     }
 
+    /// Another reader of the same segments, with the traversal budget this one has left.
+    pub(crate) fn share(&self) -> Msg<'a> {
+        Msg {
+            segments: self.segments.clone(),
+            budget: Cell::new(self.budget.get()),
+        }
+    }
+
     /// Splits a flat buffer (segment table followed by segments) into segments.
     pub(crate) fn parse_flat(bytes: &'a [u8]) -> Result<(Vec<&'a [u8]>, usize)> {
         let truncated = || Error::wire("message is truncated");

@@ -696,16 +696,10 @@ impl Parser<'_> {
         if self.is_keyword(0, "union") && (self.is_op(1, "$") || self.ends_statement(1)) {
             self.bump();
             if bang.is_none() {
-                self.error(
-                    ordinal.span,
-                    UNION_ORDINAL,
-                );
+                self.error(ordinal.span, UNION_ORDINAL);
             }
             if colon.is_none() {
-                self.error(
-                    ordinal.span,
-                    UNION_COLON,
-                );
+                self.error(ordinal.span, UNION_COLON);
             }
             let mut decl = new_decl(name, DeclKind::Union);
             decl.id = DeclId::Ordinal(ordinal);
@@ -1047,10 +1041,7 @@ impl Parser<'_> {
                 // The reference points at the number without its sign; errors about the value
                 // (out of range, too big to be negative) then land where it does.
                 let number = self.bump().span;
-                Expr {
-                    kind,
-                    span: number,
-                }
+                Expr { kind, span: number }
             }
             Tok::Op if self.text(t) == "." => {
                 self.bump();

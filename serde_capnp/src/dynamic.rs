@@ -1,0 +1,766 @@
+//! A zero-copy view of a message, read field by field through its schema.
+//!
+//! [`Value`] decodes a whole message up front. For a large message of which only a few fields
+//! matter, [`StructSchema::reader`] gives a [`MessageReader`] instead: nothing is decoded until a
+//! field is asked for, Text and Data are borrowed from the input, and only the pointers on the
+//! way to the requested field are followed (and charged to the traversal limit).
+//!
+//! ```
+//! # fn main() -> serde_capnp::Result<()> {
+//! use serde_capnp::{Schema, Value};
+//! let schema = Schema::parse(
+//!     "book.capnp",
+//!     "@0xd2f4e7c6a1b3c5e9;
+//!      struct Book { people @0 :List(Person); }
+//!      struct Person { name @0 :Text; age @1 :UInt8; union { child @2 :Void; job @3 :Text; } }",
+//! )?;
+//! let book = schema.struct_type("Book")?;
+//! let bytes = book.to_vec(&Value::structure([(
+//!     "people",
+//!     Value::List(vec![
+//!         Value::structure([("name", "Ada".into()), ("age", Value::UInt8(36)), ("job", "engineer".into())]),
+//!         Value::structure([("name", "Tim".into()), ("age", Value::UInt8(7)), ("child", Value::Void)]),
+//!     ]),
+//! )]))?;
+//!
+//! let message = book.reader(&bytes)?;
+//! let people = message.root()?.get("people")?.into_list()?;
+//! assert_eq!(people.len(), 2);
+//! let ada = people.get(0)?.into_struct()?;
+//! assert_eq!(ada.get("name")?.as_text(), Some("Ada"));
+//! assert_eq!(ada.which(), Some("job"));
+//! assert_eq!(message.root()?.path("people[1].age")?.as_u64(), Some(7));
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_capnp_schema::{
+    AnyPointerKind, Brand, Field, FieldSlot, NodeIndex, SchemaPool, StructNode, Type,
+    Value as SchemaValue,
+};
+
+use crate::de::{self, Src};
+use crate::error::{Error, Result};
+use crate::schema::StructSchema;
+use crate::value::Value;
+use crate::wire::{read_bits, Expect, ListRef, Msg, PtrRef, StructRef};
+
+impl StructSchema {
+    /// A zero-copy view of the message in `bytes` (unpacked, with its segment table), whose
+    /// root is this struct. See the [`dynamic`](crate::dynamic) module.
+    pub fn reader<'a>(&'a self, bytes: &'a [u8]) -> Result<MessageReader<'a>> {
+        let (segments, len) = Msg::parse_flat(bytes)?;
+        if len != bytes.len() {
+            return Err(Error::wire(format!(
+                "{} bytes follow the message",
+                bytes.len() - len
+            )));
+        }
+        self.reader_from_segments(segments)
+    }
+
+    /// A zero-copy view of a message given as its segments (see [`StructSchema::to_segments`]).
+    pub fn reader_from_segments<'a>(
+        &'a self,
+        segments: Vec<&'a [u8]>,
+    ) -> Result<MessageReader<'a>> {
+        let limits = self.read_options().limits();
+        let (pool, node) = self.pool();
+        Ok(MessageReader {
+            msg: Msg::new(segments, limits)?,
+            pool,
+            node,
+            nesting: limits.nesting,
+        })
+    }
+}
+
+/// A message and the schema of its root, ready to be read field by field.
+pub struct MessageReader<'a> {
+    msg: Msg<'a>,
+    pool: &'a SchemaPool,
+    node: NodeIndex,
+    nesting: u32,
+}
+
+impl<'a> MessageReader<'a> {
+    /// The root struct.
+    pub fn root(&self) -> Result<StructReader<'_>> {
+        let root = self.msg.root()?;
+        let depth = self.nesting.checked_sub(1).ok_or_else(too_deep)?;
+        let s = self.msg.read_struct(root)?.unwrap_or_else(StructRef::empty);
+        Ok(StructReader {
+            at: At {
+                msg: &self.msg,
+                pool: self.pool,
+                depth,
+            },
+            node: self.node,
+            brand: None,
+            s,
+        })
+    }
+}
+
+/// A struct (or group) in a message.
+#[derive(Clone)]
+pub struct StructReader<'r> {
+    at: At<'r>,
+    node: NodeIndex,
+    brand: Option<Arc<Brand>>,
+    s: StructRef<'r>,
+}
+
+/// A list in a message.
+#[derive(Clone)]
+pub struct ListReader<'r> {
+    at: At<'r>,
+    element: Type,
+    list: Option<ListRef<'r>>,
+}
+
+/// One value read from a message: a field, or an element of a list.
+///
+/// A null pointer reads as its schema default, as generated code reads it: an unset Text is
+/// `""`, an unset list is empty and an unset struct has every field at its default. Use
+/// [`StructReader::has`] to tell an unset pointer from a set one.
+#[derive(Clone)]
+pub enum DynamicValue<'r> {
+    /// `Void`.
+    Void,
+    /// `Bool`.
+    Bool(bool),
+    /// `Int8`.
+    Int8(i8),
+    /// `Int16`.
+    Int16(i16),
+    /// `Int32`.
+    Int32(i32),
+    /// `Int64`.
+    Int64(i64),
+    /// `UInt8`.
+    UInt8(u8),
+    /// `UInt16`.
+    UInt16(u16),
+    /// `UInt32`.
+    UInt32(u32),
+    /// `UInt64`.
+    UInt64(u64),
+    /// `Float32`.
+    Float32(f32),
+    /// `Float64`.
+    Float64(f64),
+    /// An enum value: its ordinal and, when the schema knows it, its name.
+    Enum(u16, Option<&'r str>),
+    /// `Text`, borrowed from the message.
+    Text(&'r str),
+    /// `Data`, borrowed from the message.
+    Data(&'r [u8]),
+    /// A list.
+    List(ListReader<'r>),
+    /// A struct or group.
+    Struct(StructReader<'r>),
+    /// A capability: its index in the message's capability table (`None` when unset).
+    Capability(Option<u32>),
+    /// An `AnyPointer` or an unbound generic parameter, which the schema cannot interpret.
+    AnyPointer,
+}
+
+/// What every reader of one message shares.
+#[derive(Clone, Copy)]
+struct At<'r> {
+    msg: &'r Msg<'r>,
+    pool: &'r SchemaPool,
+    /// How many more levels of nesting may be entered below this value.
+    depth: u32,
+}
+
+impl<'r> StructReader<'r> {
+    /// The struct's name as the schema displays it (`file.capnp:Outer.Inner`).
+    pub fn type_name(&self) -> &'r str {
+        &self.at.pool.node(self.node).display_name
+    }
+
+    /// The field named `name`. An inactive union member is an error: ask [`which`] first.
+    ///
+    /// [`which`]: StructReader::which
+    pub fn get(&self, name: &str) -> Result<DynamicValue<'r>> {
+        let field = self.field(name)?;
+        if let Some(d) = field.discriminant {
+            if Some(d) != self.discriminant() {
+                let active = self.which().map_or_else(
+                    || "no member the schema knows".to_string(),
+                    |w| format!("`{w}`"),
+                );
+                return Err(Error::data(format!(
+                    "`{name}` is not the active member of the union (it holds {active})"
+                )));
+            }
+        }
+        self.read(field).map_err(|e| e.in_field(name.to_string()))
+    }
+
+    /// Whether the field named `name` is set: a pointer that is not null, a data field that
+    /// differs from its default, the active member of the union. Groups and Void are always
+    /// set, unless they are an inactive union member.
+    pub fn has(&self, name: &str) -> Result<bool> {
+        let field = self.field(name)?;
+        if field
+            .discriminant
+            .is_some_and(|d| Some(d) != self.discriminant())
+        {
+            return Ok(false);
+        }
+        Ok(match &field.slot {
+            FieldSlot::Void | FieldSlot::Group { .. } => true,
+            FieldSlot::Data { ty, offset, .. } => {
+                let width = ty.data_bits().unwrap_or(0);
+                read_bits(self.s.data, *offset as u64 * width as u64, width) != 0
+            }
+            FieldSlot::Pointer { index, .. } => {
+                self.s.pointer(*index).is_some_and(|p| !Msg::is_null(p))
+            }
+        })
+    }
+
+    /// The active member of the struct's unnamed union; `None` when it has no union or when
+    /// the message holds a member this schema does not know (it was written by a newer one).
+    pub fn which(&self) -> Option<&'r str> {
+        let schema = self.schema();
+        let member = *schema.union_members.get(self.discriminant()? as usize)?;
+        Some(&schema.fields[member as usize].name)
+    }
+
+    /// The raw discriminant of the unnamed union, including values the schema does not know.
+    pub fn discriminant(&self) -> Option<u16> {
+        let schema = self.schema();
+        schema
+            .has_union()
+            .then(|| read_bits(self.s.data, schema.discriminant_offset as u64 * 16, 16) as u16)
+    }
+
+    /// The fields outside the union and the active union member, in code order, each with its
+    /// value.
+    pub fn fields(&self) -> impl Iterator<Item = (&'r str, Result<DynamicValue<'r>>)> + '_ {
+        let active = self.discriminant();
+        self.schema()
+            .fields
+            .iter()
+            .filter(move |f| f.discriminant.is_none() || f.discriminant == active)
+            .map(move |f| {
+                let name: &'r str = &f.name;
+                (name, self.read(f).map_err(|e| e.in_field(name.to_string())))
+            })
+    }
+
+    /// Follows a path of field names and list positions, as in `people[1].phones[0].number`.
+    pub fn path(&self, path: &str) -> Result<DynamicValue<'r>> {
+        // The steps taken so far, so that an error names where on the path it happened.
+        let mut walked: Vec<Result<&str, u32>> = Vec::new();
+        let within = |e: Error, walked: &[Result<&str, u32>]| {
+            walked.iter().rev().fold(e, |e, step| match step {
+                Ok(name) => e.in_field(name.to_string()),
+                Err(index) => e.at_index(*index as u64),
+            })
+        };
+        let mut current = DynamicValue::Struct(self.clone());
+        let mut rest = path;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                let close = after
+                    .find(']')
+                    .ok_or_else(|| bad_path(path, "a `[` is not closed"))?;
+                let index: u32 = after[..close]
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad_path(path, "a list position is not a number"))?;
+                current = current
+                    .into_list()
+                    .and_then(|list| list.get(index))
+                    .map_err(|e| within(e, &walked))?;
+                walked.push(Err(index));
+                rest = &after[close + 1..];
+            } else {
+                let name_start = if walked.is_empty() {
+                    rest
+                } else {
+                    rest.strip_prefix('.')
+                        .ok_or_else(|| bad_path(path, "expected `.` or `[` after a name"))?
+                };
+                let end = name_start.find(['.', '[']).unwrap_or(name_start.len());
+                let name = &name_start[..end];
+                if name.is_empty() {
+                    return Err(bad_path(path, "a field name is empty"));
+                }
+                current = current
+                    .into_struct()
+                    .and_then(|s| s.get(name))
+                    .map_err(|e| within(e, &walked))?;
+                walked.push(Ok(name));
+                rest = &name_start[end..];
+            }
+        }
+        Ok(current)
+    }
+
+    /// Decodes this struct into any Rust type, as [`StructSchema::from_slice`] decodes a root.
+    pub fn deserialize<T: Deserialize<'r>>(&self) -> Result<T> {
+        de::deserialize_in(
+            self.at.pool,
+            self.at.msg.share(),
+            Type::Struct(self.node, self.brand.clone()),
+            Src::Group(self.s),
+            self.at.depth,
+        )
+    }
+
+    /// Decodes this struct into a [`Value`].
+    pub fn to_value(&self) -> Result<Value> {
+        de::deserialize_seed_in(
+            self.at.pool,
+            self.at.msg.share(),
+            Type::Struct(self.node, self.brand.clone()),
+            Src::Group(self.s),
+            self.at.depth,
+            crate::value::seed(self.at.pool, Type::Struct(self.node, self.brand.clone())),
+        )
+    }
+
+    fn schema(&self) -> &'r StructNode {
+        // Readers are only made for struct nodes, which the pool checked when it loaded.
+        self.at
+            .pool
+            .node(self.node)
+            .as_struct()
+            .expect("a struct reader's node is a struct")
+    }
+
+    fn field(&self, name: &str) -> Result<&'r Field> {
+        let schema = self.schema();
+        schema
+            .field_index(name)
+            .or_else(|| schema.field_by_rust_name(name))
+            .map(|i| &schema.fields[i as usize])
+            .ok_or_else(|| {
+                Error::schema(format!(
+                    "`{}` has no field named `{name}`",
+                    self.type_name()
+                ))
+            })
+    }
+
+    fn read(&self, field: &'r Field) -> Result<DynamicValue<'r>> {
+        match &field.slot {
+            FieldSlot::Void => Ok(DynamicValue::Void),
+            FieldSlot::Data {
+                ty,
+                offset,
+                default_bits,
+            } => {
+                let width = ty.data_bits().unwrap_or(0);
+                let bits = read_bits(self.s.data, *offset as u64 * width as u64, width);
+                self.at.data(ty, bits ^ default_bits)
+            }
+            FieldSlot::Pointer { ty, index, default } => {
+                let ty = ty.resolve(self.brand.as_deref());
+                let p = self.s.pointer(*index).filter(|p| !Msg::is_null(*p));
+                match (p, default) {
+                    (None, Some(default)) => self.at.default(ty, default),
+                    (p, _) => self.at.pointer(ty, p),
+                }
+            }
+            FieldSlot::Group { node } => Ok(DynamicValue::Struct(StructReader {
+                at: self.at,
+                node: *node,
+                brand: self.brand.clone(),
+                s: self.s,
+            })),
+        }
+    }
+}
+
+impl<'r> ListReader<'r> {
+    /// The number of elements.
+    pub fn len(&self) -> u32 {
+        self.list.map_or(0, |l| l.len)
+    }
+
+    /// Whether the list has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The element type, as the schema gives it (with generic parameters bound).
+    pub fn element_type(&self) -> &Type {
+        &self.element
+    }
+
+    /// Element `index`.
+    pub fn get(&self, index: u32) -> Result<DynamicValue<'r>> {
+        let list = match self.list {
+            Some(list) if index < list.len => list,
+            _ => {
+                return Err(Error::data(format!(
+                    "list position {index} is past the end of a list of {}",
+                    self.len()
+                )))
+            }
+        };
+        let value = match &self.element {
+            Type::Void => Ok(DynamicValue::Void),
+            Type::Struct(node, brand) => Ok(DynamicValue::Struct(StructReader {
+                at: self.at,
+                node: *node,
+                brand: brand.clone(),
+                s: list.struct_element(index),
+            })),
+            t => match t.data_bits() {
+                Some(width) => {
+                    let (bytes, at) = list.element_data(index);
+                    self.at.data(t, read_bits(bytes, at, width))
+                }
+                None => {
+                    let p = Some(list.pointer_element(index)).filter(|p| !Msg::is_null(*p));
+                    self.at.pointer(t.clone(), p)
+                }
+            },
+        };
+        value.map_err(|e| e.at_index(index as u64))
+    }
+
+    /// The elements, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Result<DynamicValue<'r>>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Decodes the list into a [`Value::List`].
+    pub fn to_value(&self) -> Result<Value> {
+        self.iter()
+            .map(|v| v.and_then(|v| v.to_value()))
+            .collect::<Result<Vec<_>>>()
+            .map(Value::List)
+    }
+}
+
+impl<'r> DynamicValue<'r> {
+    /// A Bool.
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            DynamicValue::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Any integer that fits an `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            DynamicValue::UInt64(v) => i64::try_from(v).ok(),
+            _ => self.as_integer().map(|v| v as i64),
+        }
+    }
+
+    /// Any integer that fits a `u64`.
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            DynamicValue::UInt64(v) => Some(v),
+            _ => self.as_integer().and_then(|v| u64::try_from(v).ok()),
+        }
+    }
+
+    /// A Float32 or Float64.
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            DynamicValue::Float32(v) => Some(v as f64),
+            DynamicValue::Float64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Text.
+    pub fn as_text(&self) -> Option<&'r str> {
+        match *self {
+            DynamicValue::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// Data.
+    pub fn as_data(&self) -> Option<&'r [u8]> {
+        match *self {
+            DynamicValue::Data(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// An enumerant's name (`None` for other values and for numbers the schema does not know).
+    pub fn as_enumerant(&self) -> Option<&'r str> {
+        match *self {
+            DynamicValue::Enum(_, name) => name,
+            _ => None,
+        }
+    }
+
+    /// A struct or group, or an error naming what the value is instead.
+    pub fn into_struct(self) -> Result<StructReader<'r>> {
+        match self {
+            DynamicValue::Struct(s) => Ok(s),
+            other => Err(Error::data(format!(
+                "expected a struct, the message holds {}",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// A list, or an error naming what the value is instead.
+    pub fn into_list(self) -> Result<ListReader<'r>> {
+        match self {
+            DynamicValue::List(l) => Ok(l),
+            other => Err(Error::data(format!(
+                "expected a list, the message holds {}",
+                other.kind()
+            ))),
+        }
+    }
+
+    /// Decodes the value into a [`Value`]. Capabilities and `AnyPointer`s become
+    /// [`Value::Null`], as [`StructSchema::read_value`] reads them.
+    pub fn to_value(&self) -> Result<Value> {
+        Ok(match self {
+            DynamicValue::Void => Value::Void,
+            DynamicValue::Bool(v) => Value::Bool(*v),
+            DynamicValue::Int8(v) => Value::Int8(*v),
+            DynamicValue::Int16(v) => Value::Int16(*v),
+            DynamicValue::Int32(v) => Value::Int32(*v),
+            DynamicValue::Int64(v) => Value::Int64(*v),
+            DynamicValue::UInt8(v) => Value::UInt8(*v),
+            DynamicValue::UInt16(v) => Value::UInt16(*v),
+            DynamicValue::UInt32(v) => Value::UInt32(*v),
+            DynamicValue::UInt64(v) => Value::UInt64(*v),
+            DynamicValue::Float32(v) => Value::Float32(*v),
+            DynamicValue::Float64(v) => Value::Float64(*v),
+            DynamicValue::Enum(ordinal, name) => Value::Enum(crate::value::Enumerant {
+                ordinal: *ordinal,
+                name: name.map(str::to_string),
+            }),
+            DynamicValue::Text(t) => Value::Text(t.to_string()),
+            DynamicValue::Data(d) => Value::Data(d.to_vec()),
+            DynamicValue::List(l) => l.to_value()?,
+            DynamicValue::Struct(s) => s.to_value()?,
+            DynamicValue::Capability(_) | DynamicValue::AnyPointer => Value::Null,
+        })
+    }
+
+    fn as_integer(&self) -> Option<i128> {
+        Some(match *self {
+            DynamicValue::Int8(v) => v as i128,
+            DynamicValue::Int16(v) => v as i128,
+            DynamicValue::Int32(v) => v as i128,
+            DynamicValue::Int64(v) => v as i128,
+            DynamicValue::UInt8(v) => v as i128,
+            DynamicValue::UInt16(v) => v as i128,
+            DynamicValue::UInt32(v) => v as i128,
+            DynamicValue::UInt64(v) => v as i128,
+            _ => return None,
+        })
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            DynamicValue::Void => "Void",
+            DynamicValue::Bool(_) => "a Bool",
+            DynamicValue::Int8(_)
+            | DynamicValue::Int16(_)
+            | DynamicValue::Int32(_)
+            | DynamicValue::Int64(_)
+            | DynamicValue::UInt8(_)
+            | DynamicValue::UInt16(_)
+            | DynamicValue::UInt32(_)
+            | DynamicValue::UInt64(_) => "an integer",
+            DynamicValue::Float32(_) | DynamicValue::Float64(_) => "a float",
+            DynamicValue::Enum(..) => "an enum",
+            DynamicValue::Text(_) => "Text",
+            DynamicValue::Data(_) => "Data",
+            DynamicValue::List(_) => "a list",
+            DynamicValue::Struct(_) => "a struct",
+            DynamicValue::Capability(_) => "a capability",
+            DynamicValue::AnyPointer => "an AnyPointer",
+        }
+    }
+}
+
+impl fmt::Debug for StructReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_map();
+        for (name, value) in self.fields() {
+            match value {
+                Ok(v) => out.entry(&name, &v),
+                Err(e) => out.entry(&name, &format_args!("<{e}>")),
+            };
+        }
+        out.finish()
+    }
+}
+
+impl fmt::Debug for ListReader<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = f.debug_list();
+        for value in self.iter() {
+            match value {
+                Ok(v) => out.entry(&v),
+                Err(e) => out.entry(&format_args!("<{e}>")),
+            };
+        }
+        out.finish()
+    }
+}
+
+impl fmt::Debug for DynamicValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DynamicValue::Void => f.write_str("void"),
+            DynamicValue::Bool(v) => v.fmt(f),
+            DynamicValue::Int8(v) => v.fmt(f),
+            DynamicValue::Int16(v) => v.fmt(f),
+            DynamicValue::Int32(v) => v.fmt(f),
+            DynamicValue::Int64(v) => v.fmt(f),
+            DynamicValue::UInt8(v) => v.fmt(f),
+            DynamicValue::UInt16(v) => v.fmt(f),
+            DynamicValue::UInt32(v) => v.fmt(f),
+            DynamicValue::UInt64(v) => v.fmt(f),
+            DynamicValue::Float32(v) => v.fmt(f),
+            DynamicValue::Float64(v) => v.fmt(f),
+            DynamicValue::Enum(_, Some(name)) => f.write_str(name),
+            DynamicValue::Enum(ordinal, None) => write!(f, "({ordinal})"),
+            DynamicValue::Text(t) => t.fmt(f),
+            DynamicValue::Data(d) => write!(f, "{:?}", d),
+            DynamicValue::List(l) => l.fmt(f),
+            DynamicValue::Struct(s) => s.fmt(f),
+            DynamicValue::Capability(Some(i)) => write!(f, "<capability {i}>"),
+            DynamicValue::Capability(None) => f.write_str("<null capability>"),
+            DynamicValue::AnyPointer => f.write_str("<opaque pointer>"),
+        }
+    }
+}
+
+impl<'r> At<'r> {
+    fn data(&self, ty: &Type, bits: u64) -> Result<DynamicValue<'r>> {
+        Ok(match ty {
+            Type::Void => DynamicValue::Void,
+            Type::Bool => DynamicValue::Bool(bits != 0),
+            Type::Int8 => DynamicValue::Int8(bits as u8 as i8),
+            Type::Int16 => DynamicValue::Int16(bits as u16 as i16),
+            Type::Int32 => DynamicValue::Int32(bits as u32 as i32),
+            Type::Int64 => DynamicValue::Int64(bits as i64),
+            Type::UInt8 => DynamicValue::UInt8(bits as u8),
+            Type::UInt16 => DynamicValue::UInt16(bits as u16),
+            Type::UInt32 => DynamicValue::UInt32(bits as u32),
+            Type::UInt64 => DynamicValue::UInt64(bits),
+            Type::Float32 => DynamicValue::Float32(f32::from_bits(bits as u32)),
+            Type::Float64 => DynamicValue::Float64(f64::from_bits(bits)),
+            Type::Enum(n) => {
+                let ordinal = bits as u16;
+                let pool: &'r SchemaPool = self.pool;
+                let name = pool
+                    .node(*n)
+                    .as_enum()
+                    .and_then(|e| e.enumerants.get(ordinal as usize))
+                    .map(|e| e.name.as_str());
+                DynamicValue::Enum(ordinal, name)
+            }
+            other => {
+                return Err(Error::schema(format!(
+                    "`{}` is not a data-section type",
+                    other.describe(self.pool)
+                )))
+            }
+        })
+    }
+
+    /// The schema default of a pointer field that is null in the message.
+    fn default(&self, ty: Type, default: &'r SchemaValue) -> Result<DynamicValue<'r>> {
+        match default {
+            SchemaValue::Text(t) => Ok(DynamicValue::Text(t)),
+            SchemaValue::Data(d) => Ok(DynamicValue::Data(d)),
+            SchemaValue::List(r) | SchemaValue::Struct(r) | SchemaValue::AnyPointer(r) => {
+                self.pointer(ty, Msg::detached(r.segment()))
+            }
+            _ => self.pointer(ty, None),
+        }
+    }
+
+    fn nested(&self) -> Result<At<'r>> {
+        Ok(At {
+            depth: self.depth.checked_sub(1).ok_or_else(too_deep)?,
+            ..*self
+        })
+    }
+
+    fn pointer(&self, ty: Type, p: Option<PtrRef<'r>>) -> Result<DynamicValue<'r>> {
+        match ty {
+            Type::Text => {
+                let Some(p) = p else {
+                    return Ok(DynamicValue::Text(""));
+                };
+                Ok(DynamicValue::Text(self.msg.read_text(p)?.unwrap_or("")))
+            }
+            Type::Data => {
+                let Some(p) = p else {
+                    return Ok(DynamicValue::Data(&[]));
+                };
+                Ok(DynamicValue::Data(self.msg.read_blob(p)?.unwrap_or(&[])))
+            }
+            Type::List(element) => {
+                let at = self.nested()?;
+                let expect = match &*element {
+                    Type::Struct(..) => Expect::Struct,
+                    t => t.data_bits().map_or(Expect::Pointer, Expect::Bits),
+                };
+                let list = match p {
+                    Some(p) => self.msg.read_list(p, expect)?,
+                    None => None,
+                };
+                Ok(DynamicValue::List(ListReader {
+                    at,
+                    element: *element,
+                    list,
+                }))
+            }
+            Type::Struct(node, brand) => {
+                let at = self.nested()?;
+                let s = match p {
+                    Some(p) => self.msg.read_struct(p)?,
+                    None => None,
+                };
+                Ok(DynamicValue::Struct(StructReader {
+                    at,
+                    node,
+                    brand,
+                    s: s.unwrap_or_else(StructRef::empty),
+                }))
+            }
+            Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => match p {
+                Some(p) => Ok(DynamicValue::Capability(self.msg.read_capability(p)?)),
+                None => Ok(DynamicValue::Capability(None)),
+            },
+            Type::AnyPointer(_) | Type::Param { .. } | Type::MethodParam(_) => {
+                Ok(DynamicValue::AnyPointer)
+            }
+            other => Err(Error::schema(format!(
+                "`{}` is not a pointer type",
+                other.describe(self.pool)
+            ))),
+        }
+    }
+}
+
+fn too_deep() -> Error {
+    Error::limit("nesting limit exceeded: the message nests too deeply")
+}
+
+fn bad_path(path: &str, why: &str) -> Error {
+    Error::data(format!("bad field path `{path}`: {why}"))
+}
