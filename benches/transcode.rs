@@ -51,6 +51,44 @@ fn transcode(c: &mut Criterion) {
         b.iter(|| schema.to_text_short(black_box(&bytes)).unwrap())
     });
     group.finish();
+
+    // Reading a little of a large message: the dynamic view follows only the pointers on the
+    // way; a full decode reads all 10,000 records.
+    let mut group = c.benchmark_group("log_dynamic");
+    group.bench_function("serde_capnp/reader: one record's request", |b| {
+        b.iter(|| {
+            let message = schema.reader(black_box(&bytes)).unwrap();
+            let root = message.root().unwrap();
+            let request = root.path("logs[5000].request").unwrap();
+            request.as_text().unwrap().len()
+        })
+    });
+    group.bench_function("serde_capnp/reader: sum of every record's size", |b| {
+        b.iter(|| {
+            let message = schema.reader(black_box(&bytes)).unwrap();
+            let logs = message.root().unwrap().get("logs").unwrap();
+            let logs = logs.into_list().unwrap();
+            let mut total = 0u64;
+            for log in logs.iter() {
+                let log = log.unwrap().into_struct().unwrap();
+                total += log.get("size").unwrap().as_u64().unwrap();
+            }
+            total
+        })
+    });
+    group.bench_function("serde_capnp/from_slice (borrowed, whole message)", |b| {
+        b.iter(|| {
+            schema
+                .from_slice::<datasets::log::LogsBorrowed>(black_box(&bytes))
+                .unwrap()
+                .logs
+                .len()
+        })
+    });
+    group.bench_function("serde_capnp/read_value (whole message)", |b| {
+        b.iter(|| schema.read_value(black_box(&bytes)).unwrap())
+    });
+    group.finish();
 }
 
 criterion_group!(benches, transcode);
