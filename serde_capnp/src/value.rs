@@ -465,9 +465,25 @@ impl<'de> Visitor<'de> for Seed<'_> {
             Type::Struct(n, b) => (self.pool.node(*n).as_struct(), b.as_deref()),
             _ => (None, None),
         };
-        let mut s = Struct::default();
-        while let Some(name) = map.next_key::<String>()? {
-            let field = node.and_then(|n| n.field_index(&name).map(|i| &n.fields[i as usize]));
+        let mut s = Struct {
+            fields: Vec::with_capacity(
+                node.map_or(0, |n| n.plain_fields.len() + n.has_union() as usize),
+            ),
+            which: None,
+        };
+        // Each field's code order, and which entry is the union member.
+        let mut orders: Vec<u16> = Vec::new();
+        // Keys are the schema's own names, borrowed; they come in the order of `plain_fields`
+        // then the union member, so the next plain field is tried before a lookup by name.
+        while let Some(name) = map.next_key::<&'de str>()? {
+            let field = node.and_then(|n| {
+                let guess = n
+                    .plain_fields
+                    .get(orders.len())
+                    .map(|&i| &n.fields[i as usize])
+                    .filter(|f| f.name == name);
+                guess.or_else(|| n.field_index(name).map(|i| &n.fields[i as usize]))
+            });
             // Generic fields take the types the struct's brand binds; groups share the brand.
             let ty = match field.map(|f| &f.slot) {
                 Some(FieldSlot::Void) => Type::Void,
@@ -483,21 +499,20 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 pool: self.pool,
                 ty,
             })?;
-            s.fields.push((name, v));
+            if field.is_some_and(|f| f.discriminant.is_some()) {
+                s.which = Some(orders.len());
+            }
+            orders.push(field.map_or(u16::MAX, |f| f.code_order));
+            s.fields.push((name.to_string(), v));
         }
         // Fields in code order (the union member in its place), which is the order generated
         // code and typed Rust values write them in; so a value writes back byte for byte.
-        if let Some(node) = node {
-            let key = |name: &str| {
-                node.field_index(name)
-                    .map(|i| node.fields[i as usize].code_order)
-                    .unwrap_or(u16::MAX)
-            };
-            s.fields.sort_by_key(|(n, _)| key(n));
-            s.which = s.fields.iter().position(|(n, _)| {
-                node.field_index(n)
-                    .is_some_and(|i| node.fields[i as usize].discriminant.is_some())
-            });
+        if !orders.is_sorted() {
+            let which = s.which.map(|w| orders[w]);
+            let mut keyed: Vec<(u16, (String, Value))> = orders.into_iter().zip(s.fields).collect();
+            keyed.sort_by_key(|(order, _)| *order);
+            s.which = which.and_then(|w| keyed.iter().position(|(order, _)| *order == w));
+            s.fields = keyed.into_iter().map(|(_, entry)| entry).collect();
         }
         Ok(Value::Struct(s))
     }
