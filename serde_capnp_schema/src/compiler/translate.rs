@@ -1349,6 +1349,27 @@ impl<'a> StructBuild<'a> {
         self.members.push(m);
         self.members.len() - 1
     }
+
+    /// Adds a field member of type `t` and returns what the layout needs to know of it.
+    /// `ordinal` places it: its `@N`, or its position in a parameter list.
+    fn add_field(
+        &mut self,
+        mut m: MInfo<'a>,
+        ordinal: u64,
+        t: Option<out::Type>,
+    ) -> layout::LayoutMember {
+        m.layout_field = self.layout_fields;
+        self.layout_fields += 1;
+        let mi = self.add(m);
+        self.all.push(mi);
+        self.by_ordinal.push((ordinal, mi));
+        let member = layout::LayoutMember::Field {
+            ordinal: ordinal.min(u16::MAX as u64) as u16,
+            size: t.as_ref().map(slot_size).unwrap_or(layout::SlotSize::Void),
+        };
+        self.types.insert(mi, t);
+        member
+    }
 }
 
 fn new_member<'a>(
@@ -1807,16 +1828,7 @@ impl<'a> Translator<'a> {
                     m.default = p.default_value.as_ref();
                     m.is_param = true;
                     let t = self.compile_type(scope, &p.type_, resolver, implicit);
-                    m.layout_field = b.layout_fields;
-                    b.layout_fields += 1;
-                    let mi = b.add(m);
-                    b.all.push(mi);
-                    b.by_ordinal.push((i as u64, mi));
-                    tree.push(layout::LayoutMember::Field {
-                        ordinal: i as u16,
-                        size: t.as_ref().map(slot_size).unwrap_or(layout::SlotSize::Void),
-                    });
-                    b.types.insert(mi, t);
+                    tree.push(b.add_field(m, i as u64, t));
                 }
                 tree
             }
@@ -2171,20 +2183,11 @@ impl<'a> Translator<'a> {
         for d in members {
             match &d.kind {
                 DeclKind::Field { type_, .. } => {
-                    let mut m = new_member(parent, code, d, MKind::Field, false);
+                    let m = new_member(parent, code, d, MKind::Field, false);
                     code += 1;
                     let t = self.compile_type(scope, type_, resolver, implicit);
-                    m.layout_field = b.layout_fields;
-                    b.layout_fields += 1;
                     let ordinal = m.ordinal.map(|o| o.value).unwrap_or(0);
-                    let mi = b.add(m);
-                    b.all.push(mi);
-                    b.by_ordinal.push((ordinal, mi));
-                    tree.push(layout::LayoutMember::Field {
-                        ordinal: ordinal.min(u16::MAX as u64) as u16,
-                        size: t.as_ref().map(slot_size).unwrap_or(layout::SlotSize::Void),
-                    });
-                    b.types.insert(mi, t);
+                    tree.push(b.add_field(m, ordinal, t));
                 }
                 DeclKind::Union => {
                     let union_index = b.layout_unions;
@@ -2259,20 +2262,11 @@ impl<'a> Translator<'a> {
         for m in &d.nested {
             match &m.kind {
                 DeclKind::Field { type_, .. } => {
-                    let mut info = new_member(parent, *code, m, MKind::Field, true);
+                    let info = new_member(parent, *code, m, MKind::Field, true);
                     *code += 1;
                     let t = self.compile_type(scope, type_, resolver, implicit);
-                    info.layout_field = b.layout_fields;
-                    b.layout_fields += 1;
                     let ordinal = info.ordinal.map(|o| o.value).unwrap_or(0);
-                    let mi = b.add(info);
-                    b.all.push(mi);
-                    b.by_ordinal.push((ordinal, mi));
-                    tree.push(layout::LayoutMember::Field {
-                        ordinal: ordinal.min(u16::MAX as u64) as u16,
-                        size: t.as_ref().map(slot_size).unwrap_or(layout::SlotSize::Void),
-                    });
-                    b.types.insert(mi, t);
+                    tree.push(b.add_field(info, ordinal, t));
                 }
                 DeclKind::Union => {
                     if m.name.value.is_empty() {
