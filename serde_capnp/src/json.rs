@@ -23,6 +23,7 @@
 
 use std::borrow::Cow;
 use std::io::Write;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_capnp_schema::{
@@ -132,6 +133,7 @@ impl StructSchema {
             delims: Vec::new(),
             depth: 0,
             nesting_limit: self.options.nesting_limit,
+            keys: Default::default(),
         };
         let st = struct_node(pool, node)?;
         let cx = Ctx {
@@ -469,6 +471,34 @@ struct Enc<'a> {
     delims: Vec<usize>,
     depth: u32,
     nesting_limit: u32,
+    /// Per struct node (by address), what compact output needs of it, made on first use.
+    keys: crate::plan::FastMap<usize, Rc<Keys<'a>>>,
+}
+
+/// What the compact fast path needs of a struct: its fields outside the union, each with its
+/// key escaped and quoted once (`,"name":`), and whether the path applies at all (no field
+/// outside the union is flattened).
+struct Keys<'a> {
+    plain: Vec<Compact<'a>>,
+    direct: bool,
+}
+
+struct Compact<'a> {
+    field: &'a Field,
+    /// `,"name":`; the comma is left out before the first entry.
+    quoted: Box<[u8]>,
+    blob: Blob,
+    kind: Kind<'a>,
+}
+
+/// How the fast path reads a field.
+enum Kind<'a> {
+    /// A primitive or enum in the data section: its type, bit offset, width and default bits.
+    Data(&'a Type, u64, u32, u64),
+    /// Text with no default, behind pointer `index`.
+    Text(u16),
+    /// Anything else, through [`Enc::field`].
+    Other,
 }
 
 impl<'a> Enc<'a> {
@@ -911,6 +941,12 @@ impl<'a> Enc<'a> {
         multiline: &mut bool,
         has_prefix: bool,
     ) -> Result<()> {
+        if !self.pretty {
+            let keys = self.keys_of(cx.node);
+            if keys.direct {
+                return self.object_compact(cx, &keys);
+            }
+        }
         self.out.push(b'{');
         let sub = if self.pretty {
             let mut count = Walk::Count(0);
@@ -923,6 +959,95 @@ impl<'a> Enc<'a> {
         self.walk(cx, None, &mut w)?;
         if let Walk::Write(st, _) = w {
             self.close_list(st, indent, multiline, has_prefix);
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
+
+    fn keys_of(&mut self, node: &'a StructNode) -> Rc<Keys<'a>> {
+        let at = node as *const StructNode as usize;
+        if let Some(k) = self.keys.get(&at) {
+            return k.clone();
+        }
+        let mut plain = Vec::with_capacity(node.plain_fields.len());
+        let mut direct = true;
+        for f in node.fields.iter().filter(|f| f.discriminant.is_none()) {
+            let a = Attrs::of(&f.annotations);
+            direct &= a.flatten.is_none();
+            let mut quoted = b",\"".to_vec();
+            escape_into(&mut quoted, a.name.unwrap_or(&f.name).as_bytes());
+            quoted.extend_from_slice(b"\":");
+            let kind = match &f.slot {
+                FieldSlot::Data {
+                    ty,
+                    offset,
+                    default_bits,
+                } => {
+                    let width = ty.data_bits().unwrap_or(0);
+                    Kind::Data(ty, *offset as u64 * width as u64, width, *default_bits)
+                }
+                FieldSlot::Pointer {
+                    ty: Type::Text,
+                    index,
+                    default: None,
+                } => Kind::Text(*index),
+                _ => Kind::Other,
+            };
+            plain.push(Compact {
+                field: f,
+                quoted: quoted.into_boxed_slice(),
+                blob: a.blob,
+                kind,
+            });
+        }
+        let keys = Rc::new(Keys { plain, direct });
+        self.keys.insert(at, keys.clone());
+        keys
+    }
+
+    /// A compact object whose entries outside the union are plain fields: each is its quoted
+    /// key and its value; the union's tag and member go as in [`Enc::walk`].
+    fn object_compact(&mut self, cx: &Ctx<'a, '_>, keys: &Keys<'a>) -> Result<()> {
+        self.out.push(b'{');
+        let mut count = 0;
+        let mut multiline = false;
+        for c in &keys.plain {
+            let key = &c.quoted[(count == 0) as usize..];
+            match c.kind {
+                Kind::Data(ty, at, width, default) => {
+                    self.out.extend_from_slice(key);
+                    let v = read_bits(cx.s.data, at, width) ^ default;
+                    self.scalar(ty, v)
+                }
+                Kind::Text(index) => {
+                    let Some(p) = cx.s.pointer(index).filter(|p| !Msg::is_null(*p)) else {
+                        continue;
+                    };
+                    self.out.extend_from_slice(key);
+                    match self.msg.read_text(p) {
+                        Ok(text) => {
+                            self.string(text.unwrap_or("").as_bytes());
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Kind::Other => {
+                    if !has(cx.s, c.field) {
+                        continue;
+                    }
+                    self.out.extend_from_slice(key);
+                    self.field(cx, c.field, c.blob, 0, &mut multiline)
+                }
+            }
+            .map_err(|e| e.in_field(c.field.name.clone()))?;
+            count += 1;
+        }
+        if cx.node.has_union() {
+            let mut list = self.open_list();
+            list.count = count;
+            let mut w = Walk::Write(list, 0);
+            self.walk_union(cx, None, &mut w)?;
         }
         self.out.push(b'}');
         Ok(())
@@ -956,6 +1081,17 @@ impl<'a> Enc<'a> {
         if !node.has_union() || w.done() {
             return Ok(());
         }
+        self.walk_union(cx, prefix, w)
+    }
+
+    /// The union's part of [`Enc::walk`]: its tag and its active member.
+    fn walk_union(
+        &mut self,
+        cx: &Ctx<'a, '_>,
+        prefix: Option<&Prefix<'_>>,
+        w: &mut Walk,
+    ) -> Result<()> {
+        let node = cx.node;
         let d = read_bits(cx.s.data, node.discriminant_offset as u64 * 16, 16) as usize;
         let Some(f) = node.union_members.get(d).map(|&i| &node.fields[i as usize]) else {
             return Ok(());
