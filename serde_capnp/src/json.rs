@@ -495,8 +495,13 @@ struct Compact<'a> {
 enum Kind<'a> {
     /// A primitive or enum in the data section: its type, bit offset, width and default bits.
     Data(&'a Type, u64, u32, u64),
+    /// An unsigned integer of up to 32 bits (JSON writes it as a number): its bit offset, width
+    /// and default bits.
+    Unsigned(u64, u32, u64),
     /// Text with no default, behind pointer `index`.
     Text(u16),
+    /// A struct of a non-generic type with no default, behind pointer `index`.
+    Struct(u16, NodeIndex),
     /// Anything else, through [`Enc::field`].
     Other,
 }
@@ -779,6 +784,25 @@ impl<'a> Enc<'a> {
                 Type::Struct(n, brand) => {
                     let node = struct_node(self.pool, *n)?;
                     let names = union_names(struct_discriminator(self.pool, *n), None);
+                    let compact = (!self.pretty).then(|| self.keys_of(node));
+                    if let Some(keys) = compact.filter(|k| k.direct) {
+                        for i in 0..l.len {
+                            if i > 0 {
+                                self.out.push(b',');
+                            }
+                            let cx = Ctx {
+                                s: l.struct_element(i),
+                                node,
+                                brand: brand.as_deref(),
+                                names,
+                            };
+                            self.object_compact(&cx, &keys)
+                                .map_err(|e| e.at_index(i as u64))?;
+                        }
+                        self.leave();
+                        self.out.push(b']');
+                        return Ok(());
+                    }
                     for i in 0..l.len {
                         self.element(&mut st);
                         let cx = Ctx {
@@ -984,13 +1008,28 @@ impl<'a> Enc<'a> {
                     default_bits,
                 } => {
                     let width = ty.data_bits().unwrap_or(0);
-                    Kind::Data(ty, *offset as u64 * width as u64, width, *default_bits)
+                    let at = *offset as u64 * width as u64;
+                    match ty {
+                        Type::UInt8 | Type::UInt16 | Type::UInt32 => {
+                            Kind::Unsigned(at, width, *default_bits)
+                        }
+                        _ => Kind::Data(ty, at, width, *default_bits),
+                    }
                 }
                 FieldSlot::Pointer {
                     ty: Type::Text,
                     index,
                     default: None,
                 } => Kind::Text(*index),
+                FieldSlot::Pointer {
+                    ty: Type::Struct(n, None),
+                    index,
+                    default: None,
+                } if self.pool.node(*n).id != JSON_VALUE_ID
+                    && Attrs::of(&f.annotations).blob == Blob::Array =>
+                {
+                    Kind::Struct(*index, *n)
+                }
                 _ => Kind::Other,
             };
             plain.push(Compact {
@@ -1003,6 +1042,22 @@ impl<'a> Enc<'a> {
         let keys = Rc::new(Keys { plain, direct });
         self.keys.insert(at, keys.clone());
         keys
+    }
+
+    /// The compact object of the struct behind `p`, of the non-generic type `n`.
+    fn compact_struct(&mut self, p: PtrRef<'a>, n: NodeIndex) -> Result<()> {
+        let s = self.msg.read_struct(p)?.unwrap_or_else(StructRef::empty);
+        self.enter()?;
+        let cx = Ctx {
+            s,
+            node: struct_node(self.pool, n)?,
+            brand: None,
+            names: union_names(struct_discriminator(self.pool, n), None),
+        };
+        let mut multiline = false;
+        self.object(&cx, 0, &mut multiline, false)?;
+        self.leave();
+        Ok(())
     }
 
     /// A compact object whose entries outside the union are plain fields: each is its quoted
@@ -1019,6 +1074,11 @@ impl<'a> Enc<'a> {
                     let v = read_bits(cx.s.data, at, width) ^ default;
                     self.scalar(ty, v)
                 }
+                Kind::Unsigned(at, width, default) => {
+                    self.out.extend_from_slice(key);
+                    push_u64(&mut self.out, read_bits(cx.s.data, at, width) ^ default);
+                    Ok(())
+                }
                 Kind::Text(index) => {
                     let Some(p) = cx.s.pointer(index).filter(|p| !Msg::is_null(*p)) else {
                         continue;
@@ -1031,6 +1091,13 @@ impl<'a> Enc<'a> {
                         }
                         Err(e) => Err(e),
                     }
+                }
+                Kind::Struct(index, n) => {
+                    let Some(p) = cx.s.pointer(index).filter(|p| !Msg::is_null(*p)) else {
+                        continue;
+                    };
+                    self.out.extend_from_slice(key);
+                    self.compact_struct(p, n)
                 }
                 Kind::Other => {
                     if !has(cx.s, c.field) {
@@ -1291,6 +1358,15 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
         out.extend_from_slice(s);
         return;
     }
+    if s.len() - clean < 8 {
+        // The tail, padded with spaces (which need no escape), checked as one more word.
+        let mut tail = [b' '; 8];
+        tail[..s.len() - clean].copy_from_slice(&s[clean..]);
+        if !needs_escape(u64::from_le_bytes(tail)) {
+            out.extend_from_slice(s);
+            return;
+        }
+    }
     let mut start = 0;
     for (i, &b) in s.iter().enumerate().skip(clean) {
         if !ESCAPE[b as usize] {
@@ -1320,6 +1396,21 @@ fn escape_into(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    // Small numbers, the usual case, without the buffer and its copy.
+    if v < 10 {
+        out.push(b'0' + v as u8);
+        return;
+    }
+    if v < 100 {
+        let pair = v as usize * 2;
+        out.extend_from_slice(&[PAIRS[pair], PAIRS[pair + 1]]);
+        return;
+    }
+    if v < 1000 {
+        let pair = (v % 100) as usize * 2;
+        out.extend_from_slice(&[b'0' + (v / 100) as u8, PAIRS[pair], PAIRS[pair + 1]]);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     while v >= 100 {
