@@ -1,15 +1,11 @@
 //! The `serde-capnp` binary, run as a process the way builds run `capnp`.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_serde-capnp"))
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{bin, capnp_or_skip, pipe, repo};
 
 fn scratch(tag: &str) -> PathBuf {
     let dir = repo()
@@ -177,32 +173,9 @@ const ALLTYPES_TEXT: &str = r#"(boolField = true, int8Field = -8, int16Field = -
   shape = (rect = (width = 2, height = 0.5)), word = "hello",
   textInnerPair = (key = "k", value = (id = 9)))"#;
 
-fn capnp_tool() -> Option<PathBuf> {
-    let found = Command::new("capnp").arg("--version").output().ok()?;
-    found.status.success().then(|| PathBuf::from("capnp"))
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
-}
-
-fn pipe(cmd: &mut Command, input: &[u8]) -> Output {
-    use std::io::Write;
-    let mut child = cmd
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawns");
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    child.wait_with_output().unwrap()
-}
-
 #[test]
 fn convert_matches_capnp_convert_on_every_format_pair() {
-    let Some(capnp) = capnp_tool() else {
-        assert!(!in_ci(), "the `capnp` tool is not installed (CI is set)");
-        eprintln!("skipped: the `capnp` tool is not installed");
+    let Some(capnp) = capnp_or_skip() else {
         return;
     };
     let schema = repo().join("schemas/alltypes.capnp");
@@ -308,9 +281,7 @@ fn convert_reports_bad_input_without_panicking() {
 
 #[test]
 fn eval_prints_constants_as_capnp_eval_does() {
-    let Some(capnp) = capnp_tool() else {
-        assert!(!in_ci(), "the `capnp` tool is not installed (CI is set)");
-        eprintln!("skipped: the `capnp` tool is not installed");
+    let Some(capnp) = capnp_or_skip() else {
         return;
     };
     let dir = repo().join("tests/compiler/valid");
