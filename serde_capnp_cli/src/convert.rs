@@ -3,6 +3,8 @@
 
 use capnp::message::{Builder, HeapAllocator, ReaderOptions, ReaderSegments};
 use capnp::{any_pointer, serialize, serialize_packed, Word};
+
+mod layout;
 use std::io::{self, BufRead, Write};
 
 /// The message formats `capnp convert` knows.
@@ -188,21 +190,26 @@ fn write_conversion(
     let write_err = |e: capnp::Error| format!("writing: {e}");
     match opts.to {
         Format::Binary | Format::Packed => {
-            // The same builder the reference uses: a 1024-word first segment growing
-            // heuristically, or fixed segments of `--segment-size` words.
-            let allocator = match opts.segment_size {
-                Some(words) => HeapAllocator::new()
-                    .first_segment_words(words)
-                    .allocation_strategy(capnp::message::AllocationStrategy::FixedSize),
-                None => HeapAllocator::new(),
+            // The message copied as the reference copies it: a 1024-word first segment
+            // growing heuristically, or fixed segments of `--segment-size` words, and the
+            // reference's choice of segment for each object.
+            let mut copy = match opts.segment_size {
+                Some(words) => layout::Copy::new(words, true),
+                None => layout::Copy::new(layout::FIRST_SEGMENT_WORDS, false),
             };
-            let mut builder = Builder::new(allocator);
-            builder.set_root(root).map_err(write_err)?;
-            if opts.to == Format::Binary {
-                serialize::write_message(&mut *output, &builder).map_err(write_err)?;
+            copy.root(&reader.into_segments().segments)
+                .map_err(|e| format!("writing: {e}"))?;
+            let pieces = copy.framed();
+            let written = if opts.to == Format::Binary {
+                pieces.iter().try_for_each(|p| output.write_all(p))
             } else {
-                serialize_packed::write_message(&mut *output, &builder).map_err(write_err)?;
-            }
+                // Packed piece by piece, as the reference packs: no run crosses the end of the
+                // segment table or of a segment.
+                pieces
+                    .iter()
+                    .try_for_each(|p| output.write_all(&serde_capnp::packing::pack(p)))
+            };
+            written.map_err(|e| format!("writing: {e}"))?;
         }
         Format::Flat | Format::FlatPacked => {
             let words = flat_words(root)?;

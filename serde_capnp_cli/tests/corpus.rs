@@ -47,6 +47,12 @@ const MAX_DEPTH: u32 = 3;
 /// How many messages of each case go through the single-message formats.
 const SINGLE_SAMPLES: usize = 1;
 
+/// `--segment-size` for the reference's multi-segment copy of the input, and for the output in
+/// many segments: small enough for far pointers everywhere, large enough to stay below the 512
+/// segments a reader accepts.
+const INPUT_SEGMENT_WORDS: u32 = 24;
+const OUTPUT_SEGMENT_WORDS: u32 = 16;
+
 /// How many processes run at once.
 const PARALLEL: usize = 6;
 
@@ -473,6 +479,8 @@ struct Job<'a> {
     from: &'a str,
     to: &'a str,
     short: bool,
+    /// `--segment-size`.
+    segments: Option<u32>,
     input: &'a [u8],
 }
 
@@ -525,6 +533,9 @@ impl Harness {
         if job.short {
             cmd.arg("--short");
         }
+        if let Some(words) = job.segments {
+            cmd.arg(format!("--segment-size={words}"));
+        }
         if capnp_refuses(job.from, job.input) {
             cmd.arg("--quiet");
         }
@@ -558,6 +569,7 @@ impl Harness {
             from,
             to,
             short,
+            segments: None,
             input,
         });
         if out.status.success() {
@@ -617,6 +629,26 @@ impl Harness {
                 members,
             });
         }
+        // The same messages in many segments, with far pointers, as the reference writes them
+        // with `--segment-size`.
+        inputs.push(Input {
+            from: "binary",
+            bytes: {
+                let out = self.run_one(Job {
+                    tool: Tool::Capnp,
+                    from: "binary",
+                    to: "binary",
+                    short: false,
+                    segments: Some(INPUT_SEGMENT_WORDS),
+                    input: &original,
+                });
+                if !out.status.success() {
+                    return Err(format!("capnp --segment-size failed: {}", stderr(&out)));
+                }
+                out.stdout
+            },
+            members: all.clone(),
+        });
         for (k, from) in ["flat", "flat-packed", "canonical"].into_iter().enumerate() {
             for j in 0..SINGLE_SAMPLES {
                 let i = (k + j * 3) % n;
@@ -640,13 +672,21 @@ impl Harness {
                 } else {
                     &[false]
                 };
-                for &short in shorts {
+                let mut variants: Vec<(bool, Option<u32>)> =
+                    shorts.iter().map(|&short| (short, None)).collect();
+                if input.from == "binary" && matches!(to, "binary" | "packed") {
+                    // Output in many segments: the reference's choice of segment for each
+                    // object.
+                    variants.push((false, Some(OUTPUT_SEGMENT_WORDS)));
+                }
+                for (short, segments) in variants {
                     for tool in [Tool::Ours, Tool::Capnp] {
                         jobs.push(Job {
                             tool,
                             from: input.from,
                             to,
                             short,
+                            segments,
                             input: &input.bytes,
                         });
                         job_inputs.push(input);
@@ -670,12 +710,12 @@ impl Harness {
             }
             self.comparisons.fetch_add(1, Relaxed);
             // We read the reference's output of every format back into the original messages.
-            if job.to == "binary" && !job.short {
+            if job.to == "binary" && !job.short && job.segments.is_none() {
                 self.round_trips.fetch_add(1, Relaxed);
                 if let Err(e) = self.same_stream(&ours.stdout, &expected_of(&input.members)) {
                     differences.push(format!(
                         "{}: our reading of capnp's {} is not the original: {e}",
-                        pair_name(job.from, job.to, job.short),
+                        job_name(job),
                         job.from
                     ));
                 }
@@ -707,6 +747,7 @@ impl Harness {
                 from: to,
                 to: "binary",
                 short: *short,
+                segments: None,
                 input: bytes,
             });
         }
@@ -723,6 +764,7 @@ impl Harness {
                     from: "binary",
                     to: f,
                     short: false,
+                    segments: None,
                     input: &messages[i],
                 })
                 .collect::<Vec<_>>(),
@@ -737,6 +779,7 @@ impl Harness {
                 from: f,
                 to: "binary",
                 short: false,
+                segments: None,
                 input: &out.stdout,
             });
             expected.push(messages[*i].clone());
@@ -773,7 +816,7 @@ impl Harness {
         messages: &[Vec<u8>],
         members: &[usize],
     ) -> String {
-        let name = pair_name(job.from, job.to, job.short);
+        let name = job_name(job);
         let mut report = format!("{name}: {}", describe(ours, theirs, job.to));
         for &i in members {
             let input = if job.from == "binary" {
@@ -864,6 +907,14 @@ fn stderr(o: &Output) -> String {
         .filter(|l| !l.contains("PWD environment variable") && !l.starts_with("stack: "))
         .collect::<Vec<_>>()
         .join(" / ")
+}
+
+fn job_name(job: &Job<'_>) -> String {
+    let mut name = pair_name(job.from, job.to, job.short);
+    if let Some(words) = job.segments {
+        name += &format!(" --segment-size={words}");
+    }
+    name
 }
 
 fn pair_name(from: &str, to: &str, short: bool) -> String {
