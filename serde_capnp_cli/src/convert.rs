@@ -180,9 +180,18 @@ pub fn write_segments(
 
 fn write_conversion(
     opts: &Options,
-    message: Message,
+    mut message: Message,
     output: &mut dyn Write,
 ) -> Result<(), String> {
+    let root_is_null = message
+        .segments
+        .first()
+        .is_some_and(|s| s.get(..8) == Some(&[0; 8][..]));
+    if root_is_null {
+        // The reference reads the root as a struct, so a null root is an empty struct: the
+        // pointer to nothing at offset -1.
+        message.segments = vec![vec![0xfc, 0xff, 0xff, 0xff, 0, 0, 0, 0]];
+    }
     let reader = capnp::message::Reader::new(message, reader_options());
     let root: any_pointer::Reader<'_> = reader
         .get_root()

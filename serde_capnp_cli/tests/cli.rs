@@ -339,12 +339,20 @@ fn eval_prints_constants_as_capnp_eval_does() {
 fn convert_lays_out_segments_as_capnp_does() {
     // A null root is written as an empty struct: the reference reads its root as a struct.
     let null_root = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
-    let out = pipe(bin().args(["convert", "binary:binary"]), &null_root);
-    assert!(out.status.success());
-    assert_eq!(
-        out.stdout,
-        [0, 0, 0, 0, 1, 0, 0, 0, 0xfc, 0xff, 0xff, 0xff, 0, 0, 0, 0]
-    );
+    let empty_struct = [0xfc, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+    for (to, expected) in [
+        (
+            "binary",
+            [&[0, 0, 0, 0, 1, 0, 0, 0][..], &empty_struct].concat(),
+        ),
+        ("flat", empty_struct.to_vec()),
+        ("canonical", empty_struct.to_vec()),
+        ("flat-packed", vec![0x0f, 0xfc, 0xff, 0xff, 0xff]),
+    ] {
+        let out = pipe(bin().args(["convert", &format!("binary:{to}")]), &null_root);
+        assert!(out.status.success());
+        assert_eq!(out.stdout, expected, "{to}");
+    }
 
     // More than the first segment's 1024 words: the text nearly fills it, the list goes into a
     // second segment that it fills, and the labels of its elements go into a third one (the
