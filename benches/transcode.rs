@@ -3,9 +3,10 @@
 //!
 //! Run with `cargo bench --bench transcode`.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion};
 use serde_capnp::{JsonStyle, Schema};
 use serde_capnp_suite::datasets;
+use std::hint::black_box;
 
 fn transcode(c: &mut Criterion) {
     let data = datasets::log::logs();

@@ -252,3 +252,30 @@ fn hostile_messages_are_errors_not_panics() {
         .unwrap_err();
     assert_eq!(err.category(), Category::Limit);
 }
+
+#[test]
+fn eval_follows_paths_from_constants_and_field_defaults() {
+    let schema = Schema::from_code_generator_request(&common::compiled_schema("alltypes")).unwrap();
+    let eval = |name: &str| schema.eval_text(name, false);
+    assert_eq!(eval("defaultInner.label").unwrap(), "\"seven\"");
+    assert_eq!(eval("Defaults.textListDefault[1]").unwrap(), "\"beta\"");
+    assert_eq!(eval("Defaults.int32ListListDefault[2][0]").unwrap(), "-4");
+    assert_eq!(eval("Defaults.structListDefault[1].color").unwrap(), "blue");
+    assert_eq!(
+        eval("Defaults.settings").unwrap(),
+        "(retries = 3, verbose = true)"
+    );
+    let (ty, message) = schema.eval_struct("Defaults.structDefault").unwrap();
+    assert_eq!(ty.name(), "Inner");
+    assert_eq!(
+        ty.to_text_short(&message).unwrap(),
+        "(id = 99, label = \"default inner\", color = darkGoldenrod)"
+    );
+    assert!(schema
+        .eval_struct("Defaults.int16ListDefault")
+        .unwrap_err()
+        .to_string()
+        .contains("not a struct"));
+    assert!(eval("Defaults.int16ListDefault[9]").is_err());
+    assert!(eval("defaultInner[1]").is_err());
+}

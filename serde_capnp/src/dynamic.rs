@@ -764,3 +764,200 @@ fn too_deep() -> Error {
 fn bad_path(path: &str, why: &str) -> Error {
     Error::data(format!("bad field path `{path}`: {why}"))
 }
+
+impl<'r> DynamicValue<'r> {
+    /// Follows a path of field names and list positions from this value (see
+    /// [`StructReader::path`]); a path into a list starts with its position, `[2].name`.
+    pub fn path(self, path: &str) -> Result<DynamicValue<'r>> {
+        match self {
+            DynamicValue::Struct(s) => s.path(path),
+            other => {
+                let holder = StructlessPath(other);
+                holder.follow(path)
+            }
+        }
+    }
+}
+
+/// A path that starts at a list rather than a struct.
+struct StructlessPath<'r>(DynamicValue<'r>);
+
+impl<'r> StructlessPath<'r> {
+    fn follow(self, path: &str) -> Result<DynamicValue<'r>> {
+        let Some(after) = path.strip_prefix('[') else {
+            return if path.is_empty() {
+                Ok(self.0)
+            } else {
+                Err(Error::data(format!(
+                    "expected a struct, the message holds {}",
+                    self.0.kind()
+                )))
+            };
+        };
+        let close = after
+            .find(']')
+            .ok_or_else(|| bad_path(path, "a `[` is not closed"))?;
+        let index: u32 = after[..close]
+            .trim()
+            .parse()
+            .map_err(|_| bad_path(path, "a list position is not a number"))?;
+        let next = self.0.into_list()?.get(index)?;
+        let rest = &after[close + 1..];
+        if rest.is_empty() {
+            return Ok(next);
+        }
+        let rest = rest.strip_prefix('.').unwrap_or(rest);
+        next.path(rest).map_err(|e| e.at_index(index as u64))
+    }
+}
+
+impl crate::schema::Schema {
+    /// Splits a `capnp eval` name into the declaration it starts with and the path that
+    /// follows (`someConst.list[4].field`, `SomeStruct.someField`); `None` when the whole name
+    /// is a declaration.
+    pub(crate) fn eval_split<'n>(&self, name: &'n str) -> Result<Option<(NodeIndex, &'n str)>> {
+        let pool = self.pool();
+        // A group is a node too, but `capnp eval` reads it as a field of its struct.
+        let whole = match pool.find(name) {
+            Ok(node) if !pool.node(node).as_struct().is_some_and(|s| s.is_group) => {
+                return Ok(None)
+            }
+            Ok(_) => Error::schema(format!("`{name}` cannot be evaluated")),
+            Err(e) => e.into(),
+        };
+        for (at, c) in name.char_indices().rev() {
+            if c != '.' && c != '[' {
+                continue;
+            }
+            if let Ok(node) = pool.find(&name[..at]) {
+                return Ok(Some((node, &name[at..])));
+            }
+        }
+        Err(whole)
+    }
+
+    /// Calls `f` with the value a `capnp eval` path reaches from the declaration `node`: a
+    /// constant's value, or for a struct the default of the field the path names first.
+    pub(crate) fn eval_at<R>(
+        &self,
+        node: NodeIndex,
+        path: &str,
+        f: impl FnOnce(&SchemaPool, DynamicValue<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let pool: &SchemaPool = self.pool();
+        let limits = crate::schema::ReadOptions::default().limits();
+        let decl = pool.node(node);
+        let empty = [0u8; 8];
+        let (segment, start) = match &decl.kind {
+            serde_capnp_schema::NodeKind::Const(c) => match &c.value {
+                SchemaValue::List(raw) | SchemaValue::Struct(raw) => (raw.segment(), Some(&c.ty)),
+                SchemaValue::AnyPointer(_) => return f(pool, DynamicValue::AnyPointer),
+                SchemaValue::Text(t) => return f(pool, DynamicValue::Text(t)),
+                SchemaValue::Data(d) => return f(pool, DynamicValue::Data(d)),
+                v => {
+                    let msg = Msg::new(vec![&empty[..]], limits)?;
+                    let at = At {
+                        msg: &msg,
+                        pool,
+                        depth: limits.nesting,
+                    };
+                    let value = at.data(&c.ty, v.data_bits())?;
+                    return f(pool, value.path(path.strip_prefix('.').unwrap_or(path))?);
+                }
+            },
+            serde_capnp_schema::NodeKind::Struct(_) => (&empty[..], None),
+            _ => {
+                return Err(Error::schema(format!(
+                    "`{}` cannot be evaluated",
+                    decl.display_name
+                )))
+            }
+        };
+        let msg = Msg::new(vec![segment], limits)?;
+        let at = At {
+            msg: &msg,
+            pool,
+            depth: limits.nesting,
+        };
+        let value = match start {
+            Some(ty) => {
+                let root = msg.root()?;
+                at.pointer(ty.clone(), Some(root).filter(|p| !Msg::is_null(*p)))?
+            }
+            None => {
+                let rest = path
+                    .strip_prefix('.')
+                    .ok_or_else(|| bad_path(path, "a struct is followed by a field name"))?;
+                let s = StructReader {
+                    at,
+                    node,
+                    brand: None,
+                    s: StructRef::empty(),
+                };
+                return f(pool, s.path(rest)?);
+            }
+        };
+        let path = path.strip_prefix('.').unwrap_or(path);
+        f(pool, value.path(path)?)
+    }
+}
+
+impl<'r> StructReader<'r> {
+    /// What printing the struct needs: its message, type, brand and place.
+    pub(crate) fn parts(&self) -> (&'r Msg<'r>, NodeIndex, Option<&Brand>, StructRef<'r>) {
+        (self.at.msg, self.node, self.brand.as_deref(), self.s)
+    }
+}
+
+impl<'r> ListReader<'r> {
+    /// What printing the list needs: its message, element type and place.
+    pub(crate) fn parts(&self) -> (&'r Msg<'r>, &Type, Option<ListRef<'r>>) {
+        (self.at.msg, &self.element, self.list)
+    }
+}
+
+impl crate::schema::Schema {
+    /// The struct a `capnp eval` name denotes (a struct constant, or a path from a constant or
+    /// a struct's field defaults that reaches a struct) as a message of its own, with its type:
+    /// what `capnp eval -obinary` writes. Other values are an error, as they are for `capnp`.
+    ///
+    /// ```
+    /// # fn main() -> serde_capnp::Result<()> {
+    /// let schema = serde_capnp::Schema::parse(
+    ///     "c.capnp",
+    ///     "@0xe1c2d3b4a5968778;\nstruct P { x @0 :Int32; inner @1 :P; }\nconst p :P = (x = 1, inner = (x = 2));\n",
+    /// )?;
+    /// let (ty, message) = schema.eval_struct("p.inner")?;
+    /// assert_eq!(ty.name(), "P");
+    /// assert_eq!(schema.eval_text("p.inner.x", false)?, "2");
+    /// # let _ = message;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn eval_struct(&self, name: &str) -> Result<(StructSchema, Vec<u8>)> {
+        let (node, path) = match self.eval_split(name)? {
+            Some(split) => split,
+            None => (self.pool().find(name)?, ""),
+        };
+        self.eval_at(node, path, |pool, value| {
+            let DynamicValue::Struct(s) = value else {
+                return Err(Error::data(format!(
+                    "{name}: not a struct; binary output is only available on structs"
+                )));
+            };
+            let (seg, from, data_words, ptr_count) = s.s.location();
+            let mut out = crate::wire::Out::with_buffer(Vec::new());
+            crate::json::copy_struct(
+                seg,
+                from,
+                data_words,
+                ptr_count,
+                &mut out,
+                crate::wire::Out::ROOT,
+                0,
+            )?;
+            let root = self.struct_by_id(pool.node(s.node).id)?;
+            Ok((root, out.finish()))
+        })
+    }
+}

@@ -3250,7 +3250,7 @@ fn copy_pointer(src: &[u8], from: usize, dst: &mut Out, to: usize, depth: u32) -
     }
 }
 
-fn copy_struct(
+pub(crate) fn copy_struct(
     src: &[u8],
     from: usize,
     data_words: u16,

@@ -38,10 +38,11 @@ use serde_capnp_schema::{
     AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type, Value as SchemaValue,
 };
 
+use crate::dynamic::DynamicValue;
 use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::{Enumerant, Value};
-use crate::wire::{read_bits, Expect, Msg, PtrRef, StructRef};
+use crate::wire::{read_bits, Expect, ListRef, Msg, PtrRef, StructRef};
 
 impl StructSchema {
     /// Prints a message (segment table included) in the text format, as
@@ -191,6 +192,9 @@ impl crate::schema::Schema {
     /// format, as `capnp eval SCHEMA NAME` prints it: pretty when `pretty` is set and the value
     /// is a struct or a list, on one line otherwise.
     pub fn eval_text(&self, name: &str, pretty: bool) -> Result<String> {
+        if let Some((node, path)) = self.eval_split(name)? {
+            return self.eval_at(node, path, |pool, value| dynamic_text(pool, &value, pretty));
+        }
         let pool = self.pool();
         let node = pool.node(pool.find(name)?);
         let serde_capnp_schema::NodeKind::Const(c) = &node.kind else {
@@ -236,6 +240,67 @@ impl crate::schema::Schema {
             v => printer.print_data(&c.ty, v.data_bits()),
         }
     }
+}
+
+/// A value a `capnp eval` path reached, in the text format: structs and lists laid out as a
+/// constant's value is, on one line when `pretty` is unset.
+fn dynamic_text(pool: &SchemaPool, value: &DynamicValue<'_>, pretty: bool) -> Result<String> {
+    let limits = crate::schema::ReadOptions::default().limits();
+    let indent = Indent(pretty as usize);
+    fn printer<'p>(pool: &'p SchemaPool, msg: &Msg<'p>, nesting: u32) -> Printer<'p> {
+        Printer {
+            pool,
+            msg: msg.share(),
+            depth_left: nesting,
+        }
+    }
+    let data = |ty: Type, bits: u64| {
+        Printer {
+            pool,
+            msg: Msg::new(vec![&[0u8; 8][..]], limits)?,
+            depth_left: limits.nesting,
+        }
+        .print_data(&ty, bits)
+    };
+    let quoted = |bytes: &[u8], text: bool| {
+        let mut out = String::from("\"");
+        if text {
+            escape_text(bytes, &mut out);
+        } else {
+            escape_bytes(bytes, &mut out);
+        }
+        out.push('"');
+        out
+    };
+    Ok(match value {
+        DynamicValue::Struct(s) => {
+            let (msg, node, brand, at) = s.parts();
+            printer(pool, msg, limits.nesting).print_struct(at, node, brand, indent, Mode::Bare)?
+        }
+        DynamicValue::List(l) => {
+            let (msg, element, list) = l.parts();
+            printer(pool, msg, limits.nesting).print_list_ref(element, list, indent, Mode::Bare)?
+        }
+        DynamicValue::Text(t) => quoted(t.as_bytes(), true),
+        DynamicValue::Data(d) => quoted(d, false),
+        DynamicValue::Void => "void".to_string(),
+        DynamicValue::Bool(v) => data(Type::Bool, *v as u64)?,
+        DynamicValue::Int8(v) => data(Type::Int8, *v as u8 as u64)?,
+        DynamicValue::Int16(v) => data(Type::Int16, *v as u16 as u64)?,
+        DynamicValue::Int32(v) => data(Type::Int32, *v as u32 as u64)?,
+        DynamicValue::Int64(v) => data(Type::Int64, *v as u64)?,
+        DynamicValue::UInt8(v) => data(Type::UInt8, *v as u64)?,
+        DynamicValue::UInt16(v) => data(Type::UInt16, *v as u64)?,
+        DynamicValue::UInt32(v) => data(Type::UInt32, *v as u64)?,
+        DynamicValue::UInt64(v) => data(Type::UInt64, *v)?,
+        // A lone Float32 prints as the double it converts to, as the reference does.
+        DynamicValue::Float32(v) => data(Type::Float64, (*v as f64).to_bits())?,
+        DynamicValue::Float64(v) => data(Type::Float64, v.to_bits())?,
+        DynamicValue::Enum(_, Some(name)) => name.to_string(),
+        DynamicValue::Enum(ordinal, None) => format!("({ordinal})"),
+        DynamicValue::Capability(_) => "<external capability>".to_string(),
+        DynamicValue::AnyPointer => "<opaque pointer>".to_string(),
+    })
 }
 
 struct TextDisplay<'a> {
@@ -557,6 +622,16 @@ impl<'a> Printer<'a> {
             Some(p) => self.msg.read_list(p, expect)?,
             None => None,
         };
+        self.print_list_ref(element, list, indent, mode)
+    }
+
+    fn print_list_ref(
+        &mut self,
+        element: &Type,
+        list: Option<ListRef<'a>>,
+        indent: Indent,
+        mode: Mode,
+    ) -> Result<String> {
         let inner = indent.next();
         let mut items = Vec::new();
         if let Some(list) = list {

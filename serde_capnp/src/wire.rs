@@ -530,6 +530,17 @@ impl<'a> StructRef<'a> {
         }
     }
 
+    /// The struct's segment, the byte offset of its data section in it, and its section sizes.
+    pub(crate) fn location(&self) -> (&'a [u8], usize, u16, u16) {
+        let data_words = (self.data.len() / 8) as u16;
+        (
+            self.seg,
+            self.ptrs - self.data.len(),
+            data_words,
+            self.ptr_count,
+        )
+    }
+
     /// The pointer field at `index`, or `None` when the struct is too old to have it.
     #[inline]
     pub(crate) fn pointer(&self, index: u16) -> Option<PtrRef<'a>> {

@@ -160,25 +160,9 @@ fn eval(args: EvalArgs) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         writeln!(output, "{text}").map_err(|e| format!("writing stdout: {e}"))?;
     } else {
-        let pool = schema.pool();
-        let node = pool
-            .node(pool.find(&args.name).map_err(|e| e.to_string())?)
-            .clone();
-        let (root, segment) = match &node.kind {
-            serde_capnp_schema::NodeKind::Const(c) => match (&c.ty, &c.value) {
-                (
-                    serde_capnp_schema::Type::Struct(n, _),
-                    serde_capnp_schema::Value::Struct(raw),
-                ) => (
-                    schema
-                        .struct_by_id(pool.node(*n).id)
-                        .map_err(|e| e.to_string())?,
-                    raw.segment().to_vec(),
-                ),
-                _ => return Err("not a struct; binary output is only available on structs".into()),
-            },
-            _ => return Err(format!("`{}` cannot be evaluated", node.display_name)),
-        };
+        let (root, message) = schema.eval_struct(&args.name).map_err(|e| e.to_string())?;
+        // The message's one segment, after its segment table.
+        let segment = message[8..].to_vec();
         let opts = convert::Options {
             from: convert::Format::Binary,
             to: format,

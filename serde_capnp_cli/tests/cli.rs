@@ -336,6 +336,64 @@ fn eval_prints_constants_as_capnp_eval_does() {
 }
 
 #[test]
+fn eval_follows_field_paths_as_capnp_eval_does() {
+    let Some(capnp) = capnp_or_skip() else {
+        return;
+    };
+    let schema = repo().join("schemas/alltypes.capnp");
+    // Constants followed by fields and list positions, a struct's field defaults, groups and
+    // unions, and paths that must fail.
+    let names = [
+        "defaultInner.label",
+        "defaultInner.color",
+        "Defaults.structDefault",
+        "Defaults.structDefault.label",
+        "Defaults.constDefault",
+        "Defaults.textListDefault[1]",
+        "Defaults.int16ListDefault",
+        "Defaults.int32ListListDefault[0]",
+        "Defaults.int32ListListDefault[2][0]",
+        "Defaults.structListDefault[1]",
+        "Defaults.structListDefault[1].color",
+        "Defaults.dataDefault",
+        "Defaults.float32Default",
+        "Defaults.uint64Default",
+        "Defaults.settings",
+        "Defaults.settings.tag",
+        "Defaults.choice",
+        "Defaults.choice.count",
+        "Defaults.nosuch",
+        "defaultInner[1]",
+        "Defaults.int16ListDefault[9]",
+    ];
+    let mut differences = Vec::new();
+    for name in names {
+        for flags in [
+            &["-otext"][..],
+            &["-otext", "--short"],
+            &["-ojson"],
+            &["-obinary"],
+        ] {
+            let run =
+                |cmd: &mut Command| cmd.arg("eval").args(flags).arg(&schema).arg(name).output();
+            let theirs = run(&mut Command::new(&capnp)).unwrap();
+            let ours = run(&mut bin()).unwrap();
+            if theirs.status.success() != ours.status.success() || ours.stdout != theirs.stdout {
+                differences.push(format!(
+                    "{name} {flags:?}:\n  capnp: {}{}\n  ours:  {}{}",
+                    String::from_utf8_lossy(&theirs.stdout),
+                    String::from_utf8_lossy(&theirs.stderr),
+                    String::from_utf8_lossy(&ours.stdout),
+                    String::from_utf8_lossy(&ours.stderr)
+                ));
+            }
+            assert!(!String::from_utf8_lossy(&ours.stderr).contains("panicked"));
+        }
+    }
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+#[test]
 fn convert_lays_out_segments_as_capnp_does() {
     // A null root is written as an empty struct: the reference reads its root as a struct.
     let null_root = [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
