@@ -259,52 +259,7 @@ impl<'r> StructReader<'r> {
 
     /// Follows a path of field names and list positions, as in `people[1].phones[0].number`.
     pub fn path(&self, path: &str) -> Result<DynamicValue<'r>> {
-        // The steps taken so far, so that an error names where on the path it happened.
-        let mut walked: Vec<Result<&str, u32>> = Vec::new();
-        let within = |e: Error, walked: &[Result<&str, u32>]| {
-            walked.iter().rev().fold(e, |e, step| match step {
-                Ok(name) => e.in_field(name.to_string()),
-                Err(index) => e.at_index(*index as u64),
-            })
-        };
-        let mut current = DynamicValue::Struct(self.clone());
-        let mut rest = path;
-        while !rest.is_empty() {
-            if let Some(after) = rest.strip_prefix('[') {
-                let close = after
-                    .find(']')
-                    .ok_or_else(|| bad_path(path, "a `[` is not closed"))?;
-                let index: u32 = after[..close]
-                    .trim()
-                    .parse()
-                    .map_err(|_| bad_path(path, "a list position is not a number"))?;
-                current = current
-                    .into_list()
-                    .and_then(|list| list.get(index))
-                    .map_err(|e| within(e, &walked))?;
-                walked.push(Err(index));
-                rest = &after[close + 1..];
-            } else {
-                let name_start = if walked.is_empty() {
-                    rest
-                } else {
-                    rest.strip_prefix('.')
-                        .ok_or_else(|| bad_path(path, "expected `.` or `[` after a name"))?
-                };
-                let end = name_start.find(['.', '[']).unwrap_or(name_start.len());
-                let name = &name_start[..end];
-                if name.is_empty() {
-                    return Err(bad_path(path, "a field name is empty"));
-                }
-                current = current
-                    .into_struct()
-                    .and_then(|s| s.get(name))
-                    .map_err(|e| within(e, &walked))?;
-                walked.push(Ok(name));
-                rest = &name_start[end..];
-            }
-        }
-        Ok(current)
+        DynamicValue::Struct(self.clone()).path(path)
     }
 
     /// Decodes this struct into any Rust type, as [`StructSchema::from_slice`] decodes a root.
@@ -766,48 +721,55 @@ fn bad_path(path: &str, why: &str) -> Error {
 }
 
 impl<'r> DynamicValue<'r> {
-    /// Follows a path of field names and list positions from this value (see
-    /// [`StructReader::path`]); a path into a list starts with its position, `[2].name`.
+    /// Follows a path of field names and list positions from this value, as in
+    /// `people[1].phones[0].number` from a struct or `[2].name` from a list.
     pub fn path(self, path: &str) -> Result<DynamicValue<'r>> {
-        match self {
-            DynamicValue::Struct(s) => s.path(path),
-            other => {
-                let holder = StructlessPath(other);
-                holder.follow(path)
+        // The steps taken so far, so that an error names where on the path it happened.
+        let mut walked: Vec<Result<&str, u32>> = Vec::new();
+        let within = |e: Error, walked: &[Result<&str, u32>]| {
+            walked.iter().rev().fold(e, |e, step| match step {
+                Ok(name) => e.in_field(name.to_string()),
+                Err(index) => e.at_index(*index as u64),
+            })
+        };
+        let mut current = self;
+        let mut rest = path;
+        while !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix('[') {
+                let close = after
+                    .find(']')
+                    .ok_or_else(|| bad_path(path, "a `[` is not closed"))?;
+                let index: u32 = after[..close]
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad_path(path, "a list position is not a number"))?;
+                current = current
+                    .into_list()
+                    .and_then(|list| list.get(index))
+                    .map_err(|e| within(e, &walked))?;
+                walked.push(Err(index));
+                rest = &after[close + 1..];
+            } else {
+                let name_start = if walked.is_empty() {
+                    rest
+                } else {
+                    rest.strip_prefix('.')
+                        .ok_or_else(|| bad_path(path, "expected `.` or `[` after a name"))?
+                };
+                let end = name_start.find(['.', '[']).unwrap_or(name_start.len());
+                let name = &name_start[..end];
+                if name.is_empty() {
+                    return Err(bad_path(path, "a field name is empty"));
+                }
+                current = current
+                    .into_struct()
+                    .and_then(|s| s.get(name))
+                    .map_err(|e| within(e, &walked))?;
+                walked.push(Ok(name));
+                rest = &name_start[end..];
             }
         }
-    }
-}
-
-/// A path that starts at a list rather than a struct.
-struct StructlessPath<'r>(DynamicValue<'r>);
-
-impl<'r> StructlessPath<'r> {
-    fn follow(self, path: &str) -> Result<DynamicValue<'r>> {
-        let Some(after) = path.strip_prefix('[') else {
-            return if path.is_empty() {
-                Ok(self.0)
-            } else {
-                Err(Error::data(format!(
-                    "expected a struct, the message holds {}",
-                    self.0.kind()
-                )))
-            };
-        };
-        let close = after
-            .find(']')
-            .ok_or_else(|| bad_path(path, "a `[` is not closed"))?;
-        let index: u32 = after[..close]
-            .trim()
-            .parse()
-            .map_err(|_| bad_path(path, "a list position is not a number"))?;
-        let next = self.0.into_list()?.get(index)?;
-        let rest = &after[close + 1..];
-        if rest.is_empty() {
-            return Ok(next);
-        }
-        let rest = rest.strip_prefix('.').unwrap_or(rest);
-        next.path(rest).map_err(|e| e.at_index(index as u64))
+        Ok(current)
     }
 }
 
