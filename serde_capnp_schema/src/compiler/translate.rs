@@ -1341,6 +1341,15 @@ struct StructBuild<'a> {
     types: HashMap<usize, Option<out::Type>>,
 }
 
+/// Where members being traversed go: under which member, whether inside a union, and the file
+/// that reports errors.
+#[derive(Clone, Copy)]
+struct Place {
+    parent: usize,
+    in_union: bool,
+    unit: usize,
+}
+
 impl<'a> StructBuild<'a> {
     fn add(&mut self, m: MInfo<'a>) -> usize {
         if let Some(p) = m.parent {
@@ -2178,44 +2187,84 @@ impl<'a> Translator<'a> {
         parent: usize,
         unit: usize,
     ) -> Vec<layout::LayoutMember> {
-        let mut tree = Vec::new();
         let mut code = 0u16;
+        let place = Place {
+            parent,
+            in_union: false,
+            unit,
+        };
+        self.traverse_members(b, scope, resolver, implicit, members, place, &mut code)
+    }
+
+    /// The members of a struct, group or union, in order: fields, unions and groups become
+    /// members under `place.parent`, numbered in code order from `code`, and the layout tree
+    /// they make is returned. An unnamed union shares its parent's code order.
+    #[allow(clippy::too_many_arguments)]
+    fn traverse_members(
+        &mut self,
+        b: &mut StructBuild<'a>,
+        scope: &Rc<BrandScope>,
+        resolver: usize,
+        implicit: Implicit<'_>,
+        members: &'a [Decl],
+        place: Place,
+        code: &mut u16,
+    ) -> Vec<layout::LayoutMember> {
+        let Place {
+            parent,
+            in_union,
+            unit,
+        } = place;
+        let mut tree = Vec::new();
         for d in members {
             match &d.kind {
                 DeclKind::Field { type_, .. } => {
-                    let m = new_member(parent, code, d, MKind::Field, false);
-                    code += 1;
+                    let m = new_member(parent, *code, d, MKind::Field, in_union);
+                    *code += 1;
                     let t = self.compile_type(scope, type_, resolver, implicit);
                     let ordinal = m.ordinal.map(|o| o.value).unwrap_or(0);
                     tree.push(b.add_field(m, ordinal, t));
                 }
                 DeclKind::Union => {
+                    let unnamed = d.name.value.is_empty();
+                    if unnamed && in_union {
+                        self.error(unit, d.span, "Unions cannot contain unnamed unions.");
+                        continue;
+                    }
                     let union_index = b.layout_unions;
                     b.layout_unions += 1;
-                    let owner = if d.name.value.is_empty() {
+                    let owner = if unnamed {
                         parent
                     } else {
-                        let m = new_member(parent, code, d, MKind::Union, false);
-                        code += 1;
+                        let m = new_member(parent, *code, d, MKind::Union, in_union);
+                        *code += 1;
                         let mi = b.add(m);
                         b.all.push(mi);
                         mi
                     };
                     b.members[owner].layout_union = Some(union_index);
+                    if d.nested.iter().filter(|n| is_member(n)).count() < 2 {
+                        self.error(unit, d.span, "Union must have at least two members.");
+                    }
                     let mut sub_code = 0u16;
-                    let code_ref = if d.name.value.is_empty() {
-                        &mut code
-                    } else {
-                        &mut sub_code
+                    let inner_place = Place {
+                        parent: owner,
+                        in_union: true,
+                        unit,
                     };
-                    let inner =
-                        self.traverse_union(b, scope, resolver, implicit, d, owner, code_ref, unit);
+                    let inner_code = if unnamed { &mut *code } else { &mut sub_code };
+                    let inner = self.traverse_members(
+                        b,
+                        scope,
+                        resolver,
+                        implicit,
+                        &d.nested,
+                        inner_place,
+                        inner_code,
+                    );
                     let ordinal = match d.id {
                         DeclId::Ordinal(o) => {
                             b.by_ordinal.push((o.value, owner));
-                            if owner != parent {
-                                b.members[owner].ordinal = Some(o);
-                            }
                             Some(o.value.min(u16::MAX as u64) as u16)
                         }
                         _ => None,
@@ -2226,8 +2275,8 @@ impl<'a> Translator<'a> {
                     });
                 }
                 DeclKind::Group => {
-                    let m = new_member(parent, code, d, MKind::Group, false);
-                    code += 1;
+                    let m = new_member(parent, *code, d, MKind::Group, in_union);
+                    *code += 1;
                     let mi = b.add(m);
                     b.all.push(mi);
                     if d.nested.iter().all(|n| !is_member(n)) {
@@ -2235,76 +2284,6 @@ impl<'a> Translator<'a> {
                     }
                     let inner = self
                         .traverse_top_or_group(b, scope, resolver, implicit, &d.nested, mi, unit);
-                    tree.push(layout::LayoutMember::Group { members: inner });
-                }
-                _ => {}
-            }
-        }
-        tree
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn traverse_union(
-        &mut self,
-        b: &mut StructBuild<'a>,
-        scope: &Rc<BrandScope>,
-        resolver: usize,
-        implicit: Implicit<'_>,
-        d: &'a Decl,
-        parent: usize,
-        code: &mut u16,
-        unit: usize,
-    ) -> Vec<layout::LayoutMember> {
-        if d.nested.iter().filter(|n| is_member(n)).count() < 2 {
-            self.error(unit, d.span, "Union must have at least two members.");
-        }
-        let mut tree = Vec::new();
-        for m in &d.nested {
-            match &m.kind {
-                DeclKind::Field { type_, .. } => {
-                    let info = new_member(parent, *code, m, MKind::Field, true);
-                    *code += 1;
-                    let t = self.compile_type(scope, type_, resolver, implicit);
-                    let ordinal = info.ordinal.map(|o| o.value).unwrap_or(0);
-                    tree.push(b.add_field(info, ordinal, t));
-                }
-                DeclKind::Union => {
-                    if m.name.value.is_empty() {
-                        self.error(unit, m.span, "Unions cannot contain unnamed unions.");
-                        continue;
-                    }
-                    let union_index = b.layout_unions;
-                    b.layout_unions += 1;
-                    let info = new_member(parent, *code, m, MKind::Union, true);
-                    *code += 1;
-                    let mi = b.add(info);
-                    b.all.push(mi);
-                    b.members[mi].layout_union = Some(union_index);
-                    let mut sub = 0u16;
-                    let inner =
-                        self.traverse_union(b, scope, resolver, implicit, m, mi, &mut sub, unit);
-                    let ordinal = match m.id {
-                        DeclId::Ordinal(o) => {
-                            b.by_ordinal.push((o.value, mi));
-                            Some(o.value.min(u16::MAX as u64) as u16)
-                        }
-                        _ => None,
-                    };
-                    tree.push(layout::LayoutMember::Union {
-                        ordinal,
-                        members: inner,
-                    });
-                }
-                DeclKind::Group => {
-                    let info = new_member(parent, *code, m, MKind::Group, true);
-                    *code += 1;
-                    let mi = b.add(info);
-                    b.all.push(mi);
-                    if m.nested.iter().all(|n| !is_member(n)) {
-                        self.error(unit, m.span, "Group must have at least one member.");
-                    }
-                    let inner = self
-                        .traverse_top_or_group(b, scope, resolver, implicit, &m.nested, mi, unit);
                     tree.push(layout::LayoutMember::Group { members: inner });
                 }
                 _ => {}
