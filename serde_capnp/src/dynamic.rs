@@ -775,14 +775,14 @@ impl<'r> DynamicValue<'r> {
 
 impl crate::schema::Schema {
     /// Splits a `capnp eval` name into the declaration it starts with and the path that
-    /// follows (`someConst.list[4].field`, `SomeStruct.someField`); `None` when the whole name
-    /// is a declaration.
-    pub(crate) fn eval_split<'n>(&self, name: &'n str) -> Result<Option<(NodeIndex, &'n str)>> {
+    /// follows (`someConst.list[4].field`, `SomeStruct.someField`; empty when the whole name is
+    /// a declaration).
+    pub(crate) fn eval_target<'n>(&self, name: &'n str) -> Result<(NodeIndex, &'n str)> {
         let pool = self.pool();
         // A group is a node too, but `capnp eval` reads it as a field of its struct.
         let whole = match pool.find(name) {
             Ok(node) if !pool.node(node).as_struct().is_some_and(|s| s.is_group) => {
-                return Ok(None)
+                return Ok((node, ""))
             }
             Ok(_) => Error::schema(format!("`{name}` cannot be evaluated")),
             Err(e) => e.into(),
@@ -792,7 +792,7 @@ impl crate::schema::Schema {
                 continue;
             }
             if let Ok(node) = pool.find(&name[..at]) {
-                return Ok(Some((node, &name[at..])));
+                return Ok((node, &name[at..]));
             }
         }
         Err(whole)
@@ -809,31 +809,15 @@ impl crate::schema::Schema {
         let pool: &SchemaPool = self.pool();
         let limits = crate::schema::ReadOptions::default().limits();
         let decl = pool.node(node);
+        let constant = match &decl.kind {
+            serde_capnp_schema::NodeKind::Const(c) => Some(c),
+            _ => None,
+        };
+        // A struct's field defaults are read from an empty struct.
         let empty = [0u8; 8];
-        let (segment, start) = match &decl.kind {
-            serde_capnp_schema::NodeKind::Const(c) => match &c.value {
-                SchemaValue::List(raw) | SchemaValue::Struct(raw) => (raw.segment(), Some(&c.ty)),
-                SchemaValue::AnyPointer(_) => return f(pool, DynamicValue::AnyPointer),
-                SchemaValue::Text(t) => return f(pool, DynamicValue::Text(t)),
-                SchemaValue::Data(d) => return f(pool, DynamicValue::Data(d)),
-                v => {
-                    let msg = Msg::new(vec![&empty[..]], limits)?;
-                    let at = At {
-                        msg: &msg,
-                        pool,
-                        depth: limits.nesting,
-                    };
-                    let value = at.data(&c.ty, v.data_bits())?;
-                    return f(pool, value.path(path.strip_prefix('.').unwrap_or(path))?);
-                }
-            },
-            serde_capnp_schema::NodeKind::Struct(_) => (&empty[..], None),
-            _ => {
-                return Err(Error::schema(format!(
-                    "`{}` cannot be evaluated",
-                    decl.display_name
-                )))
-            }
+        let segment = match constant.map(|c| &c.value) {
+            Some(SchemaValue::List(raw) | SchemaValue::Struct(raw)) => raw.segment(),
+            _ => &empty[..],
         };
         let msg = Msg::new(vec![segment], limits)?;
         let at = At {
@@ -841,26 +825,33 @@ impl crate::schema::Schema {
             pool,
             depth: limits.nesting,
         };
-        let value = match start {
-            Some(ty) => {
-                let root = msg.root()?;
-                at.pointer(ty.clone(), Some(root).filter(|p| !Msg::is_null(*p)))?
-            }
-            None => {
-                let rest = path
-                    .strip_prefix('.')
-                    .ok_or_else(|| bad_path(path, "a struct is followed by a field name"))?;
-                let s = StructReader {
+        let value = match (constant, &decl.kind) {
+            (Some(c), _) => match &c.value {
+                SchemaValue::List(_) | SchemaValue::Struct(_) => {
+                    let root = Some(msg.root()?).filter(|p| !Msg::is_null(*p));
+                    at.pointer(c.ty.clone(), root)?
+                }
+                SchemaValue::AnyPointer(_) => DynamicValue::AnyPointer,
+                SchemaValue::Text(t) => DynamicValue::Text(t),
+                SchemaValue::Data(d) => DynamicValue::Data(d),
+                v => at.data(&c.ty, v.data_bits())?,
+            },
+            (None, serde_capnp_schema::NodeKind::Struct(_)) if !path.is_empty() => {
+                DynamicValue::Struct(StructReader {
                     at,
                     node,
                     brand: None,
                     s: StructRef::empty(),
-                };
-                return f(pool, s.path(rest)?);
+                })
+            }
+            _ => {
+                return Err(Error::schema(format!(
+                    "`{}` cannot be evaluated: it is not a constant",
+                    decl.display_name
+                )))
             }
         };
-        let path = path.strip_prefix('.').unwrap_or(path);
-        f(pool, value.path(path)?)
+        f(pool, value.path(path.strip_prefix('.').unwrap_or(path))?)
     }
 }
 
@@ -897,10 +888,7 @@ impl crate::schema::Schema {
     /// # }
     /// ```
     pub fn eval_struct(&self, name: &str) -> Result<(StructSchema, Vec<u8>)> {
-        let (node, path) = match self.eval_split(name)? {
-            Some(split) => split,
-            None => (self.pool().find(name)?, ""),
-        };
+        let (node, path) = self.eval_target(name)?;
         self.eval_at(node, path, |pool, value| {
             let DynamicValue::Struct(s) = value else {
                 return Err(Error::data(format!(

@@ -192,53 +192,8 @@ impl crate::schema::Schema {
     /// format, as `capnp eval SCHEMA NAME` prints it: pretty when `pretty` is set and the value
     /// is a struct or a list, on one line otherwise.
     pub fn eval_text(&self, name: &str, pretty: bool) -> Result<String> {
-        if let Some((node, path)) = self.eval_split(name)? {
-            return self.eval_at(node, path, |pool, value| dynamic_text(pool, &value, pretty));
-        }
-        let pool = self.pool();
-        let node = pool.node(pool.find(name)?);
-        let serde_capnp_schema::NodeKind::Const(c) = &node.kind else {
-            return Err(Error::schema(format!(
-                "`{}` cannot be evaluated: it is not a constant",
-                node.display_name
-            )));
-        };
-        let limits = crate::schema::ReadOptions::default().limits();
-        let empty = [0u8; 8];
-        let (segment, ptr) = match &c.value {
-            SchemaValue::List(raw) | SchemaValue::Struct(raw) | SchemaValue::AnyPointer(raw) => {
-                (raw.segment(), Msg::detached(raw.segment()))
-            }
-            _ => (&empty[..], None),
-        };
-        let mut printer = Printer {
-            pool,
-            msg: Msg::new(vec![segment], limits)?,
-            depth_left: limits.nesting,
-        };
-        let pointer_value = matches!(
-            c.value,
-            SchemaValue::List(_) | SchemaValue::Struct(_) | SchemaValue::AnyPointer(_)
-        );
-        let indent = Indent(if pretty && pointer_value { 1 } else { 0 });
-        match &c.value {
-            SchemaValue::Text(t) => {
-                let mut out = String::from("\"");
-                escape_text(t.as_bytes(), &mut out);
-                out.push('"');
-                Ok(out)
-            }
-            SchemaValue::Data(d) => {
-                let mut out = String::from("\"");
-                escape_bytes(d, &mut out);
-                out.push('"');
-                Ok(out)
-            }
-            _ if pointer_value => printer.print_pointer(&c.ty, ptr, indent, Mode::Bare),
-            // A lone Float32 prints as the double it converts to, as the reference does.
-            SchemaValue::Float32(f) => printer.print_data(&Type::Float64, (*f as f64).to_bits()),
-            v => printer.print_data(&c.ty, v.data_bits()),
-        }
+        let (node, path) = self.eval_target(name)?;
+        self.eval_at(node, path, |pool, value| dynamic_text(pool, &value, pretty))
     }
 }
 
@@ -254,14 +209,7 @@ fn dynamic_text(pool: &SchemaPool, value: &DynamicValue<'_>, pretty: bool) -> Re
             depth_left: nesting,
         }
     }
-    let data = |ty: Type, bits: u64| {
-        Printer {
-            pool,
-            msg: Msg::new(vec![&[0u8; 8][..]], limits)?,
-            depth_left: limits.nesting,
-        }
-        .print_data(&ty, bits)
-    };
+    let data = |ty: Type, bits: u64| data_text(pool, &ty, bits);
     let quoted = |bytes: &[u8], text: bool| {
         let mut out = String::from("\"");
         if text {
@@ -477,38 +425,7 @@ impl<'a> Printer<'a> {
     }
 
     fn print_data(&self, ty: &Type, bits: u64) -> Result<String> {
-        Ok(match ty {
-            Type::Void => "void".to_string(),
-            Type::Bool => (if bits != 0 { "true" } else { "false" }).to_string(),
-            Type::Int8 => (bits as u8 as i8).to_string(),
-            Type::Int16 => (bits as u16 as i16).to_string(),
-            Type::Int32 => (bits as u32 as i32).to_string(),
-            Type::Int64 => (bits as i64).to_string(),
-            Type::UInt8 => (bits as u8).to_string(),
-            Type::UInt16 => (bits as u16).to_string(),
-            Type::UInt32 => (bits as u32).to_string(),
-            Type::UInt64 => bits.to_string(),
-            Type::Float32 => format_f32(f32::from_bits(bits as u32)),
-            Type::Float64 => format_f64(f64::from_bits(bits)),
-            Type::Enum(n) => {
-                let ordinal = bits as u16;
-                match self
-                    .pool
-                    .node(*n)
-                    .as_enum()
-                    .and_then(|e| e.enumerants.get(ordinal as usize))
-                {
-                    Some(e) => e.name.clone(),
-                    None => format!("({ordinal})"),
-                }
-            }
-            other => {
-                return Err(Error::schema(format!(
-                    "`{}` is not a data-section type",
-                    other.describe(self.pool)
-                )))
-            }
-        })
+        data_text(self.pool, ty, bits)
     }
 
     /// A pointer field's schema default, printed as the field's value.
@@ -663,6 +580,41 @@ impl<'a> Printer<'a> {
         out.push(']');
         Ok(out)
     }
+}
+
+/// A data-section value of type `ty` whose bits are `bits`, in the text format.
+fn data_text(pool: &SchemaPool, ty: &Type, bits: u64) -> Result<String> {
+    Ok(match ty {
+        Type::Void => "void".to_string(),
+        Type::Bool => (if bits != 0 { "true" } else { "false" }).to_string(),
+        Type::Int8 => (bits as u8 as i8).to_string(),
+        Type::Int16 => (bits as u16 as i16).to_string(),
+        Type::Int32 => (bits as u32 as i32).to_string(),
+        Type::Int64 => (bits as i64).to_string(),
+        Type::UInt8 => (bits as u8).to_string(),
+        Type::UInt16 => (bits as u16).to_string(),
+        Type::UInt32 => (bits as u32).to_string(),
+        Type::UInt64 => bits.to_string(),
+        Type::Float32 => format_f32(f32::from_bits(bits as u32)),
+        Type::Float64 => format_f64(f64::from_bits(bits)),
+        Type::Enum(n) => {
+            let ordinal = bits as u16;
+            match pool
+                .node(*n)
+                .as_enum()
+                .and_then(|e| e.enumerants.get(ordinal as usize))
+            {
+                Some(e) => e.name.clone(),
+                None => format!("({ordinal})"),
+            }
+        }
+        other => {
+            return Err(Error::schema(format!(
+                "`{}` is not a data-section type",
+                other.describe(pool)
+            )))
+        }
+    })
 }
 
 /// Appends the C escape of one byte, or returns false when the byte prints as itself.
