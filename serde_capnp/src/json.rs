@@ -500,8 +500,8 @@ enum Kind<'a> {
     Unsigned(u64, u32, u64),
     /// Text with no default, behind pointer `index`.
     Text(u16),
-    /// A struct of a non-generic type with no default, behind pointer `index`.
-    Struct(u16, NodeIndex),
+    /// Any other pointer of a non-generic type with no default, behind pointer `index`.
+    Pointer(u16, &'a Type),
     /// Anything else, through [`Enc::field`].
     Other,
 }
@@ -1022,13 +1022,11 @@ impl<'a> Enc<'a> {
                     default: None,
                 } => Kind::Text(*index),
                 FieldSlot::Pointer {
-                    ty: Type::Struct(n, None),
+                    ty,
                     index,
                     default: None,
-                } if self.pool.node(*n).id != JSON_VALUE_ID
-                    && Attrs::of(&f.annotations).blob == Blob::Array =>
-                {
-                    Kind::Struct(*index, *n)
+                } if !ty.has_params() && (a.blob == Blob::Array || *ty == Type::Data) => {
+                    Kind::Pointer(*index, ty)
                 }
                 _ => Kind::Other,
             };
@@ -1042,22 +1040,6 @@ impl<'a> Enc<'a> {
         let keys = Rc::new(Keys { plain, direct });
         self.keys.insert(at, keys.clone());
         keys
-    }
-
-    /// The compact object of the struct behind `p`, of the non-generic type `n`.
-    fn compact_struct(&mut self, p: PtrRef<'a>, n: NodeIndex) -> Result<()> {
-        let s = self.msg.read_struct(p)?.unwrap_or_else(StructRef::empty);
-        self.enter()?;
-        let cx = Ctx {
-            s,
-            node: struct_node(self.pool, n)?,
-            brand: None,
-            names: union_names(struct_discriminator(self.pool, n), None),
-        };
-        let mut multiline = false;
-        self.object(&cx, 0, &mut multiline, false)?;
-        self.leave();
-        Ok(())
     }
 
     /// A compact object whose entries outside the union are plain fields: each is its quoted
@@ -1092,12 +1074,12 @@ impl<'a> Enc<'a> {
                         Err(e) => Err(e),
                     }
                 }
-                Kind::Struct(index, n) => {
+                Kind::Pointer(index, ty) => {
                     let Some(p) = cx.s.pointer(index).filter(|p| !Msg::is_null(*p)) else {
                         continue;
                     };
                     self.out.extend_from_slice(key);
-                    self.compact_struct(p, n)
+                    self.pointer(ty, Target::Ptr(p), c.blob, 0, &mut multiline, false)
                 }
                 Kind::Other => {
                     if !has(cx.s, c.field) {
