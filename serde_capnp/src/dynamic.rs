@@ -275,13 +275,15 @@ impl<'r> StructReader<'r> {
 
     /// Decodes this struct into a [`Value`].
     pub fn to_value(&self) -> Result<Value> {
+        let ty = Type::Struct(self.node, self.brand.clone());
+        let seed = crate::value::seed(self.at.pool, ty.clone());
         de::deserialize_seed_in(
             self.at.pool,
             self.at.msg.share(),
-            Type::Struct(self.node, self.brand.clone()),
+            ty,
             Src::Group(self.s),
             self.at.depth,
-            crate::value::seed(self.at.pool, Type::Struct(self.node, self.brand.clone())),
+            seed,
         )
     }
 
