@@ -281,5 +281,8 @@ fn eval_follows_paths_from_constants_and_field_defaults() {
     // A whole constant prints as before; a type alone is not a value.
     assert_eq!(eval("answer").unwrap(), "42");
     let err = eval("Inner").unwrap_err().to_string();
-    assert!(err.contains("cannot be evaluated: it is not a constant"), "{err}");
+    assert!(
+        err.contains("cannot be evaluated: it is not a constant"),
+        "{err}"
+    );
 }
