@@ -90,10 +90,20 @@ pub(crate) struct DeCtx<'de> {
     pub(crate) msg: Msg<'de>,
     depth_left: u32,
     /// Plans never change once made, so a struct being read holds its own reference.
-    plans: Vec<Rc<[PlanField<'de>]>>,
+    plans: Vec<Plan<'de>>,
     plan_index: PlanIndex,
     /// For (enum node, address of serde's variant list): the Rust variant of each ordinal.
     variants: FastMap<(NodeIndex, usize), Vec<u16>>,
+}
+
+/// How a Rust struct type reads a schema struct.
+struct Plan<'de> {
+    fields: Rc<[PlanField<'de>]>,
+    /// Every name in serde's field list is a distinct plain field of the schema, so a visitor
+    /// derived by serde can take the fields as a sequence in that order.
+    in_order: bool,
+    /// The address of the type name of the visitor last found to be derived by serde.
+    derived: Cell<usize>,
 }
 
 /// One Rust field of a plan, with what reading it needs precomputed.
@@ -141,7 +151,7 @@ fn make_plan<'de>(
     pool: &'de SchemaPool,
     node: NodeIndex,
     fields: &'static [&'static str],
-) -> Vec<PlanField<'de>> {
+) -> Plan<'de> {
     let generic = pool.node(node).is_generic;
     let s = pool.node(node).as_struct().expect("struct");
     let mut plan = Vec::with_capacity(fields.len());
@@ -193,8 +203,18 @@ fn make_plan<'de>(
             });
         }
     }
-
-    plan
+    let mut seen = vec![false; s.fields.len()];
+    let in_order = plan.len() == fields.len()
+        && plan.iter().all(|pf| {
+            pf.field != WHICH
+                && pf.discriminant == NO_DISCRIMINANT
+                && !std::mem::replace(&mut seen[pf.field as usize], true)
+        });
+    Plan {
+        fields: plan.into(),
+        in_order,
+        derived: Cell::new(0),
+    }
 }
 
 impl<'de> DeCtx<'de> {
@@ -206,7 +226,7 @@ impl<'de> DeCtx<'de> {
         let plans = &mut self.plans;
         self.plan_index
             .get_or_make(node, fields.as_ptr() as usize, plans.len(), || {
-                plans.push(make_plan(pool, node, fields).into())
+                plans.push(make_plan(pool, node, fields))
             })
     }
 
@@ -472,21 +492,26 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         if by_pointer {
             ctx.enter()?;
         }
+        let mut in_order = None;
         let plan = fields.map(|f| {
-            let p = ctx.plan_for(node, f);
-            (ctx.plans[p as usize].clone(), f)
+            let i = ctx.plan_for(node, f);
+            let p = &ctx.plans[i as usize];
+            in_order = p.in_order.then_some(i);
+            (p.fields.clone(), f)
         });
         let pool: &'de SchemaPool = ctx.pool;
-        let r = visitor.visit_map(StructAccess {
+        let r = StructAccess {
             ctx: &mut *ctx,
             s,
             node,
             schema: pool.node(node).as_struct().expect("struct"),
             brand,
             plan,
+            in_order,
             pos: 0,
             pending: NO_KEY,
-        });
+        }
+        .visit(visitor);
         if by_pointer {
             ctx.leave();
         }
@@ -817,6 +842,8 @@ pub(crate) struct StructAccess<'c, 'de> {
     brand: Option<Arc<Brand>>,
     /// With a plan, keys are serde's field names; without one, every present schema field.
     plan: Option<(Rc<[PlanField<'de>]>, &'static [&'static str])>,
+    /// The plan's number when it allows a visitor derived by serde to read the fields in order.
+    in_order: Option<u32>,
     pos: usize,
     /// The entry whose key was given last: a position in the plan, or with no plan a schema
     /// field; `NO_KEY` before a key.
@@ -834,16 +861,54 @@ impl<'c, 'de> StructAccess<'c, 'de> {
         plan: u32,
         fields: &'static [&'static str],
     ) -> Self {
-        let plan = ctx.plans[plan as usize].clone();
+        let p = &ctx.plans[plan as usize];
+        let (in_order, plan_fields) = (p.in_order.then_some(plan), p.fields.clone());
         StructAccess {
             ctx,
             s,
             node,
             schema,
             brand: None,
-            plan: Some((plan, fields)),
+            plan: Some((plan_fields, fields)),
+            in_order,
             pos: 0,
             pending: NO_KEY,
+        }
+    }
+
+    /// Hands the struct to `visitor`.
+    ///
+    /// A visitor that serde's derive generated also reads a struct as a sequence of its fields
+    /// in declaration order, which skips the key protocol (a name per field, matched by string
+    /// comparison). That order is serde's field list when each name in it is a distinct plain
+    /// field of the schema: a field list with an alias that the schema lacks falls back to the
+    /// map. An alias naming another schema field leaves an element unread, which is reported as
+    /// an error, as the map form reports the duplicate field. Any other visitor, and any other
+    /// plan, gets the map.
+    #[inline]
+    pub(crate) fn visit<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value> {
+        let Some(plan) = self.in_order else {
+            return visitor.visit_map(self);
+        };
+        // The name's address stands for the type, so the check runs once per visitor type.
+        let name = std::any::type_name::<V>().as_ptr() as usize;
+        let known = &self.ctx.plans[plan as usize].derived;
+        if known.get() != name {
+            if !derived_by_serde::<V>() {
+                return visitor.visit_map(self);
+            }
+            known.set(name);
+        }
+        let value = visitor.visit_seq(&mut self)?;
+        match &self.plan {
+            Some((plan, names)) if self.pos < plan.len() => Err(Error::data(format!(
+                "the Rust type read {} of the {} fields its field list names ({}); \
+                 a `#[serde(alias)]` that names another field of the schema is ambiguous",
+                self.pos,
+                plan.len(),
+                names.join(", ")
+            ))),
+            _ => Ok(value),
         }
     }
 
@@ -912,15 +977,27 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
     #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
         let pending = std::mem::replace(&mut self.pending, NO_KEY);
-        let Some((plan, names)) = &self.plan else {
+        let Some((plan, _)) = &self.plan else {
             if pending == NO_KEY {
                 return Err(Error::data("map value requested before its key"));
             }
             return self.slow_value(seed, pending as u16, "");
         };
-        let Some(pf) = plan.get(pending as usize) else {
+        if pending as usize >= plan.len() {
+            return Err(Error::data("map value requested before its key"));
+        }
+        self.planned_value(pending as usize, seed)
+    }
+}
+
+impl<'de> StructAccess<'_, 'de> {
+    /// Reads the field at `pos` in the plan.
+    #[inline]
+    fn planned_value<V: DeserializeSeed<'de>>(&mut self, pos: usize, seed: V) -> Result<V::Value> {
+        let Some((plan, names)) = &self.plan else {
             return Err(Error::data("map value requested before its key"));
         };
+        let pf = &plan[pos];
         // The step is read in place; only the name for an error path is looked up lazily.
         let names: &'static [&'static str] = names;
         let rust = pf.rust;
@@ -959,6 +1036,63 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
         }
         .map_err(|e| e.in_field(name()))
     }
+}
+
+impl<'de> de::SeqAccess<'de> for StructAccess<'_, 'de> {
+    type Error = Error;
+
+    #[inline]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        let len = self.plan.as_ref().map_or(0, |(plan, _)| plan.len());
+        let pos = self.pos;
+        if pos >= len {
+            return Ok(None);
+        }
+        self.pos += 1;
+        self.planned_value(pos, seed).map(Some)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        let len = self.plan.as_ref().map_or(0, |(plan, _)| plan.len());
+        Some(len.saturating_sub(self.pos))
+    }
+}
+
+/// Whether serde's derive generated the visitor `V` of a struct, going by the name the derive
+/// gives it. Derived struct visitors always implement `visit_seq`; a hand-written visitor may
+/// implement only `visit_map`, so it is never offered a sequence.
+fn derived_by_serde<'de, V: Visitor<'de>>() -> bool {
+    is_derived_visitor_name(std::any::type_name::<V>())
+}
+
+/// Whether `name` is the path of a struct visitor that serde's derive generated.
+fn is_derived_visitor_name(name: &str) -> bool {
+    const SUFFIX: &str = "::deserialize::__Visitor";
+    let name = name.as_bytes();
+    // Generic arguments follow the visitor's own path: step back over them.
+    let mut end = name.len();
+    if name.last() == Some(&b'>') {
+        let mut depth = 0usize;
+        for (i, &b) in name.iter().enumerate().rev() {
+            match b {
+                // The arrow of a function type is no bracket.
+                b'>' if i > 0 && name[i - 1] == b'-' => {}
+                b'>' => depth += 1,
+                b'<' => {
+                    let Some(d) = depth.checked_sub(1) else {
+                        return false;
+                    };
+                    depth = d;
+                    if depth == 0 {
+                        end = i;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    name[..end].ends_with(SUFFIX.as_bytes())
 }
 
 impl<'de> StructAccess<'_, 'de> {
@@ -1187,5 +1321,84 @@ impl<'de> de::VariantAccess<'de> for UnitOnly {
         _visitor: V,
     ) -> Result<V::Value> {
         Err(Error::data("an integer field can only hold a unit variant"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_derived_visitor_name;
+    use serde::de::{value::Error, Deserializer, Visitor};
+
+    /// Records the type name of the visitor a struct hands over, and fails.
+    struct NameOfVisitor<'a>(&'a mut &'static str);
+
+    impl<'de> Deserializer<'de> for NameOfVisitor<'_> {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(serde::de::Error::custom("unused"))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            _: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            *self.0 = std::any::type_name::<V>();
+            Err(serde::de::Error::custom("recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+
+    fn visitor_name<'de, T: serde::Deserialize<'de>>() -> &'static str {
+        let mut name = "";
+        let _ = T::deserialize(NameOfVisitor(&mut name));
+        name
+    }
+
+    /// The derive of the serde in use still names its visitors as the in-order path expects.
+    #[test]
+    fn the_derive_in_use_is_recognized() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Plain {
+            a: u8,
+        }
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Generic<'a, T> {
+            a: &'a str,
+            t: T,
+        }
+        assert!(is_derived_visitor_name(visitor_name::<Plain>()));
+        assert!(is_derived_visitor_name(visitor_name::<
+            Generic<Vec<Option<u8>>>,
+        >()));
+    }
+
+    #[test]
+    fn derived_visitor_names() {
+        for name in [
+            "app::_::<impl serde::de::Deserialize for app::Log>::deserialize::__Visitor",
+            "app::_::<impl serde::de::Deserialize for app::Pair<K, V>>::deserialize::__Visitor<u8, alloc::string::String>",
+            "a::_::<impl serde::de::Deserialize for a::F>::deserialize::__Visitor<fn(u8) -> u8>",
+        ] {
+            assert!(is_derived_visitor_name(name), "{name}");
+        }
+        for name in [
+            "app::LogVisitor",
+            "app::Wrap<app::_::<impl serde::de::Deserialize for app::Log>::deserialize::__Visitor>",
+            "app::__Visitor",
+            "broken>",
+            "",
+        ] {
+            assert!(!is_derived_visitor_name(name), "{name}");
+        }
     }
 }

@@ -252,14 +252,7 @@ impl<'de> de::Deserializer<'de> for ElemDe<'_, 'de> {
         visitor: V,
     ) -> Result<V::Value> {
         let plan = self.ctx.cached_plan(self.node, fields, self.cache);
-        visitor.visit_map(StructAccess::planned(
-            self.ctx,
-            self.s,
-            self.node,
-            self.schema,
-            plan,
-            fields,
-        ))
+        StructAccess::planned(self.ctx, self.s, self.node, self.schema, plan, fields).visit(visitor)
     }
 
     forward_common!();
@@ -318,14 +311,8 @@ impl<'de> de::Deserializer<'de> for StructPtrDe<'_, 'de> {
         };
         let plan = self.ctx.cached_plan(self.node, fields, self.cache);
         self.ctx.enter()?;
-        let r = visitor.visit_map(StructAccess::planned(
-            &mut *self.ctx,
-            s,
-            self.node,
-            self.schema,
-            plan,
-            fields,
-        ));
+        let r = StructAccess::planned(&mut *self.ctx, s, self.node, self.schema, plan, fields)
+            .visit(visitor);
         self.ctx.leave();
         r
     }
