@@ -65,6 +65,12 @@
 //! (or through `#[serde(flatten)]` on such a field). Reading is tolerant, as schema evolution
 //! requires: fields missing from an older message read as their defaults, and fields the Rust
 //! type does not know are skipped. Writing is strict: a Rust field the schema lacks is an error.
+//!
+//! `#[serde(alias)]` names another name a field may be read from. Cap'n Proto always carries
+//! every field of the schema, so a derived type with an alias that is itself a field of the
+//! schema can never be read unambiguously: reading it is an error. A struct whose `Deserialize` serde derived
+//! is read field by field in declaration order (no field names are matched); any other
+//! `Deserialize` gets its fields as a map keyed by name.
 #![warn(missing_docs)]
 
 /// Implements serde's tuple serializer traits for a type by its `SerializeSeq`: Cap'n Proto
