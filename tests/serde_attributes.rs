@@ -317,3 +317,42 @@ fn fields_in_any_order_generic_and_nested() {
     let back: Book = book.from_slice(&bytes).unwrap();
     assert_eq!(back, value);
 }
+
+/// An alias that spells the field's own schema name (`firstName` for `first_name`) names the
+/// same field: it is read once, not reported as a duplicate.
+#[test]
+fn an_alias_spelling_the_schema_name_of_the_same_field() {
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Spelled {
+        #[serde(alias = "id")]
+        id: u32,
+        #[serde(alias = "label", alias = "title")]
+        label: String,
+    }
+    let back: Spelled = inner().from_slice(&message()).unwrap();
+    assert_eq!(
+        back,
+        Spelled {
+            id: 7,
+            label: "seven".into()
+        }
+    );
+    let st = Schema::from_code_generator_request(&common::compiled_schema("alltypes"))
+        .unwrap()
+        .struct_type("AllTypes")
+        .unwrap();
+    #[derive(Serialize)]
+    struct Written {
+        int32_field: i32,
+    }
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Read {
+        #[serde(alias = "int32Field")]
+        int32_field: i32,
+    }
+    let bytes = st.to_vec(&Written { int32_field: -5 }).unwrap();
+    assert_eq!(
+        st.from_slice::<Read>(&bytes).unwrap(),
+        Read { int32_field: -5 }
+    );
+}

@@ -154,9 +154,16 @@ fn make_plan<'de>(
 ) -> Plan<'de> {
     let generic = pool.node(node).is_generic;
     let s = pool.node(node).as_struct().expect("struct");
-    let mut plan = Vec::with_capacity(fields.len());
+    let mut plan: Vec<PlanField<'de>> = Vec::with_capacity(fields.len());
+    // An alias may name the same schema field as the Rust name (`firstName` for `first_name`):
+    // the field is read once, under the first name serde lists for it.
+    let mut planned = vec![false; s.fields.len()];
+    let mut which_planned = false;
     for (i, name) in fields.iter().enumerate() {
         if let Some(f) = find_field(s, name) {
+            if std::mem::replace(&mut planned[f as usize], true) {
+                continue;
+            }
             let field = &s.fields[f as usize];
             let fast = match &field.slot {
                 _ if generic => Fast::No,
@@ -193,7 +200,8 @@ fn make_plan<'de>(
                 fast,
                 child: Cell::new((0, 0)),
             });
-        } else if s.has_union() && *name == UNION_FIELD {
+        } else if s.has_union() && *name == UNION_FIELD && !which_planned {
+            which_planned = true;
             plan.push(PlanField {
                 rust: i as u16,
                 field: WHICH,
@@ -203,13 +211,11 @@ fn make_plan<'de>(
             });
         }
     }
-    let mut seen = vec![false; s.fields.len()];
+    // Every name is a distinct plain field, so the plan's order is the Rust fields' order.
     let in_order = plan.len() == fields.len()
-        && plan.iter().all(|pf| {
-            pf.field != WHICH
-                && pf.discriminant == NO_DISCRIMINANT
-                && !std::mem::replace(&mut seen[pf.field as usize], true)
-        });
+        && plan
+            .iter()
+            .all(|pf| pf.field != WHICH && pf.discriminant == NO_DISCRIMINANT);
     Plan {
         fields: plan.into(),
         in_order,
