@@ -870,3 +870,72 @@ fn every_message_is_lower_case_first_without_a_trailing_period() {
     let bad: Vec<String> = errors.iter().filter_map(style_problem).collect();
     assert!(bad.is_empty(), "badly styled messages:\n{}", bad.join("\n"));
 }
+
+/// A union member or an enumerant the Rust enum lacks is named, with the variants it has; the
+/// same handle then reads a message the Rust enum covers.
+#[test]
+fn a_member_the_rust_enum_lacks() {
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    enum Work {
+        Unemployed,
+        Employer(String),
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    enum Kind {
+        Mobile,
+        Home,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Phone {
+        #[serde(rename = "type")]
+        kind: Kind,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Person {
+        phones: Vec<Phone>,
+        employment: Work,
+    }
+    #[derive(Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct Book {
+        people: Vec<Person>,
+    }
+    let st = address_book();
+    let mut book = serde_capnp_suite::fixtures::addressbook::sample();
+    book.people.truncate(1);
+    book.people[0].phones.clear();
+    book.people[0].employment = Employment::School("MIT".into());
+    let err = st
+        .from_slice::<Book>(&st.to_vec(&book).unwrap())
+        .unwrap_err();
+    check(
+        &err,
+        Category::Data,
+        "people[0].employment",
+        &[
+            "union member `school` has no matching variant",
+            "Unemployed, Employer",
+        ],
+    );
+    book.people[0].employment = Employment::Employer("Fred's".into());
+    book.people[0].phones = vec![serde_capnp_suite::fixtures::addressbook::phone(
+        "555",
+        PhoneType::Work,
+    )];
+    let err = st
+        .from_slice::<Book>(&st.to_vec(&book).unwrap())
+        .unwrap_err();
+    check(
+        &err,
+        Category::Data,
+        "people[0].phones[0].type",
+        &["enumerant `work` has no matching variant", "Mobile, Home"],
+    );
+    book.people[0].phones[0].kind = PhoneType::Home;
+    let back = st.from_slice::<Book>(&st.to_vec(&book).unwrap()).unwrap();
+    assert!(matches!(back.people[0].employment, Work::Employer(ref e) if e == "Fred's"));
+}

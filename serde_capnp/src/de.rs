@@ -14,21 +14,36 @@ use serde_capnp_schema::{
 
 use crate::de_fast::{DataDe, ElemDe, PtrDe, StructPtrDe};
 use crate::error::{Error, Result};
-use crate::plan::{FastMap, PlanIndex};
+use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
 use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
 
-/// Deserializes the message in `segments`, whose root is the struct `node`.
+/// Deserializes the message in `segments`, whose root is the struct `node`, with the plans of
+/// `cache` (a handle's, kept for its next message).
 pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     pool: &'de SchemaPool,
     node: NodeIndex,
     segments: Vec<&'de [u8]>,
     limits: Limits,
+    cache: &PlanCache,
 ) -> Result<T> {
-    deserialize_seed(pool, node, segments, limits, PhantomData)
+    let msg = Msg::new(segments, limits)?;
+    let root = msg.root()?;
+    let (r, plans) = read(
+        pool,
+        msg,
+        Type::Struct(node, None),
+        Src::Ptr(Some(root), None),
+        limits.nesting,
+        cache.take_read(pool),
+        PhantomData,
+    );
+    cache.put_read(pool, plans);
+    r
 }
 
-/// Like [`deserialize`], with a seed (which, for a dynamic value, carries the schema type).
+/// Deserializes the message in `segments` with a seed (which, for a dynamic value, carries the
+/// schema type).
 pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
     pool: &'de SchemaPool,
     node: NodeIndex,
@@ -68,19 +83,31 @@ pub(crate) fn deserialize_seed_in<'de, S: DeserializeSeed<'de>>(
     depth_left: u32,
     seed: S,
 ) -> Result<S::Value> {
+    read(pool, msg, ty, src, depth_left, Plans::new(), seed).0
+}
+
+/// Reads a value of type `ty` at `src` with `plans`, and gives the plans back.
+fn read<'de, S: DeserializeSeed<'de>>(
+    pool: &'de SchemaPool,
+    msg: Msg<'de>,
+    ty: Type,
+    src: Src<'de>,
+    depth_left: u32,
+    plans: Plans<'de>,
+    seed: S,
+) -> (Result<S::Value>, Plans<'de>) {
     let mut ctx = DeCtx {
         pool,
         msg,
         depth_left,
-        plans: Vec::new(),
-        plan_index: PlanIndex::new(),
-        variants: FastMap::default(),
+        plans,
     };
-    seed.deserialize(ValueDe {
+    let r = seed.deserialize(ValueDe {
         ctx: &mut ctx,
         ty: Cow::Owned(ty),
         src,
-    })
+    });
+    (r, ctx.plans)
 }
 
 const WHICH: u16 = u16::MAX;
@@ -89,11 +116,27 @@ pub(crate) struct DeCtx<'de> {
     pub(crate) pool: &'de SchemaPool,
     pub(crate) msg: Msg<'de>,
     depth_left: u32,
+    plans: Plans<'de>,
+}
+
+/// What reading has learnt about the Rust types it met: it depends on the schema only, so a
+/// handle keeps it from one message to the next.
+pub(crate) struct Plans<'de> {
     /// Plans never change once made, so a struct being read holds its own reference.
-    plans: Vec<Plan<'de>>,
-    plan_index: PlanIndex,
+    list: Vec<Plan<'de>>,
+    index: PlanIndex,
     /// For (enum node, address of serde's variant list): the Rust variant of each ordinal.
     variants: FastMap<(NodeIndex, usize), Vec<u16>>,
+}
+
+impl Plans<'_> {
+    pub(crate) fn new() -> Self {
+        Plans {
+            list: Vec::new(),
+            index: PlanIndex::new(),
+            variants: FastMap::default(),
+        }
+    }
 }
 
 /// How a Rust struct type reads a schema struct.
@@ -229,8 +272,9 @@ impl<'de> DeCtx<'de> {
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
         let pool: &'de SchemaPool = self.pool;
-        let plans = &mut self.plans;
-        self.plan_index
+        let plans = &mut self.plans.list;
+        self.plans
+            .index
             .get_or_make(node, fields.as_ptr() as usize, plans.len(), || {
                 plans.push(make_plan(pool, node, fields))
             })
@@ -265,22 +309,9 @@ impl<'de> DeCtx<'de> {
         value: u16,
         variants: &'static [&'static str],
     ) -> Result<&'static str> {
-        let key = (node, variants.as_ptr() as usize);
         let pool: &'de SchemaPool = self.pool;
-        let table = self.variants.entry(key).or_insert_with(|| {
-            let e = pool.node(node).as_enum().expect("enum node");
-            e.enumerants
-                .iter()
-                .map(|en| {
-                    variants
-                        .iter()
-                        .position(|v| names_match(v, &en.name))
-                        .map_or(u16::MAX, |i| i as u16)
-                })
-                .collect()
-        });
-        match table.get(value as usize) {
-            Some(&i) if i != u16::MAX => Ok(variants[i as usize]),
+        match self.variant_index(node, value, variants) {
+            Some(i) if i != u16::MAX => Ok(variants[i as usize]),
             Some(_) => Err(Error::data(format!(
                 "enumerant `{}` has no matching variant in the Rust enum (expected one of {})",
                 pool.node(node).as_enum().expect("enum node").enumerants[value as usize].name,
@@ -291,6 +322,62 @@ impl<'de> DeCtx<'de> {
                 pool.node(node).short_name()
             ))),
         }
+    }
+
+    /// The Rust variant (of `variants`) for the union member of struct `node` whose
+    /// discriminant is `value`, a member the schema has.
+    #[inline]
+    fn union_variant(
+        &mut self,
+        node: NodeIndex,
+        value: u16,
+        variants: &'static [&'static str],
+    ) -> Result<&'static str> {
+        match self.variant_index(node, value, variants) {
+            Some(i) if i != u16::MAX => Ok(variants[i as usize]),
+            _ => {
+                let s = self.pool.node(node).as_struct().expect("struct node");
+                let f = s.union_members[value as usize];
+                Err(Error::data(format!(
+                    "union member `{}` has no matching variant in the Rust enum (expected one of {})",
+                    s.fields[f as usize].name,
+                    variants.join(", ")
+                )))
+            }
+        }
+    }
+
+    /// For the alternatives of `node` (an enum's enumerants, or a struct's union members),
+    /// remembered per Rust enum: the position in `variants` of alternative `value`, or
+    /// `u16::MAX` if no variant matches; `None` past the last alternative.
+    fn variant_index(
+        &mut self,
+        node: NodeIndex,
+        value: u16,
+        variants: &'static [&'static str],
+    ) -> Option<u16> {
+        let key = (node, variants.as_ptr() as usize);
+        let pool: &'de SchemaPool = self.pool;
+        let table = self.plans.variants.entry(key).or_insert_with(|| {
+            let position = |name: &str| {
+                variants
+                    .iter()
+                    .position(|v| names_match(v, name))
+                    .map_or(u16::MAX, |i| i as u16)
+            };
+            match pool.node(node).as_struct() {
+                Some(s) => s
+                    .union_members
+                    .iter()
+                    .map(|&f| position(&s.fields[f as usize].name))
+                    .collect(),
+                None => {
+                    let e = pool.node(node).as_enum().expect("enum node");
+                    e.enumerants.iter().map(|en| position(&en.name)).collect()
+                }
+            }
+        });
+        table.get(value as usize).copied()
     }
 
     #[inline]
@@ -501,7 +588,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         let mut in_order = None;
         let plan = fields.map(|f| {
             let i = ctx.plan_for(node, f);
-            let p = &ctx.plans[i as usize];
+            let p = &ctx.plans.list[i as usize];
             in_order = p.in_order.then_some(i);
             (p.fields.clone(), f)
         });
@@ -800,16 +887,8 @@ impl<'de> de::Deserializer<'de> for ValueDe<'_, 'de> {
                 };
                 let pool: &'de SchemaPool = self.ctx.pool;
                 let f = &pool.node(node).as_struct().expect("struct").fields[field as usize];
-                let rust = variants
-                    .iter()
-                    .find(|v| names_match(v, &f.name))
-                    .ok_or_else(|| {
-                        Error::data(format!(
-                            "union member `{}` has no matching variant in the Rust enum (expected one of {})",
-                            f.name,
-                            variants.join(", ")
-                        ))
-                    })?;
+                let discriminant = f.discriminant.expect("a union member");
+                let rust = self.ctx.union_variant(node, discriminant, variants)?;
                 let by_pointer = matches!(self.src, Src::Ptr(..));
                 let ctx = self.ctx;
                 if by_pointer {
@@ -867,7 +946,7 @@ impl<'c, 'de> StructAccess<'c, 'de> {
         plan: u32,
         fields: &'static [&'static str],
     ) -> Self {
-        let p = &ctx.plans[plan as usize];
+        let p = &ctx.plans.list[plan as usize];
         let (in_order, plan_fields) = (p.in_order.then_some(plan), p.fields.clone());
         StructAccess {
             ctx,
@@ -898,7 +977,7 @@ impl<'c, 'de> StructAccess<'c, 'de> {
         };
         // The name's address stands for the type, so the check runs once per visitor type.
         let name = std::any::type_name::<V>().as_ptr() as usize;
-        let known = &self.ctx.plans[plan as usize].derived;
+        let known = &self.ctx.plans.list[plan as usize].derived;
         if known.get() != name {
             if !derived_by_serde::<V>() {
                 return visitor.visit_map(self);

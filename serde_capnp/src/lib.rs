@@ -155,14 +155,23 @@ impl StructSchema {
     /// Serializes `value` as a message (segment table included) into a new vector.
     pub fn to_vec<T: ?Sized + Serialize>(&self, value: &T) -> Result<Vec<u8>> {
         use std::sync::atomic::Ordering::Relaxed;
-        let bytes = self.to_vec_in(value, Vec::with_capacity(self.size_hint.load(Relaxed)))?;
+        // A buffer the size of the last message, zeroed by the allocator: a large one comes
+        // from fresh zero pages, so the writer never clears it again.
+        let out = wire::Out::zeroed(self.size_hint.load(Relaxed));
+        let bytes = ser::serialize(&self.pool, self.node, value, out, &self.plans)?;
         self.size_hint.store(bytes.len(), Relaxed);
         Ok(bytes)
     }
 
     /// Serializes `value` into `buffer`, reusing its allocation, and returns it.
     pub fn to_vec_in<T: ?Sized + Serialize>(&self, value: &T, buffer: Vec<u8>) -> Result<Vec<u8>> {
-        ser::serialize(&self.pool, self.node, value, buffer)
+        ser::serialize(
+            &self.pool,
+            self.node,
+            value,
+            wire::Out::with_buffer(buffer),
+            &self.plans,
+        )
     }
 
     /// Serializes `value` as a packed message.
@@ -211,7 +220,13 @@ impl StructSchema {
                 bytes.len() - len
             )));
         }
-        de::deserialize(&self.pool, self.node, segments, self.options.limits())
+        de::deserialize(
+            &self.pool,
+            self.node,
+            segments,
+            self.options.limits(),
+            &self.plans,
+        )
     }
 
     /// Deserializes a message from its segments (no segment table), as given by
@@ -222,6 +237,7 @@ impl StructSchema {
             self.node,
             segments.to_vec(),
             self.options.limits(),
+            &self.plans,
         )
     }
 
@@ -289,7 +305,13 @@ impl StructSchema {
                     .ok_or_else(|| Error::wire("segment missing"))?,
             );
         }
-        de::deserialize(&self.pool, self.node, list, self.options.limits())
+        de::deserialize(
+            &self.pool,
+            self.node,
+            list,
+            self.options.limits(),
+            &self.plans,
+        )
     }
 }
 

@@ -5,8 +5,12 @@
 //! by comparing those addresses, so that alternating nested types (a record and its address)
 //! never reach the hash map.
 
+use std::sync::Mutex;
+
 pub(crate) use serde_capnp_schema::FastMap;
-use serde_capnp_schema::NodeIndex;
+use serde_capnp_schema::{NodeIndex, SchemaPool};
+
+use crate::{de, ser};
 
 const RECENT: usize = 4;
 
@@ -47,5 +51,95 @@ impl PlanIndex {
         self.recent[self.next] = (node, key, p);
         self.next = (self.next + 1) % RECENT;
         p
+    }
+}
+
+/// The plans of a [`StructSchema`](crate::StructSchema) handle and its clones, kept between
+/// messages and lent to one read and one write at a time (a call that finds them lent out
+/// makes its own).
+///
+/// Plans hold references into the schema pool they were made from, and their lifetime is that
+/// of a borrow of the pool. Between calls they are kept with that lifetime erased, with the
+/// pool's address: the cache belongs to handles that each own an `Arc` of that pool, so the
+/// pool outlives the cache, and plans are handed out again only for that same pool, with the
+/// lifetime of the caller's borrow of it.
+#[derive(Default)]
+pub(crate) struct PlanCache {
+    read: Mutex<Option<Kept<KeptRead>>>,
+    write: Mutex<Option<Kept<ser::Plans<'static>>>>,
+}
+
+/// Plans between calls, with the address of the pool their references point into.
+struct Kept<P> {
+    pool: usize,
+    plans: P,
+}
+
+/// Reading plans between reads.
+struct KeptRead(de::Plans<'static>);
+
+// SAFETY: reading plans are `!Send` for their `Rc`s and `Cell`s only. Both are touched by the
+// one read that has the plans taken out of the cache; when the plans go back, every `Rc` clone
+// the read made has been dropped (each lives in the access to one struct being read), so the
+// thread that takes the plans next is the only one that can reach them.
+unsafe impl Send for KeptRead {}
+
+fn address(pool: &SchemaPool) -> usize {
+    pool as *const SchemaPool as usize
+}
+
+/// Takes what `slot` keeps if it was made from `pool`.
+fn take<P>(slot: &Mutex<Option<Kept<P>>>, pool: &SchemaPool) -> Option<P> {
+    match slot.lock().ok()?.take() {
+        Some(kept) if kept.pool == address(pool) => Some(kept.plans),
+        _ => None,
+    }
+}
+
+fn put<P>(slot: &Mutex<Option<Kept<P>>>, pool: &SchemaPool, plans: P) {
+    if let Ok(mut slot) = slot.lock() {
+        *slot = Some(Kept {
+            pool: address(pool),
+            plans,
+        });
+    }
+}
+
+impl PlanCache {
+    /// The reading plans kept for `pool`, or new ones.
+    pub(crate) fn take_read<'p>(&self, pool: &'p SchemaPool) -> de::Plans<'p> {
+        match take(&self.read, pool) {
+            // SAFETY: made from `pool` (see the type's documentation), borrowed for 'p.
+            Some(KeptRead(plans)) => unsafe {
+                std::mem::transmute::<de::Plans<'static>, de::Plans<'p>>(plans)
+            },
+            None => de::Plans::new(),
+        }
+    }
+
+    /// Keeps reading plans made from `pool` for the next read.
+    pub(crate) fn put_read<'p>(&self, pool: &'p SchemaPool, plans: de::Plans<'p>) {
+        // SAFETY: their references point into `pool` only (schema types, nodes and defaults,
+        // never message data); see the type's documentation.
+        let plans = unsafe { std::mem::transmute::<de::Plans<'p>, de::Plans<'static>>(plans) };
+        put(&self.read, pool, KeptRead(plans));
+    }
+
+    /// The writing plans kept for `pool`, or new ones.
+    pub(crate) fn take_write<'p>(&self, pool: &'p SchemaPool) -> ser::Plans<'p> {
+        match take(&self.write, pool) {
+            // SAFETY: as in `take_read`.
+            Some(plans) => unsafe {
+                std::mem::transmute::<ser::Plans<'static>, ser::Plans<'p>>(plans)
+            },
+            None => ser::Plans::new(),
+        }
+    }
+
+    /// Keeps writing plans made from `pool` for the next write.
+    pub(crate) fn put_write<'p>(&self, pool: &'p SchemaPool, plans: ser::Plans<'p>) {
+        // SAFETY: as in `put_read`.
+        let plans = unsafe { std::mem::transmute::<ser::Plans<'p>, ser::Plans<'static>>(plans) };
+        put(&self.write, pool, plans);
     }
 }

@@ -74,6 +74,9 @@ pub struct StructSchema {
     /// messages start with that much room, so that a stream of similar messages does not
     /// grow its buffer step by step each time.
     pub(crate) size_hint: Arc<AtomicUsize>,
+    /// What reading learnt about the Rust types read through this handle (or a clone of it),
+    /// kept for the next message.
+    pub(crate) plans: Arc<crate::plan::PlanCache>,
 }
 
 impl Schema {
@@ -163,6 +166,7 @@ impl Schema {
             node: index,
             options: ReadOptions::default(),
             size_hint: Arc::new(AtomicUsize::new(0)),
+            plans: Arc::default(),
         })
     }
 }

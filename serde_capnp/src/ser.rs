@@ -10,7 +10,7 @@ use serde_capnp_schema::{
 
 use crate::content::{Capture, Content};
 use crate::error::{Error, Result};
-use crate::plan::{FastMap, PlanIndex};
+use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser_fast::{DataSer, ElemSer, PtrSer};
 use crate::wire::{ElemSize, ListB, Out, StructB};
 
@@ -19,21 +19,22 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
     pool: &SchemaPool,
     node: NodeIndex,
     value: &T,
-    buf: Vec<u8>,
+    out: Out,
+    cache: &PlanCache,
 ) -> Result<Vec<u8>> {
     let mut ctx = Ctx {
         pool,
-        out: Out::with_buffer(buf),
-        plans: Vec::new(),
-        plan_index: PlanIndex::new(),
-        enumerants: FastMap::default(),
+        out,
+        plans: cache.take_write(pool),
     };
     let ty = Type::Struct(node, None);
-    value.serialize(ValueSer {
+    let r = value.serialize(ValueSer {
         ctx: &mut ctx,
         ty: Cow::Owned(ty),
         target: Target::Ptr(Out::ROOT),
-    })?;
+    });
+    cache.put_write(pool, ctx.plans);
+    r?;
     Ok(ctx.out.finish())
 }
 
@@ -50,10 +51,26 @@ pub(crate) const UNION_FIELD: &str = "which";
 pub(crate) struct Ctx<'s> {
     pub(crate) pool: &'s SchemaPool,
     pub(crate) out: Out,
-    plans: Vec<Plan<'s>>,
-    plan_index: PlanIndex,
+    plans: Plans<'s>,
+}
+
+/// What writing has learnt about the Rust types it met: it depends on the schema only, so a
+/// handle keeps it from one message to the next.
+pub(crate) struct Plans<'s> {
+    list: Vec<Plan<'s>>,
+    index: PlanIndex,
     /// Enumerant ordinals by (enum node, address of serde's variant name).
     enumerants: FastMap<(NodeIndex, usize), u16>,
+}
+
+impl Plans<'_> {
+    pub(crate) fn new() -> Self {
+        Plans {
+            list: Vec::new(),
+            index: PlanIndex::new(),
+            enumerants: FastMap::default(),
+        }
+    }
 }
 
 struct Plan<'s> {
@@ -90,18 +107,19 @@ impl<'s> Ctx<'s> {
     #[inline]
     pub(crate) fn enumerant(&mut self, node: NodeIndex, variant: &'static str) -> Result<u16> {
         let key = (node, variant.as_ptr() as usize);
-        if let Some(&i) = self.enumerants.get(&key) {
+        if let Some(&i) = self.plans.enumerants.get(&key) {
             return Ok(i);
         }
         let i = find_enumerant(self.pool, node, variant)?;
-        self.enumerants.insert(key, i);
+        self.plans.enumerants.insert(key, i);
         Ok(i)
     }
 
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
-        let plans = &mut self.plans;
-        self.plan_index
+        let plans = &mut self.plans.list;
+        self.plans
+            .index
             .get_or_make(node, name.as_ptr() as usize, plans.len(), || {
                 plans.push(Plan { keys: Vec::new() })
             })
@@ -118,7 +136,7 @@ impl<'s> Ctx<'s> {
         key: &'static str,
     ) -> PlanField<'s> {
         let k = (key.as_ptr() as usize, key.len());
-        let keys = &mut self.plans[plan as usize].keys;
+        let keys = &mut self.plans.list[plan as usize].keys;
         if let Some(&pf) = keys.get(pos) {
             if pf.key == k.0 && pf.len == k.1 {
                 return pf;
@@ -137,7 +155,7 @@ impl<'s> Ctx<'s> {
         key: &'static str,
     ) -> PlanField<'s> {
         let k = (key.as_ptr() as usize, key.len());
-        let keys = &mut self.plans[plan as usize].keys;
+        let keys = &mut self.plans.list[plan as usize].keys;
         if let Some(&pf) = keys.iter().find(|e| e.key == k.0 && e.len == k.1) {
             return pf;
         }
@@ -876,7 +894,7 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
     ) -> Result<()> {
         // Read the predicted step in place: copying the whole step out first costs more than
         // the few fields needed.
-        let keys = &self.ctx.plans[self.plan as usize].keys;
+        let keys = &self.ctx.plans.list[self.plan as usize].keys;
         let fast = match keys.get(self.pos) {
             Some(pf) if pf.key == key.as_ptr() as usize && pf.len == key.len() => pf.fast,
             _ => {

@@ -631,6 +631,14 @@ impl Out {
         Out { buf, used: 16 }
     }
 
+    /// A writer whose first `len` bytes (at least 1 KiB) are zeroed by the allocator.
+    pub(crate) fn zeroed(len: usize) -> Out {
+        Out {
+            buf: vec![0; len.max(1024)],
+            used: 16,
+        }
+    }
+
     pub(crate) const ROOT: usize = 8;
 
     /// Writes the segment table and returns the framed message.
@@ -661,7 +669,15 @@ impl Out {
             ));
         }
         let needed = self.used + words * 8;
-        self.buf.resize(needed.max(self.buf.len() * 2), 0);
+        // Doubling, but within the allocation while it suffices, so that a recycled buffer is
+        // zeroed no further than the message reaches.
+        let doubled = self.buf.len() * 2;
+        let len = if needed <= self.buf.capacity() {
+            doubled.min(self.buf.capacity())
+        } else {
+            doubled
+        };
+        self.buf.resize(needed.max(len), 0);
         Ok(())
     }
 

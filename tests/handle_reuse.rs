@@ -1,0 +1,112 @@
+//! A `StructSchema` keeps what reading learnt about Rust types from one message to the next.
+//! Reusing it — for many messages, for several Rust types, across clones and threads — must
+//! give exactly what a fresh handle gives.
+
+mod common;
+
+use serde::{Deserialize, Serialize};
+use serde_capnp::{Schema, StructSchema};
+use serde_capnp_suite::fixtures::addressbook::{sample, AddressBook, PhoneType};
+
+fn book() -> StructSchema {
+    Schema::from_code_generator_request(&common::compiled_schema("addressbook"))
+        .unwrap()
+        .struct_type("AddressBook")
+        .unwrap()
+}
+
+/// The same schema read into other Rust shapes: fewer fields, other order, borrowed text.
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Names<'a> {
+    #[serde(borrow)]
+    people: Vec<Name<'a>>,
+}
+
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+struct Name<'a> {
+    email: &'a str,
+    name: &'a str,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct Kinds {
+    people: Vec<PhoneKinds>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct PhoneKinds {
+    phones: Vec<Kind>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct Kind {
+    #[serde(rename = "type")]
+    kind: PhoneType,
+}
+
+fn check_all(st: &StructSchema, bytes: &[u8], expected: &AddressBook) {
+    let full: AddressBook = st.from_slice(bytes).unwrap();
+    assert_eq!(&full, expected);
+    let names: Names = st.from_slice(bytes).unwrap();
+    assert_eq!(names.people.len(), expected.people.len());
+    for (n, p) in names.people.iter().zip(&expected.people) {
+        assert_eq!((n.name, n.email), (p.name.as_str(), p.email.as_str()));
+    }
+    let kinds: Kinds = st.from_slice(bytes).unwrap();
+    for (k, p) in kinds.people.iter().zip(&expected.people) {
+        let want: Vec<PhoneType> = p.phones.iter().map(|ph| ph.kind).collect();
+        let got: Vec<PhoneType> = k.phones.iter().map(|ph| ph.kind).collect();
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn one_handle_reads_many_messages_into_several_types() {
+    let st = book();
+    let base = sample();
+    for i in 0..50u32 {
+        let mut b = base.clone();
+        for p in &mut b.people {
+            p.id += i;
+            p.name = format!("{}{}", p.name, i);
+        }
+        if i % 3 == 0 {
+            b.people.reverse();
+        }
+        let bytes = st.to_vec(&b).unwrap();
+        assert_eq!(bytes, book().to_vec(&b).unwrap());
+        check_all(&st, &bytes, &b);
+        // Another Rust type written through the same handle.
+        let names: Names = st.from_slice(&bytes).unwrap();
+        let written = st.to_vec(&names).unwrap();
+        assert_eq!(written, book().to_vec(&names).unwrap());
+        assert_eq!(st.from_slice::<Names>(&written).unwrap(), names);
+        // A fresh handle agrees.
+        check_all(&book(), &bytes, &b);
+        // A failed read leaves the handle as good as before.
+        assert!(st
+            .from_slice::<AddressBook>(&bytes[..bytes.len() - 8])
+            .is_err());
+    }
+}
+
+#[test]
+fn clones_on_several_threads_share_one_handle() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<StructSchema>();
+    let st = book();
+    let b = sample();
+    let bytes = st.to_vec(&b).unwrap();
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            let st = st.clone();
+            let (bytes, b) = (&bytes, &b);
+            scope.spawn(move || {
+                for _ in 0..300 {
+                    check_all(&st, bytes, b);
+                    assert_eq!(&st.to_vec(b).unwrap(), bytes);
+                }
+            });
+        }
+    });
+}
