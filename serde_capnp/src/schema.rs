@@ -65,6 +65,10 @@ impl ReadOptions {
 
 /// A struct type of a [`Schema`]: the handle that serializes and deserializes messages whose
 /// root is that struct.
+///
+/// Keep the handle for as long as messages flow: it remembers, per Rust type, how that type's
+/// fields map onto the schema, so every message after the first skips that work. Clones are
+/// cheap and share what the handle learnt, across threads too.
 #[derive(Clone)]
 pub struct StructSchema {
     pub(crate) pool: Arc<SchemaPool>,
