@@ -29,6 +29,13 @@ struct Inner {
     color: Color,
 }
 
+fn all_types() -> StructSchema {
+    Schema::from_code_generator_request(&common::compiled_schema("alltypes"))
+        .unwrap()
+        .struct_type("AllTypes")
+        .unwrap()
+}
+
 fn message() -> Vec<u8> {
     inner()
         .to_vec(&Inner {
@@ -168,10 +175,7 @@ fn a_missing_required_field_is_named() {
 /// value taken from the wrong field.
 #[test]
 fn an_alias_naming_another_field_of_the_same_type() {
-    let st = Schema::from_code_generator_request(&common::compiled_schema("alltypes"))
-        .unwrap()
-        .struct_type("AllTypes")
-        .unwrap();
+    let st = all_types();
     #[derive(Serialize)]
     struct Written {
         int32_field: i32,
@@ -337,10 +341,7 @@ fn an_alias_spelling_the_schema_name_of_the_same_field() {
             label: "seven".into()
         }
     );
-    let st = Schema::from_code_generator_request(&common::compiled_schema("alltypes"))
-        .unwrap()
-        .struct_type("AllTypes")
-        .unwrap();
+    let st = all_types();
     #[derive(Serialize)]
     struct Written {
         int32_field: i32,
