@@ -283,22 +283,29 @@ impl<'de> DeCtx<'de> {
     /// The plan for `node` read into the Rust type of `fields`, remembered in `cache` (a list's
     /// elements, or one struct-typed field) so that the next value of the same type skips the
     /// plan index.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn cached_plan(
         &mut self,
         node: NodeIndex,
         fields: &'static [&'static str],
         cache: &Cell<(usize, u32)>,
     ) -> u32 {
-        let key = fields.as_ptr() as usize;
         match cache.get() {
-            (k, p) if k == key => p,
-            _ => {
-                let p = self.plan_for(node, fields);
-                cache.set((key, p));
-                p
-            }
+            (k, p) if k == fields.as_ptr() as usize => p,
+            _ => self.plan_into_cache(node, fields, cache),
         }
+    }
+
+    #[inline(never)]
+    fn plan_into_cache(
+        &mut self,
+        node: NodeIndex,
+        fields: &'static [&'static str],
+        cache: &Cell<(usize, u32)>,
+    ) -> u32 {
+        let p = self.plan_for(node, fields);
+        cache.set((fields.as_ptr() as usize, p));
+        p
     }
 
     /// The Rust variant (of `variants`) for ordinal `value` of the enum `node`.
@@ -1079,14 +1086,11 @@ impl<'de> StructAccess<'_, 'de> {
     /// Reads the field at `pos` in the plan.
     #[inline]
     fn planned_value<V: DeserializeSeed<'de>>(&mut self, pos: usize, seed: V) -> Result<V::Value> {
-        let Some((plan, names)) = &self.plan else {
+        let Some((plan, _)) = &self.plan else {
             return Err(Error::data("map value requested before its key"));
         };
+        // The step is read in place; the name for an error path is looked up only on error.
         let pf = &plan[pos];
-        // The step is read in place; only the name for an error path is looked up lazily.
-        let names: &'static [&'static str] = names;
-        let rust = pf.rust;
-        let name = move || names[rust as usize];
         match pf.fast {
             Fast::Data { ty, at, default } => seed.deserialize(DataDe {
                 ctx: &mut *self.ctx,
@@ -1116,10 +1120,19 @@ impl<'de> StructAccess<'_, 'de> {
             }),
             Fast::No => {
                 let field = pf.field;
-                return self.slow_value(seed, field, name());
+                let name = self.planned_name(pos);
+                return self.slow_value(seed, field, name);
             }
         }
-        .map_err(|e| e.in_field(name()))
+        .map_err(|e| e.in_field(self.planned_name(pos)))
+    }
+
+    /// The Rust name of the field at `pos` in the plan.
+    fn planned_name(&self, pos: usize) -> &'static str {
+        match &self.plan {
+            Some((plan, names)) => names[plan[pos].rust as usize],
+            None => "",
+        }
     }
 }
 
