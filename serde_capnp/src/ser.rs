@@ -886,9 +886,7 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
     type Ok = ();
     type Error = Error;
 
-    // Inlined into serde's derived code: numeric-heavy structs spend most of their time in this
-    // call's entry and exit otherwise.
-    #[inline(always)]
+    #[inline]
     fn serialize_field<T: ?Sized + Serialize>(
         &mut self,
         key: &'static str,
