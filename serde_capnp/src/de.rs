@@ -16,7 +16,7 @@ use crate::de_fast::{DataDe, ElemDe, PtrDe, StructPtrDe};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
-use crate::wire::{read_bits, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
+use crate::wire::{read_bits, read_discriminant, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
 
 /// Deserializes the message in `segments`, whose root is the struct `node`, with the plans of
 /// `cache` (a handle's, kept for its next message).
@@ -216,7 +216,7 @@ fn make_plan<'de>(
                     default_bits,
                 } => Fast::Data {
                     ty,
-                    at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
+                    at: ty.bit_position(*offset),
                     default: *default_bits,
                 },
                 FieldSlot::Pointer {
@@ -432,7 +432,7 @@ fn field_src<'de>(s: StructRef<'de>, slot: &'de FieldSlot) -> Src<'de> {
             default_bits,
         } => Src::Data {
             bytes: s.data,
-            at: *offset as u64 * ty.data_bits().unwrap_or(0) as u64,
+            at: ty.bit_position(*offset),
             default: *default_bits,
         },
         FieldSlot::Pointer { index, default, .. } => Src::Ptr(s.pointer(*index), default.as_ref()),
@@ -654,7 +654,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             return Ok(None);
         }
         let sr = self.struct_ref()?;
-        let d = read_bits(sr.data, s.discriminant_offset as u64 * 16, 16) as u16;
+        let d = read_discriminant(sr.data, s);
         let Some(&field) = s.union_members.get(d as usize) else {
             return Err(Error::data(format!(
                 "union of `{}` has discriminant {d}, which this schema does not know",
@@ -1027,8 +1027,7 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                     self.pending = self.pos as u32;
                     self.pos += 1;
                     if discriminant != NO_DISCRIMINANT
-                        && read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16) as u16
-                            != discriminant
+                        && read_discriminant(self.s.data, s) != discriminant
                     {
                         continue;
                     }
@@ -1043,7 +1042,7 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
                     let field = if self.pos < s.plain_fields.len() {
                         s.plain_fields[self.pos]
                     } else if self.pos == s.plain_fields.len() && s.has_union() {
-                        let d = read_bits(self.s.data, s.discriminant_offset as u64 * 16, 16);
+                        let d = read_discriminant(self.s.data, s);
                         match s.union_members.get(d as usize) {
                             Some(&f) => f,
                             None => {

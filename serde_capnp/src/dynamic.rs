@@ -47,7 +47,9 @@ use crate::de::{self, Src};
 use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::Value;
-use crate::wire::{read_bits, Expect, ListRef, Msg, PtrRef, StructRef};
+use crate::wire::{
+    read_bits, read_discriminant, read_slot, Expect, ListRef, Msg, PtrRef, StructRef,
+};
 
 impl StructSchema {
     /// A zero-copy view of the message in `bytes` (unpacked, with its segment table), whose
@@ -217,10 +219,7 @@ impl<'r> StructReader<'r> {
         }
         Ok(match &field.slot {
             FieldSlot::Void | FieldSlot::Group { .. } => true,
-            FieldSlot::Data { ty, offset, .. } => {
-                let width = ty.data_bits().unwrap_or(0);
-                read_bits(self.s.data, *offset as u64 * width as u64, width) != 0
-            }
+            FieldSlot::Data { ty, offset, .. } => read_slot(self.s.data, ty, *offset) != 0,
             FieldSlot::Pointer { index, .. } => {
                 self.s.pointer(*index).is_some_and(|p| !Msg::is_null(p))
             }
@@ -240,7 +239,7 @@ impl<'r> StructReader<'r> {
         let schema = self.schema();
         schema
             .has_union()
-            .then(|| read_bits(self.s.data, schema.discriminant_offset as u64 * 16, 16) as u16)
+            .then(|| read_discriminant(self.s.data, schema))
     }
 
     /// The fields outside the union and the active union member, in code order, each with its
@@ -317,11 +316,9 @@ impl<'r> StructReader<'r> {
                 ty,
                 offset,
                 default_bits,
-            } => {
-                let width = ty.data_bits().unwrap_or(0);
-                let bits = read_bits(self.s.data, *offset as u64 * width as u64, width);
-                self.at.data(ty, bits ^ default_bits)
-            }
+            } => self
+                .at
+                .data(ty, read_slot(self.s.data, ty, *offset) ^ default_bits),
             FieldSlot::Pointer { ty, index, default } => {
                 let ty = ty.resolve(self.brand.as_deref());
                 let p = self.s.pointer(*index).filter(|p| !Msg::is_null(*p));

@@ -34,7 +34,9 @@ use serde_capnp_schema::{
 use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::Value;
-use crate::wire::{read_bits, ElemSize, Expect, ListRef, Msg, Out, PtrRef, StructRef};
+use crate::wire::{
+    read_bits, read_discriminant, read_slot, ElemSize, Expect, ListRef, Msg, Out, PtrRef, StructRef,
+};
 
 const NAME_ID: u64 = 0xfa5b1fd61c2e7c3d;
 const FLATTEN_ID: u64 = 0x82d3e852af0336bf;
@@ -1008,7 +1010,7 @@ impl<'a> Enc<'a> {
                     default_bits,
                 } => {
                     let width = ty.data_bits().unwrap_or(0);
-                    let at = *offset as u64 * width as u64;
+                    let at = ty.bit_position(*offset);
                     match ty {
                         Type::UInt8 | Type::UInt16 | Type::UInt32 => {
                             Kind::Unsigned(at, width, *default_bits)
@@ -1141,7 +1143,7 @@ impl<'a> Enc<'a> {
         w: &mut Walk,
     ) -> Result<()> {
         let node = cx.node;
-        let d = read_bits(cx.s.data, node.discriminant_offset as u64 * 16, 16) as usize;
+        let d = read_discriminant(cx.s.data, node) as usize;
         let Some(f) = node.union_members.get(d).map(|&i| &node.fields[i as usize]) else {
             return Ok(());
         };
@@ -1253,11 +1255,7 @@ impl<'a> Enc<'a> {
                 ty,
                 offset,
                 default_bits,
-            } => {
-                let bits = ty.data_bits().unwrap_or(0);
-                let v = read_bits(cx.s.data, *offset as u64 * bits as u64, bits) ^ default_bits;
-                self.scalar(ty, v)
-            }
+            } => self.scalar(ty, read_slot(cx.s.data, ty, *offset) ^ default_bits),
             FieldSlot::Pointer { ty, index, default } => {
                 let ty = resolve(ty, cx.brand);
                 if blob != Blob::Array && *ty != Type::Data {
@@ -2515,11 +2513,7 @@ impl<'p, 'j> Dec<'p, 'j> {
 
     /// The active member of the union of `v`.
     fn active(&self, v: &View<'p>) -> Result<u16> {
-        let d = read_bits(
-            &self.out.buf[v.data..],
-            v.node.discriminant_offset as u64 * 16,
-            16,
-        );
+        let d = read_discriminant(&self.out.buf[v.data..], v.node);
         v.node
             .union_members
             .get(d as usize)
@@ -2530,7 +2524,7 @@ impl<'p, 'j> Dec<'p, 'j> {
     fn set_in_union(&mut self, v: &View<'p>, f: &Field) {
         if let Some(d) = f.discriminant {
             self.out
-                .write_bits(v.data, v.node.discriminant_offset as u64 * 16, 16, d as u64);
+                .write_bits(v.data, v.node.discriminant_bit(), 16, d as u64);
         }
     }
 
@@ -2544,7 +2538,7 @@ impl<'p, 'j> Dec<'p, 'j> {
             FieldSlot::Data { ty, offset, .. } => {
                 let bits = ty.data_bits().unwrap_or(0);
                 self.out
-                    .write_bits(v.data, *offset as u64 * bits as u64, bits, 0);
+                    .write_bits(v.data, ty.bit_position(*offset), bits, 0);
             }
             FieldSlot::Pointer { index, .. } => {
                 let at = v.ptrs + *index as usize * 8;
@@ -2592,11 +2586,7 @@ impl<'p, 'j> Dec<'p, 'j> {
         self.clear_group(dst);
         let node = dst.node;
         if node.has_union() {
-            let d = read_bits(
-                &self.out.buf[src.data..],
-                node.discriminant_offset as u64 * 16,
-                16,
-            );
+            let d = read_discriminant(&self.out.buf[src.data..], node);
             if let Some(&fi) = node.union_members.get(d as usize) {
                 self.move_field(src, dst, fi)?;
                 // Moving a member goes through reading it, which makes a null struct (or a
@@ -2655,10 +2645,10 @@ impl<'p, 'j> Dec<'p, 'j> {
         match &f.slot {
             FieldSlot::Void => {}
             FieldSlot::Data { ty, offset, .. } => {
+                let v = read_slot(&self.out.buf[src.data..], ty, *offset);
                 let bits = ty.data_bits().unwrap_or(0);
-                let at = *offset as u64 * bits as u64;
-                let v = read_bits(&self.out.buf[src.data..], at, bits);
-                self.out.write_bits(dst.data, at, bits, v);
+                self.out
+                    .write_bits(dst.data, ty.bit_position(*offset), bits, v);
             }
             FieldSlot::Pointer { index, .. } => {
                 let from = src.ptrs + *index as usize * 8;
@@ -2809,12 +2799,8 @@ impl<'p, 'j> Dec<'p, 'j> {
                 let value = self.scalar(ty, tok)?;
                 self.set_in_union(v, f);
                 let bits = ty.data_bits().unwrap_or(0);
-                self.out.write_bits(
-                    v.data,
-                    *offset as u64 * bits as u64,
-                    bits,
-                    value ^ default_bits,
-                );
+                self.out
+                    .write_bits(v.data, ty.bit_position(*offset), bits, value ^ default_bits);
             }
             FieldSlot::Pointer { ty, index, .. } => {
                 let ty = resolve(ty, v.brand.as_deref());

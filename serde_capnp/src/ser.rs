@@ -167,15 +167,12 @@ impl<'s> Ctx<'s> {
                     ty,
                     offset,
                     default_bits,
-                } => {
-                    let bits = ty.data_bits().unwrap_or(0);
-                    Fast::Data {
-                        ty,
-                        at: *offset as u64 * bits as u64,
-                        bits,
-                        default: *default_bits,
-                    }
-                }
+                } => Fast::Data {
+                    ty,
+                    at: ty.bit_position(*offset),
+                    bits: ty.data_bits().unwrap_or(0),
+                    default: *default_bits,
+                },
                 FieldSlot::Pointer { ty, index, .. } => Fast::Ptr {
                     ty,
                     off: *index as usize * 8,
@@ -247,15 +244,12 @@ fn field_target(s: StructB, slot: &FieldSlot) -> Target {
             ty,
             offset,
             default_bits,
-        } => {
-            let bits = ty.data_bits().unwrap_or(0);
-            Target::Data {
-                base: s.data,
-                at: *offset as u64 * bits as u64,
-                bits,
-                default: *default_bits,
-            }
-        }
+        } => Target::Data {
+            base: s.data,
+            at: ty.bit_position(*offset),
+            bits: ty.data_bits().unwrap_or(0),
+            default: *default_bits,
+        },
         FieldSlot::Pointer { index, .. } => Target::Ptr(s.ptrs + *index as usize * 8),
         FieldSlot::Group { .. } => Target::Group(s),
     }
@@ -446,7 +440,7 @@ impl<'c, 's> ValueSer<'c, 's> {
         let d = member.discriminant.expect("union member");
         self.ctx
             .out
-            .write_bits(b.data, s.discriminant_offset as u64 * 16, 16, d as u64);
+            .write_bits(b.data, s.discriminant_bit(), 16, d as u64);
         let ty = field_type(&member.slot, brand.as_deref());
         Ok((self.ctx, field_target(b, &member.slot), ty, &member.name))
     }
@@ -848,7 +842,7 @@ impl<'c, 's> StructSer<'c, 's> {
         if let Some(d) = f.discriminant {
             self.ctx
                 .out
-                .write_bits(self.b.data, s.discriminant_offset as u64 * 16, 16, d as u64);
+                .write_bits(self.b.data, s.discriminant_bit(), 16, d as u64);
         }
         let ty = field_type(&f.slot, self.brand.as_deref());
         value

@@ -42,7 +42,9 @@ use crate::dynamic::DynamicValue;
 use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::{Enumerant, Value};
-use crate::wire::{read_bits, Expect, ListRef, Msg, PtrRef, StructRef};
+use crate::wire::{
+    read_bits, read_discriminant, read_slot, Expect, ListRef, Msg, PtrRef, StructRef,
+};
 
 impl StructSchema {
     /// Prints a message (segment table included) in the text format, as
@@ -370,7 +372,7 @@ impl<'a> Printer<'a> {
         let schema = self.struct_node(node)?;
         let active = schema
             .has_union()
-            .then(|| read_bits(s.data, schema.discriminant_offset as u64 * 16, 16) as u16);
+            .then(|| read_discriminant(s.data, schema));
         let inner = indent.next();
         let mut items = Vec::new();
         for field in &schema.fields {
@@ -394,11 +396,7 @@ impl<'a> Printer<'a> {
                     ty,
                     offset,
                     default_bits,
-                } => {
-                    let width = ty.data_bits().unwrap_or(0);
-                    let bits = read_bits(s.data, *offset as u64 * width as u64, width);
-                    self.print_data(ty, bits ^ default_bits)?
-                }
+                } => self.print_data(ty, read_slot(s.data, ty, *offset) ^ default_bits)?,
                 FieldSlot::Pointer { ty, index, default } => {
                     let ty = ty.resolve(brand);
                     let p = s.pointer(*index).filter(|p| !Msg::is_null(*p));

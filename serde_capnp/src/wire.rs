@@ -6,6 +6,8 @@
 
 use std::cell::Cell;
 
+use serde_capnp_schema::{StructNode, Type};
+
 use crate::error::{Error, Result};
 
 /// The most segments a message may have (the same limit as the reference implementation).
@@ -496,6 +498,18 @@ fn describe_size(s: ElemSize) -> &'static str {
         ElemSize::Pointer => "pointers",
         ElemSize::Composite => "structs",
     }
+}
+
+/// The stored bits of data slot `offset` of type `ty` (the value XOR its default).
+#[inline]
+pub(crate) fn read_slot(data: &[u8], ty: &Type, offset: u32) -> u64 {
+    read_bits(data, ty.bit_position(offset), ty.data_bits().unwrap_or(0))
+}
+
+/// The discriminant of the union of `node`, in the struct data `data`.
+#[inline]
+pub(crate) fn read_discriminant(data: &[u8], node: &StructNode) -> u16 {
+    read_bits(data, node.discriminant_bit(), 16) as u16
 }
 
 /// Reads `bits` bits (1, 8, 16, 32 or 64) at bit offset `at` of `data`; zero past its end.

@@ -184,6 +184,11 @@ impl StructNode {
     pub fn has_union(&self) -> bool {
         self.discriminant_count > 0
     }
+
+    /// Where the union discriminant sits in the data section, in bits.
+    pub fn discriminant_bit(&self) -> u64 {
+        self.discriminant_offset as u64 * 16
+    }
 }
 
 /// A struct field.
@@ -358,6 +363,12 @@ impl Type {
             Type::Int64 | Type::UInt64 | Type::Float64 => 64,
             _ => return None,
         })
+    }
+
+    /// Where data slot `offset` of this type sits in a data section, in bits: slot offsets
+    /// count in units of the type's width.
+    pub fn bit_position(&self, offset: u32) -> u64 {
+        offset as u64 * self.data_bits().unwrap_or(0) as u64
     }
 
     /// Whether the type mentions a generic parameter anywhere.
