@@ -153,6 +153,8 @@ struct DNode<'a> {
     param_count: u16,
     nested: Vec<usize>,
     members: FastMap<&'a str, Member>,
+    /// The `using` declarations in this node, in code order, including any whose name clashes.
+    aliases: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -253,6 +255,21 @@ struct Finished {
     node: out::Node,
     aux: Vec<out::Node>,
     source_info: Vec<out::SourceInfo>,
+}
+
+/// A translated node inside the `Finished` that holds it: the node itself, or one of its
+/// auxiliary nodes (groups, parameter structs).
+struct NodeRef(Rc<Finished>, Option<usize>);
+
+impl std::ops::Deref for NodeRef {
+    type Target = out::Node;
+
+    fn deref(&self) -> &out::Node {
+        match self.1 {
+            Some(aux) => &self.0.aux[aux],
+            None => &self.0.node,
+        }
+    }
 }
 
 enum State {
@@ -510,6 +527,7 @@ impl<'a> Translator<'a> {
             param_count: 0,
             nested: Vec::new(),
             members: FastMap::default(),
+            aliases: Vec::new(),
         });
         self.file_roots.push(idx);
         self.expand(idx);
@@ -557,6 +575,7 @@ impl<'a> Translator<'a> {
                         target,
                         state: AliasState::Pending,
                     });
+                    self.nodes[idx].aliases.push(a);
                     self.nodes[idx]
                         .members
                         .entry(nested.name.value.as_str())
@@ -582,6 +601,7 @@ impl<'a> Translator<'a> {
                 param_count: nested.parameters.len().min(u16::MAX as usize) as u16,
                 nested: Vec::new(),
                 members: FastMap::default(),
+                aliases: Vec::new(),
             });
             self.nodes[idx].nested.push(child);
             self.nodes[idx]
@@ -1506,14 +1526,15 @@ impl<'a> Translator<'a> {
         }));
     }
 
-    /// The translated node (or group / parameter struct) with this ID.
-    fn node_by_id(&mut self, id: u64) -> Option<out::Node> {
+    /// The translated node (or group / parameter struct) with this ID, shared, not copied.
+    fn node_by_id(&mut self, id: u64) -> Option<NodeRef> {
         if let Some(&idx) = self.by_id.get(&id) {
-            return self.finished(idx).map(|f| f.node.clone());
+            return self.finished(idx).map(|f| NodeRef(f, None));
         }
         let owner = *self.aux_owner.get(&id)?;
         let f = self.finished(owner)?;
-        f.aux.iter().find(|n| n.id == id).cloned()
+        let aux = f.aux.iter().position(|n| n.id == id)?;
+        Some(NodeRef(f, Some(aux)))
     }
 
     fn translate_node(&mut self, idx: usize) -> Option<Finished> {
@@ -3247,22 +3268,10 @@ impl<'a> Translator<'a> {
             for child in self.nodes[idx].nested.clone() {
                 self.traverse(child, eagerness, seen, order);
             }
-            let aliases: Vec<usize> = self.nodes[idx]
-                .members
-                .values()
-                .filter_map(|m| match m {
-                    Member::Alias(a) => Some(*a),
-                    _ => None,
-                })
-                .collect();
-            for a in aliases {
+            // Every `using` of the node, also one that lost a name clash, is compiled and
+            // checked.
+            for a in self.nodes[idx].aliases.clone() {
                 self.compile_alias(a);
-            }
-            // Aliases that lost a name clash are still compiled (and checked).
-            for a in 0..self.aliases.len() {
-                if self.aliases[a].scope == idx {
-                    self.compile_alias(a);
-                }
             }
         }
     }
