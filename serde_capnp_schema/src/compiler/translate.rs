@@ -719,24 +719,27 @@ impl<'a> Translator<'a> {
         })
     }
 
-    fn pop_scope(scope: &Rc<BrandScope>, id: u64) -> Rc<BrandScope> {
+    /// The innermost scope of `scope`'s chain that binds the parameters of `id`.
+    fn find_scope(scope: &Rc<BrandScope>, id: u64) -> Option<&Rc<BrandScope>> {
         let mut cur = scope;
         loop {
             if cur.leaf_id == id {
-                return cur.clone();
+                return Some(cur);
             }
-            match &cur.parent {
-                Some(p) => cur = p,
-                None => {
-                    return Rc::new(BrandScope {
-                        parent: None,
-                        leaf_id: id,
-                        leaf_params: 0,
-                        inherited: false,
-                        params: Vec::new(),
-                    })
-                }
-            }
+            cur = cur.parent.as_ref()?;
+        }
+    }
+
+    fn pop_scope(scope: &Rc<BrandScope>, id: u64) -> Rc<BrandScope> {
+        match Self::find_scope(scope, id) {
+            Some(found) => found.clone(),
+            None => Rc::new(BrandScope {
+                parent: None,
+                leaf_id: id,
+                leaf_params: 0,
+                inherited: false,
+                params: Vec::new(),
+            }),
         }
     }
 
@@ -757,35 +760,19 @@ impl<'a> Translator<'a> {
 
     /// `None`: the parameter is inherited from the context the type is used in.
     fn lookup_parameter(scope: &Rc<BrandScope>, scope_id: u64, index: u16) -> Option<BDecl> {
-        let mut cur = scope;
-        loop {
-            if cur.leaf_id == scope_id {
-                return if let Some(p) = cur.params.get(index as usize) {
-                    Some(p.clone())
-                } else if cur.inherited {
-                    None
-                } else {
-                    Some(Self::any_pointer_decl())
-                };
-            }
-            match &cur.parent {
-                Some(p) => cur = p,
-                None => return None,
-            }
+        let found = Self::find_scope(scope, scope_id)?;
+        if let Some(p) = found.params.get(index as usize) {
+            Some(p.clone())
+        } else if found.inherited {
+            None
+        } else {
+            Some(Self::any_pointer_decl())
         }
     }
 
     fn scope_params(scope: &Rc<BrandScope>, scope_id: u64) -> Option<Vec<BDecl>> {
-        let mut cur = scope;
-        loop {
-            if cur.leaf_id == scope_id {
-                return (!cur.inherited).then(|| cur.params.clone());
-            }
-            match &cur.parent {
-                Some(p) => cur = p,
-                None => return None,
-            }
-        }
+        let found = Self::find_scope(scope, scope_id)?;
+        (!found.inherited).then(|| found.params.clone())
     }
 
     fn interpret_resolve(
@@ -2749,11 +2736,7 @@ impl<'a> Translator<'a> {
             return None;
         }
         let v = self.compile_value_inner(scope, e, t, resolver)?;
-        let mismatch = |this: &mut Self| {
-            let name = this.type_name(t);
-            this.error(unit, e.span, format!("Type mismatch; expected {name}."));
-            None
-        };
+        let mismatch = |this: &mut Self| this.type_mismatch(unit, e.span, t);
         use out::Type as T;
         let (min, max): (i128, i128) = match t {
             T::Int8 => (i8::MIN.into(), i8::MAX.into()),
@@ -2898,17 +2881,13 @@ impl<'a> Translator<'a> {
             }),
             ExprKind::Binary(b) => {
                 if *t != out::Type::Data {
-                    let name = self.type_name(t);
-                    self.error(unit, e.span, format!("Type mismatch; expected {name}."));
-                    return None;
+                    return self.type_mismatch(unit, e.span, t);
                 }
                 Some(Val::Data(b.clone()))
             }
             ExprKind::List(items) => {
                 let out::Type::List(element) = t else {
-                    let name = self.type_name(t);
-                    self.error(unit, e.span, format!("Type mismatch; expected {name}."));
-                    return None;
+                    return self.type_mismatch(unit, e.span, t);
                 };
                 let mut values = Vec::new();
                 for item in items {
@@ -2919,9 +2898,7 @@ impl<'a> Translator<'a> {
             }
             ExprKind::Tuple(params) => {
                 let out::Type::Struct(id, brand) = t else {
-                    let name = self.type_name(t);
-                    self.error(unit, e.span, format!("Type mismatch; expected {name}."));
-                    return None;
+                    return self.type_mismatch(unit, e.span, t);
                 };
                 let node = self.node_by_id(*id)?;
                 let out::NodeKind::Struct(s) = &node.kind else {
@@ -3106,6 +3083,13 @@ impl<'a> Translator<'a> {
             );
         }
         Some(out_to_val(value, type_))
+    }
+
+    /// Reports a value that does not fit type `t`.
+    fn type_mismatch<T>(&mut self, unit: usize, span: Span, t: &out::Type) -> Option<T> {
+        let name = self.type_name(t);
+        self.error(unit, span, format!("Type mismatch; expected {name}."));
+        None
     }
 
     fn type_name(&mut self, t: &out::Type) -> String {
