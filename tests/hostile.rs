@@ -1557,3 +1557,61 @@ fn null_recursive_pointers_through_deserialize_any() {
             .join("\n")
     );
 }
+
+/// Every reader counts the root struct and each struct under it towards the nesting limit,
+/// and stops with the same error.
+#[test]
+fn every_reader_counts_nesting_alike() {
+    let st = common::require_tool!(node_schema(), "the `capnp` tool is not installed");
+    let bytes = st.to_vec(&chain(10)).unwrap();
+    type Read = fn(&StructSchema, &[u8]) -> serde_capnp::Result<()>;
+    let readers: [(&str, Read); 6] = [
+        ("from_slice", |st, b| st.from_slice::<Node>(b).map(drop)),
+        ("from_slice into serde_json::Value", |st, b| {
+            st.from_slice::<serde_json::Value>(b).map(drop)
+        }),
+        ("read_value", |st, b| st.read_value(b).map(drop)),
+        ("to_json", |st, b| st.to_json(b).map(drop)),
+        ("to_text", |st, b| st.to_text(b).map(drop)),
+        ("reader", |st, b| st.reader(b)?.root()?.to_value().map(drop)),
+    ];
+    for (name, read) in readers {
+        read(&with_nesting(&st, 10), &bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let err = read(&with_nesting(&st, 9), &bytes).unwrap_err();
+        assert_eq!(err.category(), Category::Limit, "{name}: {err:?}");
+        assert_eq!(
+            err.message(),
+            "nesting limit exceeded: the message nests too deeply",
+            "{name}"
+        );
+    }
+}
+
+/// Bytes after the message are an error on every reader of one message, naming how many.
+#[test]
+fn every_reader_refuses_bytes_after_the_message() {
+    let st = all_types();
+    let mut bytes = st.to_vec(&typed()).unwrap();
+    bytes.extend_from_slice(&[0; 16]);
+    type Read = fn(&StructSchema, &[u8]) -> serde_capnp::Result<()>;
+    let readers: [(&str, Read); 6] = [
+        ("from_slice", |st, b| st.from_slice::<Typed>(b).map(drop)),
+        ("read_value", |st, b| st.read_value(b).map(drop)),
+        ("to_json", |st, b| st.to_json(b).map(drop)),
+        ("to_text", |st, b| st.to_text(b).map(drop)),
+        ("reader", |st, b| st.reader(b).map(drop)),
+        ("from_slice_packed", |st, b| {
+            let mut packed = st.to_vec_packed(&typed())?;
+            packed.extend_from_slice(&b[b.len() - 16..]);
+            st.from_slice_packed::<Typed>(&packed).map(drop)
+        }),
+    ];
+    for (name, read) in readers {
+        let err = read(&st, &bytes).unwrap_err();
+        assert_eq!(err.category(), Category::Wire, "{name}: {err:?}");
+        assert!(
+            err.message().ends_with("bytes follow the message"),
+            "{name}: {err}"
+        );
+    }
+}

@@ -16,7 +16,9 @@ use crate::de_fast::{DataDe, ElemDe, PtrDe, StructPtrDe};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
-use crate::wire::{read_bits, read_discriminant, Expect, Limits, ListRef, Msg, PtrRef, StructRef};
+use crate::wire::{
+    read_bits, read_discriminant, too_deep, Expect, Limits, ListRef, Msg, PtrRef, StructRef,
+};
 
 /// Deserializes the message in `segments`, whose root is the struct `node`, with the plans of
 /// `cache` (a handle's, kept for its next message).
@@ -390,9 +392,7 @@ impl<'de> DeCtx<'de> {
     #[inline]
     pub(crate) fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
-            return Err(Error::limit(
-                "nesting limit exceeded: the message nests too deeply",
-            ));
+            return Err(too_deep());
         }
         self.depth_left -= 1;
         Ok(())

@@ -48,20 +48,14 @@ use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::Value;
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, Expect, ListRef, Msg, PtrRef, StructRef,
+    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StructRef,
 };
 
 impl StructSchema {
     /// A zero-copy view of the message in `bytes` (unpacked, with its segment table), whose
     /// root is this struct. See the [`dynamic`](crate::dynamic) module.
     pub fn reader<'a>(&'a self, bytes: &'a [u8]) -> Result<MessageReader<'a>> {
-        let (segments, len) = Msg::parse_flat(bytes)?;
-        if len != bytes.len() {
-            return Err(Error::wire(format!(
-                "{} bytes follow the message",
-                bytes.len() - len
-            )));
-        }
+        let segments = Msg::parse_flat(bytes)?;
         self.reader_from_segments(segments)
     }
 
@@ -709,10 +703,6 @@ impl<'r> At<'r> {
             ))),
         }
     }
-}
-
-fn too_deep() -> Error {
-    Error::limit("nesting limit exceeded: the message nests too deeply")
 }
 
 fn bad_path(path: &str, why: &str) -> Error {

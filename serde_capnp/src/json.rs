@@ -35,7 +35,8 @@ use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::Value;
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, ElemSize, Expect, ListRef, Msg, Out, PtrRef, StructRef,
+    read_bits, read_discriminant, read_slot, too_deep, ElemSize, Expect, ListRef, Msg, Out, PtrRef,
+    StructRef,
 };
 
 const NAME_ID: u64 = 0xfa5b1fd61c2e7c3d;
@@ -115,13 +116,7 @@ impl StructSchema {
     }
 
     fn write_json_into(&self, bytes: &[u8], style: JsonStyle, out: &mut Vec<u8>) -> Result<()> {
-        let (segments, len) = Msg::parse_flat(bytes)?;
-        if len != bytes.len() {
-            return Err(Error::wire(format!(
-                "{} bytes follow the message",
-                bytes.len() - len
-            )));
-        }
+        let segments = Msg::parse_flat(bytes)?;
         let (pool, node) = self.pool();
         let msg = Msg::new(segments, self.options.limits())?;
         let root = msg
@@ -145,11 +140,14 @@ impl StructSchema {
             names: union_names(struct_discriminator(pool, node), None),
         };
         let mut multiline = false;
-        let r = if pool.node(node).id == JSON_VALUE_ID {
-            enc.raw(root, 0, &mut multiline, false)
-        } else {
-            enc.object(&cx, 0, &mut multiline, false)
-        };
+        // The root struct counts towards the nesting limit, as it does for every reader.
+        let r = enc.enter().and_then(|()| {
+            if pool.node(node).id == JSON_VALUE_ID {
+                enc.raw(root, 0, &mut multiline, false)
+            } else {
+                enc.object(&cx, 0, &mut multiline, false)
+            }
+        });
         *out = enc.out;
         r
     }
@@ -513,10 +511,7 @@ impl<'a> Enc<'a> {
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
         if self.depth > self.nesting_limit {
-            return Err(Error::limit(format!(
-                "message nests deeper than the limit of {}",
-                self.nesting_limit
-            )));
+            return Err(too_deep());
         }
         Ok(())
     }

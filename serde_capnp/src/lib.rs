@@ -213,13 +213,7 @@ impl StructSchema {
     /// Text and Data can be borrowed from `bytes` (`&str`, `&[u8]`, `Cow`) with no copy.
     /// Bytes after the message are an error.
     pub fn from_slice<'de, T: Deserialize<'de>>(&'de self, bytes: &'de [u8]) -> Result<T> {
-        let (segments, len) = wire::Msg::parse_flat(bytes)?;
-        if len != bytes.len() {
-            return Err(Error::wire(format!(
-                "{} bytes follow the message",
-                bytes.len() - len
-            )));
-        }
+        let segments = wire::Msg::parse_flat(bytes)?;
         de::deserialize(
             &self.pool,
             self.node,

@@ -43,7 +43,7 @@ use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::{Enumerant, Value};
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, Expect, ListRef, Msg, PtrRef, StructRef,
+    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StructRef,
 };
 
 impl StructSchema {
@@ -127,13 +127,7 @@ impl StructSchema {
     }
 
     fn print_message(&self, bytes: &[u8], pretty: bool) -> Result<String> {
-        let (segments, len) = Msg::parse_flat(bytes)?;
-        if len != bytes.len() {
-            return Err(Error::wire(format!(
-                "{} bytes follow the message",
-                bytes.len() - len
-            )));
-        }
+        let segments = Msg::parse_flat(bytes)?;
         let limits = self.options.limits();
         let msg = Msg::new(segments, limits)?;
         let root = msg.root()?;
@@ -339,9 +333,7 @@ struct Printer<'a> {
 impl<'a> Printer<'a> {
     fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
-            return Err(Error::limit(
-                "nesting limit exceeded: the message nests too deeply",
-            ));
+            return Err(too_deep());
         }
         self.depth_left -= 1;
         Ok(())

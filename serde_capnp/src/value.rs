@@ -7,7 +7,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_capnp_schema::{FieldSlot, SchemaPool, Type};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::schema::StructSchema;
 
 /// A Cap'n Proto value held without a Rust type: what a message holds, typed by its schema.
@@ -258,13 +258,7 @@ impl From<()> for Value {
 impl StructSchema {
     /// Reads a message into a [`Value`].
     pub fn read_value(&self, bytes: &[u8]) -> Result<Value> {
-        let (segments, len) = crate::wire::Msg::parse_flat(bytes)?;
-        if len != bytes.len() {
-            return Err(Error::wire(format!(
-                "{} bytes follow the message",
-                bytes.len() - len
-            )));
-        }
+        let segments = crate::wire::Msg::parse_flat(bytes)?;
         let (pool, node) = self.pool();
         crate::de::deserialize_seed(
             pool,

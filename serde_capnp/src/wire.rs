@@ -81,6 +81,12 @@ pub(crate) struct Limits {
     pub nesting: u32,
 }
 
+/// The error every reader gives when a message nests deeper than `Limits::nesting`, which
+/// counts the root struct and each struct or list under it.
+pub(crate) fn too_deep() -> Error {
+    Error::limit("nesting limit exceeded: the message nests too deeply")
+}
+
 /// A message being read: its segments and the remaining traversal budget.
 pub(crate) struct Msg<'a> {
     segments: Vec<&'a [u8]>,
@@ -147,8 +153,9 @@ impl<'a> Msg<'a> {
         }
     }
 
-    /// Splits a flat buffer (segment table followed by segments) into segments.
-    pub(crate) fn parse_flat(bytes: &'a [u8]) -> Result<(Vec<&'a [u8]>, usize)> {
+    /// Splits a flat buffer holding exactly one message (segment table followed by segments)
+    /// into segments; bytes after the message are an error.
+    pub(crate) fn parse_flat(bytes: &'a [u8]) -> Result<Vec<&'a [u8]>> {
         let truncated = || Error::wire("message is truncated");
         if bytes.len() < 8 {
             return Err(if bytes.is_empty() {
@@ -177,7 +184,13 @@ impl<'a> Msg<'a> {
             segments.push(seg);
             pos = end;
         }
-        Ok((segments, pos))
+        if pos != bytes.len() {
+            return Err(Error::wire(format!(
+                "{} bytes follow the message",
+                bytes.len() - pos
+            )));
+        }
+        Ok(segments)
     }
 
     #[inline]
