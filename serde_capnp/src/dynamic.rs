@@ -314,11 +314,11 @@ impl<'r> StructReader<'r> {
                 .at
                 .data(ty, read_slot(self.s.data, ty, *offset) ^ default_bits),
             FieldSlot::Pointer { ty, index, default } => {
-                let ty = ty.resolve(self.brand.as_deref());
+                let ty = ty.resolved(self.brand.as_deref());
                 let p = self.s.pointer(*index).filter(|p| !Msg::is_null(*p));
                 match (p, default) {
-                    (None, Some(default)) => self.at.default(ty, default),
-                    (p, _) => self.at.pointer(ty, p),
+                    (None, Some(default)) => self.at.default(&ty, default),
+                    (p, _) => self.at.pointer(&ty, p),
                 }
             }
             FieldSlot::Group { node } => Ok(DynamicValue::Struct(StructReader {
@@ -373,7 +373,7 @@ impl<'r> ListReader<'r> {
                 }
                 None => {
                     let p = Some(list.pointer_element(index)).filter(|p| !Msg::is_null(*p));
-                    self.at.pointer(t.clone(), p)
+                    self.at.pointer(t, p)
                 }
             },
         };
@@ -629,7 +629,7 @@ impl<'r> At<'r> {
     }
 
     /// The schema default of a pointer field that is null in the message.
-    fn default(&self, ty: Type, default: &'r SchemaValue) -> Result<DynamicValue<'r>> {
+    fn default(&self, ty: &Type, default: &'r SchemaValue) -> Result<DynamicValue<'r>> {
         match default {
             SchemaValue::Text(t) => Ok(DynamicValue::Text(t)),
             SchemaValue::Data(d) => Ok(DynamicValue::Data(d)),
@@ -647,7 +647,7 @@ impl<'r> At<'r> {
         })
     }
 
-    fn pointer(&self, ty: Type, p: Option<PtrRef<'r>>) -> Result<DynamicValue<'r>> {
+    fn pointer(&self, ty: &Type, p: Option<PtrRef<'r>>) -> Result<DynamicValue<'r>> {
         match ty {
             Type::Text => {
                 let Some(p) = p else {
@@ -663,7 +663,7 @@ impl<'r> At<'r> {
             }
             Type::List(element) => {
                 let at = self.nested()?;
-                let expect = match &*element {
+                let expect = match &**element {
                     Type::Struct(..) => Expect::Struct,
                     t => t.data_bits().map_or(Expect::Pointer, Expect::Bits),
                 };
@@ -673,7 +673,7 @@ impl<'r> At<'r> {
                 };
                 Ok(DynamicValue::List(ListReader {
                     at,
-                    element: *element,
+                    element: (**element).clone(),
                     list,
                 }))
             }
@@ -685,8 +685,8 @@ impl<'r> At<'r> {
                 };
                 Ok(DynamicValue::Struct(StructReader {
                     at,
-                    node,
-                    brand,
+                    node: *node,
+                    brand: brand.clone(),
                     s: s.unwrap_or_else(StructRef::empty),
                 }))
             }
@@ -818,7 +818,7 @@ impl crate::schema::Schema {
             (Some(c), _) => match &c.value {
                 SchemaValue::List(_) | SchemaValue::Struct(_) => {
                     let root = Some(msg.root()?).filter(|p| !Msg::is_null(*p));
-                    at.pointer(c.ty.clone(), root)?
+                    at.pointer(&c.ty, root)?
                 }
                 SchemaValue::AnyPointer(_) => DynamicValue::AnyPointer,
                 SchemaValue::Text(t) => DynamicValue::Text(t),

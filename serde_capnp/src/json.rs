@@ -361,16 +361,6 @@ fn struct_node(pool: &SchemaPool, node: NodeIndex) -> Result<&StructNode> {
     })
 }
 
-/// A field's type with the generic parameters of the enclosing struct filled in.
-#[inline]
-fn resolve<'p>(ty: &'p Type, brand: Option<&Brand>) -> Cow<'p, Type> {
-    if ty.has_params() {
-        Cow::Owned(ty.resolve(brand))
-    } else {
-        Cow::Borrowed(ty)
-    }
-}
-
 fn unsupported(ty: &Type, pool: &SchemaPool) -> Error {
     Error::schema(format!(
         "JSON has no form for `{}` (the reference codec needs a custom handler for it)",
@@ -1212,7 +1202,7 @@ impl<'a> Enc<'a> {
                 self.walk(&inner, prefix, w)
             }
             FieldSlot::Pointer { ty, index, default } => {
-                let ty = resolve(ty, cx.brand);
+                let ty = ty.resolved(cx.brand);
                 let Type::Struct(n, brand) = &*ty else {
                     return Err(flatten_error(f));
                 };
@@ -1252,7 +1242,7 @@ impl<'a> Enc<'a> {
                 default_bits,
             } => self.scalar(ty, read_slot(cx.s.data, ty, *offset) ^ default_bits),
             FieldSlot::Pointer { ty, index, default } => {
-                let ty = resolve(ty, cx.brand);
+                let ty = ty.resolved(cx.brand);
                 if blob != Blob::Array && *ty != Type::Data {
                     return Err(blob_error(f));
                 }
@@ -2590,7 +2580,7 @@ impl<'p, 'j> Dec<'p, 'j> {
                 if let FieldSlot::Pointer { ty, index, default } = &f.slot {
                     let at = dst.ptrs + *index as usize * 8;
                     if self.out.buf[at..at + 8] == [0; 8] {
-                        self.materialize(at, &resolve(ty, dst.brand.as_deref()), default.as_ref())?;
+                        self.materialize(at, &ty.resolved(dst.brand.as_deref()), default.as_ref())?;
                     }
                 }
             }
@@ -2694,7 +2684,7 @@ impl<'p, 'j> Dec<'p, 'j> {
                 ..v.clone()
             }),
             FieldSlot::Pointer { ty, index, default } => {
-                let ty = resolve(ty, v.brand.as_deref());
+                let ty = ty.resolved(v.brand.as_deref());
                 let Type::Struct(n, brand) = &*ty else {
                     return Err(flatten_error(f));
                 };
@@ -2798,7 +2788,7 @@ impl<'p, 'j> Dec<'p, 'j> {
                     .write_bits(v.data, ty.bit_position(*offset), bits, value ^ default_bits);
             }
             FieldSlot::Pointer { ty, index, .. } => {
-                let ty = resolve(ty, v.brand.as_deref());
+                let ty = ty.resolved(v.brand.as_deref());
                 let blob = Attrs::of(&f.annotations).blob;
                 self.pointer(v.ptrs + *index as usize * 8, &ty, tok, blob)?;
                 self.set_in_union(v, f);

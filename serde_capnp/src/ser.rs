@@ -262,18 +262,7 @@ pub(crate) fn field_type<'s>(slot: &'s FieldSlot, brand: Option<&Brand>) -> Cow<
         FieldSlot::Group { node } => {
             Cow::Owned(Type::Struct(*node, brand.map(|b| Arc::new(b.clone()))))
         }
-        other => resolve(other.ty().unwrap_or(&Type::Void), brand),
-    }
-}
-
-#[inline(always)]
-pub(crate) fn resolve<'s>(ty: &'s Type, brand: Option<&Brand>) -> Cow<'s, Type> {
-    match ty {
-        Type::Param { .. } | Type::MethodParam(_) => Cow::Owned(ty.resolve(brand)),
-        Type::Struct(_, _) | Type::Interface(_, _) | Type::List(_) if brand.is_some() => {
-            Cow::Owned(ty.resolve(brand))
-        }
-        _ => Cow::Borrowed(ty),
+        other => other.ty().unwrap_or(&Type::Void).resolved(brand),
     }
 }
 

@@ -390,7 +390,7 @@ impl<'a> Printer<'a> {
                     default_bits,
                 } => self.print_data(ty, read_slot(s.data, ty, *offset) ^ default_bits)?,
                 FieldSlot::Pointer { ty, index, default } => {
-                    let ty = ty.resolve(brand);
+                    let ty = ty.resolved(brand);
                     let p = s.pointer(*index).filter(|p| !Msg::is_null(*p));
                     match (p, default) {
                         // Only a union member gets here while null: it reads as its default.
@@ -1454,7 +1454,7 @@ impl Translator<'_> {
                     _ => Err(self.error(param.value.start, "type mismatch: expected a group")),
                 },
                 slot => {
-                    let ty = slot.ty().unwrap_or(&Type::Void).resolve(brand);
+                    let ty = slot.ty().unwrap_or(&Type::Void).resolved(brand);
                     self.value(&param.value, &ty)
                 }
             }

@@ -5,7 +5,7 @@ use std::ops::Index;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use serde_capnp_schema::{FieldSlot, SchemaPool, Type};
+use serde_capnp_schema::{SchemaPool, Type};
 
 use crate::error::Result;
 use crate::schema::StructSchema;
@@ -479,14 +479,8 @@ impl<'de> Visitor<'de> for Seed<'_> {
                 guess.or_else(|| n.field_index(name).map(|i| &n.fields[i as usize]))
             });
             // Generic fields take the types the struct's brand binds; groups share the brand.
-            let ty = match field.map(|f| &f.slot) {
-                Some(FieldSlot::Void) => Type::Void,
-                Some(FieldSlot::Data { ty, .. }) | Some(FieldSlot::Pointer { ty, .. }) => {
-                    ty.resolve(brand)
-                }
-                Some(FieldSlot::Group { node }) => {
-                    Type::Struct(*node, brand.map(|b| std::sync::Arc::new(b.clone())))
-                }
+            let ty = match field {
+                Some(f) => crate::ser::field_type(&f.slot, brand).into_owned(),
                 None => Type::AnyPointer(serde_capnp_schema::AnyPointerKind::Any),
             };
             let v = map.next_value_seed(Seed {

@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -385,6 +386,16 @@ impl Type {
                         .any(|t: &Type| t.has_params())
             }),
             _ => false,
+        }
+    }
+
+    /// Like [`resolve`](Self::resolve), borrowing the type when it has no generic parameter to
+    /// substitute, so that reading a field of a plain type allocates nothing.
+    pub fn resolved(&self, brand: Option<&Brand>) -> Cow<'_, Type> {
+        if self.has_params() {
+            Cow::Owned(self.resolve(brand))
+        } else {
+            Cow::Borrowed(self)
         }
     }
 
