@@ -126,6 +126,7 @@ mod de;
 mod de_fast;
 pub mod dynamic;
 mod error;
+mod float;
 mod io;
 mod json;
 pub mod packing;

@@ -40,6 +40,7 @@ use serde_capnp_schema::{
 
 use crate::dynamic::DynamicValue;
 use crate::error::{Error, Result};
+use crate::float::{push_g, push_number};
 use crate::schema::StructSchema;
 use crate::value::{Enumerant, Value};
 use crate::wire::{
@@ -661,53 +662,10 @@ fn escape_text(bytes: &[u8], out: &mut String) {
 }
 
 /// `printf("%.{precision}g", v)` for a finite `v`, without the `+` of a positive exponent.
-fn format_g(v: f64, precision: usize) -> String {
-    // The exact decimal rounding to `precision` significant digits, as `%e` does it.
-    let sci = format!("{:.*e}", precision - 1, v);
-    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => (true, m),
-        None => (false, mantissa),
-    };
-    let digits: Vec<u8> = mantissa.bytes().filter(|b| b.is_ascii_digit()).collect();
-    let digits = std::str::from_utf8(&digits).unwrap_or("0");
-    let mut out = String::with_capacity(precision + 8);
-    if negative {
-        out.push('-');
-    }
-    if exponent < -4 || exponent >= precision as i32 {
-        out.push_str(&digits[..1]);
-        let fraction = digits[1..].trim_end_matches('0');
-        if !fraction.is_empty() {
-            out.push('.');
-            out.push_str(fraction);
-        }
-        out.push('e');
-        if exponent < 0 {
-            out.push('-');
-        }
-        let magnitude = exponent.unsigned_abs();
-        if magnitude < 10 {
-            out.push('0');
-        }
-        out.push_str(&magnitude.to_string());
-    } else if exponent >= 0 {
-        let split = (exponent as usize + 1).min(digits.len());
-        out.push_str(&digits[..split]);
-        let fraction = digits[split..].trim_end_matches('0');
-        if !fraction.is_empty() {
-            out.push('.');
-            out.push_str(fraction);
-        }
-    } else {
-        out.push_str("0.");
-        for _ in 0..(-exponent - 1) {
-            out.push('0');
-        }
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out
+fn format_g(v: f64, precision: i32) -> String {
+    let mut out = Vec::new();
+    push_g(&mut out, v, precision);
+    String::from_utf8(out).expect("digits are ASCII")
 }
 
 /// A `Float64` as the reference prints it: 15 significant digits, or 17 when 15 do not read
@@ -719,12 +677,9 @@ fn format_f64(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf" } else { "-inf" }.into();
     }
-    let short = format_g(v, 15);
-    if short.parse::<f64>() == Ok(v) {
-        short
-    } else {
-        format_g(v, 17)
-    }
+    let mut out = Vec::new();
+    push_number(&mut out, v);
+    String::from_utf8(out).expect("digits are ASCII")
 }
 
 /// A `Float32` as the reference prints it: 6 significant digits, or 8 when 6 do not read back
