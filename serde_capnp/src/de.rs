@@ -552,13 +552,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             Cow::Owned(Type::List(e)) => Cow::Owned((**e).clone()),
             _ => return Err(self.mismatch("a sequence")),
         };
-        let expect = match &*elem {
-            Type::Struct(..) => Expect::Struct,
-            t => match t.data_bits() {
-                Some(b) => Expect::Bits(b),
-                None => Expect::Pointer,
-            },
-        };
+        let expect = Expect::for_element(&elem);
         match self.target() {
             Target::Ptr(p) => Ok(self.ctx.msg.read_list(p, expect)?.map(|l| (l, elem))),
             _ => Ok(None),

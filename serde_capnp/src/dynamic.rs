@@ -663,10 +663,7 @@ impl<'r> At<'r> {
             }
             Type::List(element) => {
                 let at = self.nested()?;
-                let expect = match &**element {
-                    Type::Struct(..) => Expect::Struct,
-                    t => t.data_bits().map_or(Expect::Pointer, Expect::Bits),
-                };
+                let expect = Expect::for_element(element);
                 let list = match p {
                     Some(p) => self.msg.read_list(p, expect)?,
                     None => None,

@@ -33,7 +33,7 @@ use serde_capnp_schema::{
 
 use crate::error::{Error, Result};
 use crate::float::{push_i64, push_number, push_u64};
-use crate::schema::StructSchema;
+use crate::schema::{struct_node, StructSchema};
 use crate::value::Value;
 use crate::wire::{
     read_bits, read_discriminant, read_slot, too_deep, ElemSize, Expect, ListRef, Msg, Out, PtrRef,
@@ -353,15 +353,6 @@ fn union_names<'p>(disc: Option<Option<&'p RawPointer>>, decl: Option<&'p str>) 
     }
 }
 
-fn struct_node(pool: &SchemaPool, node: NodeIndex) -> Result<&StructNode> {
-    pool.node(node).as_struct().ok_or_else(|| {
-        Error::schema(format!(
-            "`{}` is not a struct",
-            pool.node(node).display_name
-        ))
-    })
-}
-
 fn unsupported(ty: &Type, pool: &SchemaPool) -> Error {
     Error::schema(format!(
         "JSON has no form for `{}` (the reference codec needs a custom handler for it)",
@@ -439,16 +430,6 @@ fn target<'a>(p: Option<PtrRef<'a>>, default: Option<&'a SchemaValue>) -> Target
                 Msg::detached(r.segment()).map_or(Target::Null, Target::Ptr)
             }
             _ => Target::Null,
-        },
-    }
-}
-
-fn expect_for(elem: &Type) -> Expect {
-    match elem {
-        Type::Struct(..) => Expect::Struct,
-        t => match t.data_bits() {
-            Some(b) => Expect::Bits(b),
-            None => Expect::Pointer,
         },
     }
 }
@@ -719,7 +700,7 @@ impl<'a> Enc<'a> {
             }
             Type::List(elem) => {
                 let list = match t {
-                    Target::Ptr(p) => self.msg.read_list(p, expect_for(elem))?,
+                    Target::Ptr(p) => self.msg.read_list(p, Expect::for_element(elem))?,
                     _ => None,
                 };
                 self.list(list, elem, indent, multiline, has_prefix)?;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use serde_capnp_schema::{NodeIndex, SchemaPool};
+use serde_capnp_schema::{NodeIndex, SchemaPool, StructNode};
 
 use crate::error::{Error, Result};
 
@@ -158,13 +158,7 @@ impl Schema {
     }
 
     fn struct_at(&self, index: NodeIndex) -> Result<StructSchema> {
-        let node = self.pool.node(index);
-        if node.as_struct().is_none() {
-            return Err(Error::schema(format!(
-                "`{}` is not a struct",
-                node.display_name
-            )));
-        }
+        struct_node(&self.pool, index)?;
         Ok(StructSchema {
             pool: self.pool.clone(),
             node: index,
@@ -222,4 +216,14 @@ impl fmt::Debug for Schema {
             .field("nodes", &self.pool.nodes().len())
             .finish()
     }
+}
+
+/// The struct node at `node`, or an error naming it if it is another kind of node.
+pub(crate) fn struct_node(pool: &SchemaPool, node: NodeIndex) -> Result<&StructNode> {
+    pool.node(node).as_struct().ok_or_else(|| {
+        Error::schema(format!(
+            "`{}` is not a struct",
+            pool.node(node).display_name
+        ))
+    })
 }

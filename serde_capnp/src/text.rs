@@ -41,7 +41,7 @@ use serde_capnp_schema::{
 use crate::dynamic::DynamicValue;
 use crate::error::{Error, Result};
 use crate::float::{push_g, push_number};
-use crate::schema::StructSchema;
+use crate::schema::{struct_node, StructSchema};
 use crate::value::{Enumerant, Value};
 use crate::wire::{
     read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StructRef,
@@ -345,13 +345,7 @@ impl<'a> Printer<'a> {
     }
 
     fn struct_node(&self, node: NodeIndex) -> Result<&'a StructNode> {
-        let pool: &'a SchemaPool = self.pool;
-        pool.node(node).as_struct().ok_or_else(|| {
-            Error::schema(format!(
-                "`{}` is not a struct",
-                pool.node(node).display_name
-            ))
-        })
+        struct_node(self.pool, node)
     }
 
     fn print_struct(
@@ -522,10 +516,7 @@ impl<'a> Printer<'a> {
         indent: Indent,
         mode: Mode,
     ) -> Result<String> {
-        let expect = match element {
-            Type::Struct(..) => Expect::Struct,
-            t => t.data_bits().map_or(Expect::Pointer, Expect::Bits),
-        };
+        let expect = Expect::for_element(element);
         let list = match p {
             Some(p) => self.msg.read_list(p, expect)?,
             None => None,
@@ -1379,12 +1370,7 @@ impl Translator<'_> {
         brand: Option<&Brand>,
     ) -> Result<Value> {
         let pool = self.pool;
-        let Some(schema) = pool.node(node).as_struct() else {
-            return Err(Error::schema(format!(
-                "`{}` is not a struct",
-                pool.node(node).display_name
-            )));
-        };
+        let schema = struct_node(pool, node)?;
         let mut fields: Vec<(String, Value)> = Vec::new();
         for param in params {
             let Some((name, at)) = &param.name else {

@@ -70,6 +70,16 @@ pub(crate) enum Expect {
     Struct,
 }
 
+impl Expect {
+    /// What a list whose elements have type `element` must hold.
+    pub(crate) fn for_element(element: &Type) -> Expect {
+        match element {
+            Type::Struct(..) => Expect::Struct,
+            t => t.data_bits().map_or(Expect::Pointer, Expect::Bits),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Reading
 // ---------------------------------------------------------------------------------------------
