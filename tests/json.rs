@@ -792,3 +792,61 @@ fn json_value_as_the_root() {
     // unless told `--quiet`); its codec reads any value there, as we do.
     compare_reading(&st, "json_annotated", "Json.Value", &inputs[..1]);
 }
+
+/// `$Json` annotations the codec cannot honour are schema errors that name the field, both
+/// ways, as `capnp convert` refuses them; never a panic or JSON with a key written twice.
+#[test]
+fn misused_json_annotations_are_schema_errors() {
+    let cases = [
+        (
+            "flat :UInt32 $Json.flatten();",
+            "field `flat` is marked `$Json.flatten`, but only structs and groups can be flattened",
+        ),
+        (
+            "blob :Text $Json.base64;",
+            "field `blob` is marked `$Json.base64` or `$Json.hex`, which only Data fields can be",
+        ),
+        (
+            "a :UInt32 $Json.name(\"x\"); b :UInt32 $Json.name(\"x\");",
+            "two fields of `misuse.capnp:Root` have the JSON name `x`",
+        ),
+    ];
+    for (fields, expected) in cases {
+        let ordinals = fields
+            .split(';')
+            .filter(|f| !f.trim().is_empty())
+            .enumerate()
+            .map(|(i, f)| {
+                let (name, rest) = f.trim().split_once(' ').unwrap();
+                format!("{name} @{i} {rest};")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let source = format!(
+            "@0xd5c4b3a291807f6e;\nusing Json = import \"/capnp/compat/json.capnp\";\n\
+             struct Root {{ {ordinals} }}\n"
+        );
+        let st = Schema::parse("misuse.capnp", &source)
+            .unwrap_or_else(|e| panic!("{source}: {e}"))
+            .struct_type("Root")
+            .unwrap();
+        let err = st.from_json("{}").unwrap_err();
+        assert_eq!(err.category(), Category::Schema, "{source}: {err:?}");
+        assert_eq!(err.message(), expected, "{source}");
+        // Writing refuses the schema too, as the reference does, even with every field unset.
+        let message = st.to_vec(&serde_json::json!({})).unwrap();
+        let err = st.to_json(&message).unwrap_err();
+        assert_eq!(err.category(), Category::Schema, "{source}: {err:?}");
+        assert_eq!(err.message(), expected, "{source}");
+        if common::capnp_tool().is_some() {
+            let path = common::scratch_dir("json-misuse").join("misuse.capnp");
+            std::fs::write(&path, &source).unwrap();
+            let out = common::capnp_convert("text:json", &path, "Root", b"()");
+            let err = out.expect_err(&source);
+            assert!(err.contains("failed: "), "{source}: {err}");
+        }
+    }
+    if common::capnp_tool().is_none() {
+        common::skip("the `capnp` tool is not installed, so the reference's refusal is unchecked");
+    }
+}

@@ -132,8 +132,9 @@ impl StructSchema {
             depth: 0,
             nesting_limit: self.options.nesting_limit,
             keys: Default::default(),
+            checked: Plans::new(pool),
         };
-        let st = struct_node(pool, node)?;
+        let st = enc.struct_type(node)?;
         let cx = Ctx {
             s: root,
             node: st,
@@ -445,6 +446,9 @@ struct Enc<'a> {
     nesting_limit: u32,
     /// Per struct node (by address), what compact output needs of it, made on first use.
     keys: crate::plan::FastMap<usize, Rc<Keys<'a>>>,
+    /// The struct types met so far, checked for `$Json` annotations the codec cannot honour,
+    /// by the checks reading makes.
+    checked: Plans<'a>,
 }
 
 /// What the compact fast path needs of a struct: its fields outside the union, each with its
@@ -479,6 +483,13 @@ enum Kind<'a> {
 }
 
 impl<'a> Enc<'a> {
+    /// The struct node `n`, refused as the reference refuses it when its `$Json` annotations
+    /// cannot be honoured, written or not.
+    fn struct_type(&mut self, n: NodeIndex) -> Result<&'a StructNode> {
+        self.checked.get(n)?;
+        struct_node(self.pool, n)
+    }
+
     #[inline]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
@@ -716,7 +727,7 @@ impl<'a> Enc<'a> {
                 self.enter()?;
                 let cx = Ctx {
                     s,
-                    node: struct_node(self.pool, *n)?,
+                    node: self.struct_type(*n)?,
                     brand: brand.as_deref(),
                     names: union_names(struct_discriminator(self.pool, *n), None),
                 };
@@ -751,7 +762,7 @@ impl<'a> Enc<'a> {
                     }
                 }
                 Type::Struct(n, brand) => {
-                    let node = struct_node(self.pool, *n)?;
+                    let node = self.struct_type(*n)?;
                     let names = union_names(struct_discriminator(self.pool, *n), None);
                     let compact = (!self.pretty).then(|| self.keys_of(node));
                     if let Some(keys) = compact.filter(|k| k.direct) {
@@ -1192,7 +1203,7 @@ impl<'a> Enc<'a> {
                 self.enter()?;
                 let inner = Ctx {
                     s,
-                    node: struct_node(self.pool, *n)?,
+                    node: self.struct_type(*n)?,
                     brand: brand.as_deref(),
                     names: union_names(struct_discriminator(self.pool, *n), None),
                 };
