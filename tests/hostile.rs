@@ -1490,6 +1490,64 @@ fn malformed_pointers_are_wire_errors() {
     });
 }
 
+/// Text is checked a word at a time, padding included, before the exact UTF-8 check: padding
+/// bytes with their high bit set must not make ASCII text an error, and a non-ASCII byte in
+/// any word must still be caught or decoded exactly.
+#[test]
+fn text_is_checked_exactly_whatever_its_padding() {
+    #[derive(Deserialize)]
+    struct Label<'a> {
+        label: &'a str,
+    }
+    let st = inner_schema();
+    let label = |bytes: &[u8]| {
+        let mut seg = vec![struct_ptr(0, 1, 1), 0, list_ptr(0, 2, bytes.len() as u32)];
+        let mut padded = bytes.to_vec();
+        // Padding that is neither zero nor ASCII.
+        padded.resize(bytes.len().div_ceil(8) * 8, 0xff);
+        seg.extend(
+            padded
+                .chunks(8)
+                .map(|w| u64::from_le_bytes(w.try_into().unwrap())),
+        );
+        frame(&[seg])
+    };
+    let cases: [(&[u8], Option<&str>); 6] = [
+        (b"a\0", Some("a")),
+        (b"seven c\0", Some("seven c")),
+        (b"eight ch\0", Some("eight ch")),
+        (
+            "caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e\0".as_bytes(),
+            Some("caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e"),
+        ),
+        (b"abcdefgh\xff\0", None),
+        (b"abcdefghijklmnop\xc3\0", None),
+    ];
+    for (bytes, want) in cases {
+        let msg = label(bytes);
+        let borrowed = st.from_slice::<Label<'_>>(&msg).map(|l| l.label.to_owned());
+        let owned = st.from_slice::<Inner>(&msg).map(|i| i.label);
+        let value = st.from_slice::<serde_json::Value>(&msg);
+        match want {
+            Some(text) => {
+                assert_eq!(borrowed.unwrap(), text);
+                assert_eq!(owned.unwrap(), text);
+                assert_eq!(value.unwrap()["label"], text);
+            }
+            None => {
+                for err in [
+                    borrowed.unwrap_err(),
+                    owned.unwrap_err(),
+                    value.unwrap_err(),
+                ] {
+                    assert_eq!(err.category(), Category::Data, "{bytes:?}: {err}");
+                    assert!(err.to_string().contains("UTF-8"), "{bytes:?}: {err}");
+                }
+            }
+        }
+    }
+}
+
 /// A small, valid message of a recursive struct read through `deserialize_any`: the null
 /// `next` of the last node must read as null, not as an empty `Node` whose own `next` is
 /// null in turn, and so on.

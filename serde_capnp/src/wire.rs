@@ -455,12 +455,21 @@ impl<'a> Msg<'a> {
             let target = p.off as i64 + 8 + (((w as u32) as i32 >> 2) as i64) * 8;
             let len = (w >> 35) as usize;
             if target >= 0 && target as usize + len <= p.seg.len() && len > 0 {
-                let bytes = &p.seg[target as usize..target as usize + len];
-                self.charge((len as u64).div_ceil(8))?;
-                return match bytes.split_last() {
-                    Some((0, text)) => utf8(text).map(Some),
-                    _ => Err(Error::wire("text is not NUL-terminated")),
+                let words = (len as u64).div_ceil(8);
+                self.charge(words)?;
+                let start = target as usize;
+                let text = match p.seg[start + len - 1] {
+                    0 => &p.seg[start..start + len - 1],
+                    _ => return Err(Error::wire("text is not NUL-terminated")),
                 };
+                if let Some(padded) = p.seg.get(start..start + words as usize * 8) {
+                    if ascii_words(padded) {
+                        // SAFETY: every byte of the words that hold the text is below 0x80, so
+                        // the text is ASCII, which is valid UTF-8.
+                        return Ok(Some(unsafe { std::str::from_utf8_unchecked(text) }));
+                    }
+                }
+                return utf8(text).map(Some);
             }
         }
         let Some(bytes) = self.read_blob(p)? else {
@@ -887,6 +896,18 @@ pub(crate) fn pack(input: &[u8], out: &mut Vec<u8>) {
         }
     }
     out.truncate(o);
+}
+
+/// Whether every byte of `words` (a whole number of words) is below 0x80. Text is stored in
+/// whole words, so checking the words that hold it, padding included, takes one branch per
+/// word and none per byte; padding with high bits set only sends the text to [`utf8`].
+#[inline]
+fn ascii_words(words: &[u8]) -> bool {
+    let mut any = 0;
+    for w in words.chunks_exact(8) {
+        any |= u64::from_le_bytes(w.try_into().unwrap());
+    }
+    any & 0x8080_8080_8080_8080 == 0
 }
 
 /// Checks that `bytes` are UTF-8. Most text is ASCII, which a word-at-a-time scan confirms
