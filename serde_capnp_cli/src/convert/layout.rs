@@ -393,3 +393,111 @@ impl Source<'_> {
         Ok((((landing >> 32) as u32, (landing as u32) >> 3), tag))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn struct_ptr(offset: i32, data: u16, pointers: u16) -> u64 {
+        u64::from((offset as u32) << 2) | u64::from(data) << 32 | u64::from(pointers) << 48
+    }
+
+    fn list_ptr(offset: i32, size: u64, count: u32) -> u64 {
+        u64::from((offset as u32) << 2) | LIST | size << 32 | u64::from(count) << 35
+    }
+
+    fn far_ptr(segment: u32, pad: u32, double: bool) -> u64 {
+        FAR | u64::from(double) << 2 | u64::from(pad) << 3 | u64::from(segment) << 32
+    }
+
+    fn segments(words: &[&[u64]]) -> Vec<Vec<u8>> {
+        words
+            .iter()
+            .map(|s| s.iter().flat_map(|w| w.to_le_bytes()).collect())
+            .collect()
+    }
+
+    fn copy(source: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
+        let mut copy = Copy::new(FIRST_SEGMENT_WORDS, false);
+        copy.root(source)?;
+        Ok(copy.framed())
+    }
+
+    fn error(source: &[&[u64]]) -> String {
+        copy(&segments(source)).expect_err("the copy should fail")
+    }
+
+    /// A root struct with one data word and one pointer, the pointer being `p`, followed by
+    /// `rest`.
+    fn with_pointer(p: u64, rest: &[u64]) -> Vec<u64> {
+        let mut words = vec![struct_ptr(0, 1, 1), 7, p];
+        words.extend_from_slice(rest);
+        words
+    }
+
+    #[test]
+    fn pointers_through_far_pointers_copy_as_if_they_were_near() {
+        // Root { data 42, text "hi" }, all in one segment.
+        let near = segments(&[&with_pointer(list_ptr(0, 2, 3), &[0x0069_68])]);
+        // The same, with the root behind a single-far pointer and the text behind a
+        // double-far one whose content sits in a third segment.
+        let far = segments(&[
+            &[far_ptr(1, 0, false)],
+            &[struct_ptr(0, 1, 1), 7, far_ptr(2, 0, true)],
+            &[far_ptr(2, 2, false), list_ptr(0, 2, 3), 0x0069_68],
+        ]);
+        assert_eq!(copy(&far).unwrap(), copy(&near).unwrap());
+    }
+
+    #[test]
+    fn a_null_root_copies_as_an_empty_struct() {
+        let framed = copy(&segments(&[&[0]])).unwrap();
+        assert_eq!(framed[1], 0xffff_fffcu64.to_le_bytes());
+    }
+
+    #[test]
+    fn malformed_messages_are_errors_naming_the_fault() {
+        let cases: Vec<(Vec<Vec<u64>>, &str)> = vec![
+            (vec![vec![list_ptr(0, 2, 0)]], "the root is not a struct"),
+            (vec![with_pointer(3, &[])], "capability"),
+            (
+                vec![vec![far_ptr(4, 0, false)]],
+                "segment 4, which is missing",
+            ),
+            (
+                vec![vec![far_ptr(1, 0, false)], vec![far_ptr(0, 0, false)]],
+                "lands on another far pointer",
+            ),
+            (
+                vec![vec![far_ptr(1, 0, true)], vec![struct_ptr(0, 0, 0), 0]],
+                "double-far landing pad does not hold a far pointer",
+            ),
+            (vec![vec![struct_ptr(0, 4, 0)]], "out-of-bounds"),
+            (vec![vec![struct_ptr(-5, 0, 1)]], "out-of-bounds"),
+            (
+                vec![with_pointer(list_ptr(0, 7, 1), &[list_ptr(0, 2, 1), 0])],
+                "tag that is not a struct",
+            ),
+            (
+                vec![with_pointer(
+                    list_ptr(0, 7, 1),
+                    &[struct_ptr(2, 1, 0), 0, 0],
+                )],
+                "overruns its word count",
+            ),
+            // A struct whose only pointer points back at the struct itself.
+            (
+                vec![vec![struct_ptr(0, 0, 1), struct_ptr(-1, 0, 1)]],
+                "nested too deeply",
+            ),
+        ];
+        for (source, want) in cases {
+            let source: Vec<&[u64]> = source.iter().map(|s| s.as_slice()).collect();
+            let err = error(&source);
+            assert!(
+                err.contains(want),
+                "{source:x?}: `{err}` should say `{want}`"
+            );
+        }
+    }
+}
