@@ -438,13 +438,13 @@ mod tests {
     #[test]
     fn pointers_through_far_pointers_copy_as_if_they_were_near() {
         // Root { data 42, text "hi" }, all in one segment.
-        let near = segments(&[&with_pointer(list_ptr(0, 2, 3), &[0x0069_68])]);
+        let near = segments(&[&with_pointer(list_ptr(0, 2, 3), &[0x6968])]);
         // The same, with the root behind a single-far pointer and the text behind a
         // double-far one whose content sits in a third segment.
         let far = segments(&[
             &[far_ptr(1, 0, false)],
             &[struct_ptr(0, 1, 1), 7, far_ptr(2, 0, true)],
-            &[far_ptr(2, 2, false), list_ptr(0, 2, 3), 0x0069_68],
+            &[far_ptr(2, 2, false), list_ptr(0, 2, 3), 0x6968],
         ]);
         assert_eq!(copy(&far).unwrap(), copy(&near).unwrap());
     }
