@@ -569,6 +569,44 @@ fn errors_name_the_field() {
     assert!(st.to_json(&[0; 7]).is_err());
 }
 
+/// Lists are sized before they are filled, by counting the items of a JSON array from its
+/// structure: separators inside strings and nested values must not count, and malformed arrays
+/// must still fail where they go wrong.
+#[test]
+fn arrays_are_counted_by_their_structure() {
+    let st = struct_type("alltypes", "AllTypes");
+    let json = r#"{"textList": ["a,b", "]", "\"],[", "\\", "{\"x\": [1, 2]}", ""],
+        "int32ListList": [[1, 2], [], [3, [4][0]]],
+        "structList": [{"id": 1, "label": ",]}"}, {"label": "[,"}]}"#;
+    // `[4][0]` is not JSON: the list of lists must fail, at that element.
+    let err = st.from_json(json).unwrap_err();
+    assert_eq!(err.path(), "int32ListList[2][1]", "{err}");
+    let json = json.replace("[4][0]", "4");
+    let value: serde_json::Value = st.from_slice(&st.from_json(&json).unwrap()).unwrap();
+    assert_eq!(
+        value["textList"],
+        serde_json::json!(["a,b", "]", "\"],[", "\\", "{\"x\": [1, 2]}", ""])
+    );
+    assert_eq!(
+        value["int32ListList"],
+        serde_json::json!([[1, 2], [], [3, 4]])
+    );
+    assert_eq!(value["structList"][0]["label"], ",]}");
+    assert_eq!(value["structList"][1]["label"], "[,");
+    assert_eq!(value["structList"].as_array().unwrap().len(), 2);
+
+    for (bad, says) in [
+        (r#"{"int32List": [1 2]}"#, "expected `,` or `]`"),
+        (r#"{"int32List": [1, 2,]}"#, ""),
+        (r#"{"int32List": [1, 2"#, "ends inside an array"),
+        (r#"{"textList": ["a", "b]}"#, ""),
+        (r#"{"structList": [{"id": 1}, {"id": 2]}"#, ""),
+    ] {
+        let err = st.from_json(bad).unwrap_err();
+        assert!(err.to_string().contains(says), "{bad}: {err}");
+    }
+}
+
 #[test]
 fn unicode_escapes_decode_as_json_says() {
     let st = struct_type("alltypes", "AllTypes");
