@@ -133,18 +133,16 @@ impl StructSchema {
         let msg = Msg::new(segments, limits)?;
         let root = msg.root()?;
         let (pool, node) = self.pool();
-        let mut printer = Printer {
-            pool,
-            msg,
-            depth_left: limits.nesting,
-        };
+        let mut printer = Printer::new(pool, msg, limits.nesting);
+        printer.out.reserve(bytes.len());
         let indent = Indent(if pretty { 1 } else { 0 });
         printer.enter()?;
         let s = printer
             .msg
             .read_struct(root)?
             .unwrap_or_else(StructRef::empty);
-        printer.print_struct(s, node, None, indent, Mode::Bare)
+        printer.print_struct(s, node, None, indent, Mode::Bare)?;
+        Ok(printer.out)
     }
 
     fn parse_text(&self, text: &str) -> Result<Value> {
@@ -199,32 +197,27 @@ impl crate::schema::Schema {
 fn dynamic_text(pool: &SchemaPool, value: &DynamicValue<'_>, pretty: bool) -> Result<String> {
     let limits = crate::schema::ReadOptions::default().limits();
     let indent = Indent(pretty as usize);
-    fn printer<'p>(pool: &'p SchemaPool, msg: &Msg<'p>, nesting: u32) -> Printer<'p> {
-        Printer {
-            pool,
-            msg: msg.share(),
-            depth_left: nesting,
-        }
-    }
-    let data = |ty: Type, bits: u64| data_text(pool, &ty, bits);
+    let data = |ty: Type, bits: u64| {
+        let mut out = String::new();
+        write_data(pool, &ty, bits, &mut out).map(|()| out)
+    };
     let quoted = |bytes: &[u8], text: bool| {
-        let mut out = String::from("\"");
-        if text {
-            escape_text(bytes, &mut out);
-        } else {
-            escape_bytes(bytes, &mut out);
-        }
-        out.push('"');
+        let mut out = String::new();
+        write_quoted(bytes, text, &mut out);
         out
     };
     Ok(match value {
         DynamicValue::Struct(s) => {
             let (msg, node, brand, at) = s.parts();
-            printer(pool, msg, limits.nesting).print_struct(at, node, brand, indent, Mode::Bare)?
+            let mut printer = Printer::new(pool, msg.share(), limits.nesting);
+            printer.print_struct(at, node, brand, indent, Mode::Bare)?;
+            printer.out
         }
         DynamicValue::List(l) => {
             let (msg, element, list) = l.parts();
-            printer(pool, msg, limits.nesting).print_list_ref(element, list, indent, Mode::Bare)?
+            let mut printer = Printer::new(pool, msg.share(), limits.nesting);
+            printer.print_list_ref(element, list, indent, Mode::Bare)?;
+            printer.out
         }
         DynamicValue::Text(t) => quoted(t.as_bytes(), true),
         DynamicValue::Data(d) => quoted(d, false),
@@ -293,20 +286,30 @@ const INLINE_ITEM: usize = 24;
 /// Longest total of a struct's items (separators not counted) kept on one line.
 const INLINE_STRUCT: usize = 64;
 
-/// Joins the printed items of a struct (`record`) or a list, breaking lines as the pretty form
-/// wants. The brackets are the caller's.
-fn join_items(items: Vec<String>, indent: Indent, mode: Mode, record: bool) -> String {
+/// Lays out the items of a struct (`record`) or a list that were printed into `out` from
+/// `start` on, one line apart as the pretty form wants; `spans` are where each item is in
+/// `out`. Items are printed as if they share a line (joined by `, `): that is how most come
+/// out, and then `out` is left as it is. The brackets are the caller's.
+fn lay_out(
+    out: &mut String,
+    start: usize,
+    spans: &[(usize, usize)],
+    indent: Indent,
+    mode: Mode,
+    record: bool,
+) {
     let mut total = 0usize;
     let inline = indent.0 == 0
-        || items.iter().all(|item| {
+        || spans.iter().all(|&(from, to)| {
+            let item = &out[from..to];
             total += item.len();
             item.len() <= INLINE_ITEM && !item.contains('\n') && (!record || total <= INLINE_STRUCT)
         });
     if inline {
-        return items.join(", ");
+        return;
     }
+    let printed = out.split_off(start);
     let pad = " ".repeat(indent.0 * 2);
-    let mut out = String::with_capacity(items.iter().map(|i| i.len() + pad.len() + 2).sum());
     match mode {
         Mode::Bare => out.push(' '),
         Mode::Prefixed => {
@@ -314,24 +317,37 @@ fn join_items(items: Vec<String>, indent: Indent, mode: Mode, record: bool) -> S
             out.push_str(&pad);
         }
     }
-    for (i, item) in items.iter().enumerate() {
+    for (i, &(from, to)) in spans.iter().enumerate() {
         if i > 0 {
             out.push_str(",\n");
             out.push_str(&pad);
         }
-        out.push_str(item);
+        out.push_str(&printed[from - start..to - start]);
     }
     out.push(' ');
-    out
 }
 
+/// Prints values into one buffer.
 struct Printer<'a> {
     pool: &'a SchemaPool,
     msg: Msg<'a>,
     depth_left: u32,
+    out: String,
+    /// Where the items of the structs and lists being printed are in `out`, innermost last.
+    spans: Vec<(usize, usize)>,
 }
 
 impl<'a> Printer<'a> {
+    fn new(pool: &'a SchemaPool, msg: Msg<'a>, nesting: u32) -> Self {
+        Printer {
+            pool,
+            msg,
+            depth_left: nesting,
+            out: String::new(),
+            spans: Vec::new(),
+        }
+    }
+
     fn enter(&mut self) -> Result<()> {
         if self.depth_left == 0 {
             return Err(too_deep());
@@ -348,6 +364,27 @@ impl<'a> Printer<'a> {
         struct_node(self.pool, node)
     }
 
+    /// Starts an item of the struct or list whose first item span is `first`.
+    fn item(&mut self, first: usize) -> usize {
+        if self.spans.len() > first {
+            self.out.push_str(", ");
+        }
+        self.out.len()
+    }
+
+    /// Ends the items opened at `start` (in `out`) and `first` (in `spans`).
+    fn close(&mut self, start: usize, first: usize, indent: Indent, mode: Mode, record: bool) {
+        lay_out(
+            &mut self.out,
+            start,
+            &self.spans[first..],
+            indent,
+            mode,
+            record,
+        );
+        self.spans.truncate(first);
+    }
+
     fn print_struct(
         &mut self,
         s: StructRef<'a>,
@@ -355,13 +392,14 @@ impl<'a> Printer<'a> {
         brand: Option<&Brand>,
         indent: Indent,
         mode: Mode,
-    ) -> Result<String> {
+    ) -> Result<()> {
         let schema = self.struct_node(node)?;
         let active = schema
             .has_union()
             .then(|| read_discriminant(s.data, schema));
         let inner = indent.next();
-        let mut items = Vec::new();
+        self.out.push('(');
+        let (start, first) = (self.out.len(), self.spans.len());
         for field in &schema.fields {
             let present = match &field.slot {
                 FieldSlot::Pointer { index, .. } => {
@@ -377,13 +415,21 @@ impl<'a> Printer<'a> {
                 None if !present => continue,
                 None => {}
             }
-            let value = match &field.slot {
-                FieldSlot::Void => "void".to_string(),
+            let item = self.item(first);
+            self.out.push_str(&field.name);
+            self.out.push_str(" = ");
+            match &field.slot {
+                FieldSlot::Void => self.out.push_str("void"),
                 FieldSlot::Data {
                     ty,
                     offset,
                     default_bits,
-                } => self.print_data(ty, read_slot(s.data, ty, *offset) ^ default_bits)?,
+                } => write_data(
+                    self.pool,
+                    ty,
+                    read_slot(s.data, ty, *offset) ^ default_bits,
+                    &mut self.out,
+                )?,
                 FieldSlot::Pointer { ty, index, default } => {
                     let ty = ty.resolved(brand);
                     let p = s.pointer(*index).filter(|p| !Msg::is_null(*p));
@@ -396,48 +442,25 @@ impl<'a> Printer<'a> {
                 FieldSlot::Group { node } => {
                     self.print_struct(s, *node, brand, inner, Mode::Prefixed)?
                 }
-            };
-            let mut item = String::with_capacity(field.name.len() + 3 + value.len());
-            item.push_str(&field.name);
-            item.push_str(" = ");
-            item.push_str(&value);
-            items.push(item);
+            }
+            self.spans.push((item, self.out.len()));
         }
-        let mut out = String::from("(");
-        out.push_str(&join_items(items, indent, mode, true));
-        out.push(')');
-        Ok(out)
-    }
-
-    fn print_data(&self, ty: &Type, bits: u64) -> Result<String> {
-        data_text(self.pool, ty, bits)
+        self.close(start, first, indent, mode, true);
+        self.out.push(')');
+        Ok(())
     }
 
     /// A pointer field's schema default, printed as the field's value.
-    fn print_default(
-        &mut self,
-        ty: &Type,
-        default: &'a SchemaValue,
-        indent: Indent,
-    ) -> Result<String> {
-        let mut out = String::new();
+    fn print_default(&mut self, ty: &Type, default: &'a SchemaValue, indent: Indent) -> Result<()> {
         match default {
-            SchemaValue::Text(t) => {
-                out.push('"');
-                escape_text(t.as_bytes(), &mut out);
-                out.push('"');
-            }
-            SchemaValue::Data(d) => {
-                out.push('"');
-                escape_bytes(d, &mut out);
-                out.push('"');
-            }
+            SchemaValue::Text(t) => write_quoted(t.as_bytes(), true, &mut self.out),
+            SchemaValue::Data(d) => write_quoted(d, false, &mut self.out),
             SchemaValue::List(r) | SchemaValue::Struct(r) | SchemaValue::AnyPointer(r) => {
-                out = self.print_pointer(ty, Msg::detached(r.segment()), indent, Mode::Prefixed)?;
+                self.print_pointer(ty, Msg::detached(r.segment()), indent, Mode::Prefixed)?
             }
-            _ => out = self.print_pointer(ty, None, indent, Mode::Prefixed)?,
+            _ => self.print_pointer(ty, None, indent, Mode::Prefixed)?,
         }
-        Ok(out)
+        Ok(())
     }
 
     fn blob(&self, p: Option<PtrRef<'a>>) -> Result<&'a [u8]> {
@@ -453,7 +476,7 @@ impl<'a> Printer<'a> {
         p: Option<PtrRef<'a>>,
         indent: Indent,
         mode: Mode,
-    ) -> Result<String> {
+    ) -> Result<()> {
         match ty {
             Type::Text => {
                 let is_null = p.is_none_or(Msg::is_null);
@@ -463,25 +486,17 @@ impl<'a> Printer<'a> {
                     None if is_null => bytes,
                     _ => return Err(Error::wire("text is not NUL-terminated")),
                 };
-                let mut out = String::with_capacity(text.len() + 2);
-                out.push('"');
-                escape_text(text, &mut out);
-                out.push('"');
-                Ok(out)
+                write_quoted(text, true, &mut self.out);
             }
             Type::Data => {
                 let bytes = self.blob(p)?;
-                let mut out = String::with_capacity(bytes.len() + 2);
-                out.push('"');
-                escape_bytes(bytes, &mut out);
-                out.push('"');
-                Ok(out)
+                write_quoted(bytes, false, &mut self.out);
             }
             Type::List(element) => {
                 self.enter()?;
                 let result = self.print_list(element, p, indent, mode);
                 self.leave();
-                result
+                result?
             }
             Type::Struct(node, brand) => {
                 self.enter()?;
@@ -494,19 +509,22 @@ impl<'a> Printer<'a> {
                     self.print_struct(s, *node, brand.as_deref(), indent, mode)
                 });
                 self.leave();
-                result
+                result?
             }
             Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => {
-                Ok("<external capability>".to_string())
+                self.out.push_str("<external capability>")
             }
             Type::AnyPointer(_) | Type::Param { .. } | Type::MethodParam(_) => {
-                Ok("<opaque pointer>".to_string())
+                self.out.push_str("<opaque pointer>")
             }
-            other => Err(Error::schema(format!(
-                "`{}` is not a pointer type",
-                other.describe(self.pool)
-            ))),
+            other => {
+                return Err(Error::schema(format!(
+                    "`{}` is not a pointer type",
+                    other.describe(self.pool)
+                )))
+            }
         }
+        Ok(())
     }
 
     fn print_list(
@@ -515,7 +533,7 @@ impl<'a> Printer<'a> {
         p: Option<PtrRef<'a>>,
         indent: Indent,
         mode: Mode,
-    ) -> Result<String> {
+    ) -> Result<()> {
         let expect = Expect::for_element(element);
         let list = match p {
             Some(p) => self.msg.read_list(p, expect)?,
@@ -530,13 +548,15 @@ impl<'a> Printer<'a> {
         list: Option<ListRef<'a>>,
         indent: Indent,
         mode: Mode,
-    ) -> Result<String> {
+    ) -> Result<()> {
         let inner = indent.next();
-        let mut items = Vec::new();
+        self.out.push('[');
+        let (start, first) = (self.out.len(), self.spans.len());
         if let Some(list) = list {
             for i in 0..list.len {
-                let item = match element {
-                    Type::Void => "void".to_string(),
+                let item = self.item(first);
+                match element {
+                    Type::Void => self.out.push_str("void"),
                     Type::Struct(node, brand) => self.print_struct(
                         list.struct_element(i),
                         *node,
@@ -547,38 +567,54 @@ impl<'a> Printer<'a> {
                     t => match t.data_bits() {
                         Some(width) => {
                             let (bytes, at) = list.element_data(i);
-                            self.print_data(t, read_bits(bytes, at, width))?
+                            write_data(self.pool, t, read_bits(bytes, at, width), &mut self.out)?
                         }
                         None => {
                             self.print_pointer(t, Some(list.pointer_element(i)), inner, Mode::Bare)?
                         }
                     },
-                };
-                items.push(item);
+                }
+                self.spans.push((item, self.out.len()));
             }
         }
-        let mut out = String::from("[");
-        out.push_str(&join_items(items, indent, mode, false));
-        out.push(']');
-        Ok(out)
+        self.close(start, first, indent, mode, false);
+        self.out.push(']');
+        Ok(())
     }
 }
 
-/// A data-section value of type `ty` whose bits are `bits`, in the text format.
-fn data_text(pool: &SchemaPool, ty: &Type, bits: u64) -> Result<String> {
-    Ok(match ty {
-        Type::Void => "void".to_string(),
-        Type::Bool => (if bits != 0 { "true" } else { "false" }).to_string(),
-        Type::Int8 => (bits as u8 as i8).to_string(),
-        Type::Int16 => (bits as u16 as i16).to_string(),
-        Type::Int32 => (bits as u32 as i32).to_string(),
-        Type::Int64 => (bits as i64).to_string(),
-        Type::UInt8 => (bits as u8).to_string(),
-        Type::UInt16 => (bits as u16).to_string(),
-        Type::UInt32 => (bits as u32).to_string(),
-        Type::UInt64 => bits.to_string(),
-        Type::Float32 => format_f32(f32::from_bits(bits as u32)),
-        Type::Float64 => format_f64(f64::from_bits(bits)),
+/// Appends `bytes` as a quoted string: escaped as text (`text`) or as data.
+fn write_quoted(bytes: &[u8], text: bool, out: &mut String) {
+    out.reserve(bytes.len() + 2);
+    out.push('"');
+    if text {
+        escape_text(bytes, out);
+    } else {
+        escape_bytes(bytes, out);
+    }
+    out.push('"');
+}
+
+/// Appends a data-section value of type `ty` whose bits are `bits`, in the text format.
+fn write_data(pool: &SchemaPool, ty: &Type, bits: u64, out: &mut String) -> Result<()> {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
+    let mut number = |v: &dyn fmt::Display| {
+        let _ = write!(out, "{v}");
+    };
+    match ty {
+        Type::Void => out.push_str("void"),
+        Type::Bool => out.push_str(if bits != 0 { "true" } else { "false" }),
+        Type::Int8 => number(&(bits as u8 as i8)),
+        Type::Int16 => number(&(bits as u16 as i16)),
+        Type::Int32 => number(&(bits as u32 as i32)),
+        Type::Int64 => number(&(bits as i64)),
+        Type::UInt8 => number(&(bits as u8)),
+        Type::UInt16 => number(&(bits as u16)),
+        Type::UInt32 => number(&(bits as u32)),
+        Type::UInt64 => number(&bits),
+        Type::Float32 => out.push_str(&format_f32(f32::from_bits(bits as u32))),
+        Type::Float64 => out.push_str(&format_f64(f64::from_bits(bits))),
         Type::Enum(n) => {
             let ordinal = bits as u16;
             match pool
@@ -586,8 +622,8 @@ fn data_text(pool: &SchemaPool, ty: &Type, bits: u64) -> Result<String> {
                 .as_enum()
                 .and_then(|e| e.enumerants.get(ordinal as usize))
             {
-                Some(e) => e.name.clone(),
-                None => format!("({ordinal})"),
+                Some(e) => out.push_str(&e.name),
+                None => number(&format_args!("({ordinal})")),
             }
         }
         other => {
@@ -596,7 +632,8 @@ fn data_text(pool: &SchemaPool, ty: &Type, bits: u64) -> Result<String> {
                 other.describe(pool)
             )))
         }
-    })
+    }
+    Ok(())
 }
 
 /// Appends the C escape of one byte, or returns false when the byte prints as itself.
@@ -1608,38 +1645,52 @@ mod tests {
 
     #[test]
     fn line_breaking() {
-        let items = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Prints `items` after a two-byte prefix as `lay_out` expects them, and lays them out.
+        let lay = |items: &[&str], indent: usize, mode: Mode, record: bool| {
+            let mut out = String::from("((");
+            let mut spans = Vec::new();
+            for item in items {
+                if !spans.is_empty() {
+                    out.push_str(", ");
+                }
+                spans.push((out.len(), out.len() + item.len()));
+                out.push_str(item);
+            }
+            lay_out(&mut out, 2, &spans, Indent(indent), mode, record);
+            out[2..].to_string()
+        };
         assert_eq!(
-            join_items(items(&["a = 1", "b = 2"]), Indent(1), Mode::Bare, true),
+            lay(&["a = 1", "b = 2"], 1, Mode::Bare, true),
             "a = 1, b = 2"
         );
         assert_eq!(
-            join_items(
-                items(&["a = 1", "b = \"a long string of text\""]),
-                Indent(1),
+            lay(
+                &["a = 1", "b = \"a long string of text\""],
+                1,
                 Mode::Bare,
                 true
             ),
             " a = 1,\n  b = \"a long string of text\" "
         );
         assert_eq!(
-            join_items(
-                items(&["1", "\"a long string of some text\""]),
-                Indent(2),
+            lay(
+                &["1", "\"a long string of some text\""],
+                2,
                 Mode::Prefixed,
                 false
             ),
             "\n    1,\n    \"a long string of some text\" "
         );
         assert_eq!(
-            join_items(
-                items(&["x", "\"a long string of some text\""]),
-                Indent(0),
+            lay(
+                &["x", "\"a long string of some text\""],
+                0,
                 Mode::Bare,
                 false
             ),
             "x, \"a long string of some text\""
         );
+        assert_eq!(lay(&[], 1, Mode::Bare, true), "");
     }
 
     #[test]
