@@ -1849,7 +1849,14 @@ impl<'a> Translator<'a> {
                 }
                 tree
             }
-            None => self.traverse_top_or_group(&mut b, scope, resolver, implicit, members, 0, unit),
+            None => {
+                let place = Place {
+                    parent: 0,
+                    in_union: false,
+                    unit,
+                };
+                self.traverse_members(&mut b, scope, resolver, implicit, members, place, &mut 0)
+            }
         };
         b.by_ordinal.sort_by_key(|e| e.0);
         let result = layout::lay_out(&tree);
@@ -2184,26 +2191,6 @@ impl<'a> Translator<'a> {
         b.members[p].field_docs.push(doc);
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn traverse_top_or_group(
-        &mut self,
-        b: &mut StructBuild<'a>,
-        scope: &Rc<BrandScope>,
-        resolver: usize,
-        implicit: Implicit<'_>,
-        members: &'a [Decl],
-        parent: usize,
-        unit: usize,
-    ) -> Vec<layout::LayoutMember> {
-        let mut code = 0u16;
-        let place = Place {
-            parent,
-            in_union: false,
-            unit,
-        };
-        self.traverse_members(b, scope, resolver, implicit, members, place, &mut code)
-    }
-
     /// The members of a struct, group or union, in order: fields, unions and groups become
     /// members under `place.parent`, numbered in code order from `code`, and the layout tree
     /// they make is returned. An unnamed union shares its parent's code order.
@@ -2290,8 +2277,14 @@ impl<'a> Translator<'a> {
                     if d.nested.iter().all(|n| !is_member(n)) {
                         self.error(unit, d.span, "Group must have at least one member.");
                     }
+                    // A group numbers its members from zero, in its own code order.
+                    let place = Place {
+                        parent: mi,
+                        in_union: false,
+                        unit,
+                    };
                     let inner = self
-                        .traverse_top_or_group(b, scope, resolver, implicit, &d.nested, mi, unit);
+                        .traverse_members(b, scope, resolver, implicit, &d.nested, place, &mut 0);
                     tree.push(layout::LayoutMember::Group { members: inner });
                 }
                 _ => {}
