@@ -1149,9 +1149,10 @@ impl<'de> de::SeqAccess<'de> for StructAccess<'_, 'de> {
     }
 }
 
-/// Whether serde's derive generated the visitor `V` of a struct, going by the name the derive
-/// gives it. Derived struct visitors always implement `visit_seq`; a hand-written visitor may
-/// implement only `visit_map`, so it is never offered a sequence.
+/// Whether serde's derive generated the visitor `V` of a struct, going by its type's path: the
+/// name the derive gives it, inside the anonymous `const _` the derive puts its impl in.
+/// Derived struct visitors always implement `visit_seq`; a hand-written visitor may implement
+/// only `visit_map`, so it is offered a sequence only if it copies that whole path.
 fn derived_by_serde<'de, V: Visitor<'de>>() -> bool {
     is_derived_visitor_name(std::any::type_name::<V>())
 }
@@ -1183,7 +1184,15 @@ fn is_derived_visitor_name(name: &str) -> bool {
             }
         }
     }
-    name[..end].ends_with(SUFFIX.as_bytes())
+    // serde's derive puts its impl in an anonymous `const _`, so the impl's path is
+    // `crate::module::_::<impl ...>`; a hand-written impl's method is `<Type as Trait>::...`.
+    let Some(path) = name[..end].strip_suffix(SUFFIX.as_bytes()) else {
+        return false;
+    };
+    const IMPL: &[u8] = b"::_::<impl ";
+    name.first() != Some(&b'<')
+        && path.last() == Some(&b'>')
+        && path.windows(IMPL.len()).any(|w| w == IMPL)
 }
 
 impl<'de> StructAccess<'_, 'de> {
@@ -1486,6 +1495,9 @@ mod tests {
             "app::LogVisitor",
             "app::Wrap<app::_::<impl serde::de::Deserialize for app::Log>::deserialize::__Visitor>",
             "app::__Visitor",
+            // A visitor written by hand inside `fn deserialize`, under serde's own name.
+            "<app::ByHand as serde_core::de::Deserialize<'_>>::deserialize::__Visitor",
+            "app::deserialize::__Visitor",
             "broken>",
             "",
         ] {

@@ -68,9 +68,11 @@
 //!
 //! `#[serde(alias)]` names another name a field may be read from. Cap'n Proto always carries
 //! every field of the schema, so a derived type with an alias that is itself a field of the
-//! schema can never be read unambiguously: reading it is an error. A struct whose `Deserialize` serde derived
-//! is read field by field in declaration order (no field names are matched); any other
-//! `Deserialize` gets its fields as a map keyed by name.
+//! schema can never be read unambiguously: reading it is an error. A struct whose `Deserialize`
+//! serde derived, and whose field list names only distinct plain fields of the schema (no union
+//! members, no aliases the schema lacks), is read field by field in the order of that list: no
+//! field names are matched. Any other struct, and any other `Deserialize`, gets its fields as a
+//! map keyed by name.
 #![warn(missing_docs)]
 
 /// Implements serde's tuple serializer traits for a type by its `SerializeSeq`: Cap'n Proto
