@@ -1492,7 +1492,8 @@ fn malformed_pointers_are_wire_errors() {
 
 /// Text is checked a word at a time, padding included, before the exact UTF-8 check: padding
 /// bytes with their high bit set must not make ASCII text an error, and a non-ASCII byte in
-/// any word must still be caught or decoded exactly.
+/// any word must still be caught or decoded exactly, whether the text is reached by a near
+/// pointer or through a far one, and whatever its padding holds.
 #[test]
 fn text_is_checked_exactly_whatever_its_padding() {
     #[derive(Deserialize)]
@@ -1500,19 +1501,26 @@ fn text_is_checked_exactly_whatever_its_padding() {
         label: &'a str,
     }
     let st = inner_schema();
-    let label = |bytes: &[u8]| {
-        let mut seg = vec![struct_ptr(0, 1, 1), 0, list_ptr(0, 2, bytes.len() as u32)];
+    let message = |bytes: &[u8], padding: u8, far: bool| {
         let mut padded = bytes.to_vec();
-        // Padding that is neither zero nor ASCII.
-        padded.resize(bytes.len().div_ceil(8) * 8, 0xff);
-        seg.extend(
+        padded.resize(bytes.len().div_ceil(8) * 8, padding);
+        let mut text = vec![list_ptr(0, 2, bytes.len() as u32)];
+        text.extend(
             padded
                 .chunks(8)
                 .map(|w| u64::from_le_bytes(w.try_into().unwrap())),
         );
-        frame(&[seg])
+        if far {
+            // The label's pointer lands on a pad in segment 1, followed by the text.
+            frame(&[vec![struct_ptr(0, 1, 1), 0, far_ptr(false, 0, 1)], text])
+        } else {
+            let mut seg = vec![struct_ptr(0, 1, 1), 0];
+            seg.extend(text);
+            frame(&[seg])
+        }
     };
-    let cases: [(&[u8], Option<&str>); 6] = [
+    let cases: [(&[u8], Option<&str>); 8] = [
+        (b"\0", Some("")),
         (b"a\0", Some("a")),
         (b"seven c\0", Some("seven c")),
         (b"eight ch\0", Some("eight ch")),
@@ -1520,28 +1528,36 @@ fn text_is_checked_exactly_whatever_its_padding() {
             "caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e\0".as_bytes(),
             Some("caf\u{e9} cr\u{e8}me br\u{fb}l\u{e9}e"),
         ),
+        (b"\xffbcdefg\0", None),
         (b"abcdefgh\xff\0", None),
         (b"abcdefghijklmnop\xc3\0", None),
     ];
     for (bytes, want) in cases {
-        let msg = label(bytes);
-        let borrowed = st.from_slice::<Label<'_>>(&msg).map(|l| l.label.to_owned());
-        let owned = st.from_slice::<Inner>(&msg).map(|i| i.label);
-        let value = st.from_slice::<serde_json::Value>(&msg);
-        match want {
-            Some(text) => {
-                assert_eq!(borrowed.unwrap(), text);
-                assert_eq!(owned.unwrap(), text);
-                assert_eq!(value.unwrap()["label"], text);
-            }
-            None => {
-                for err in [
-                    borrowed.unwrap_err(),
-                    owned.unwrap_err(),
-                    value.unwrap_err(),
-                ] {
-                    assert_eq!(err.category(), Category::Data, "{bytes:?}: {err}");
-                    assert!(err.to_string().contains("UTF-8"), "{bytes:?}: {err}");
+        for (padding, far) in [(0, false), (0xff, false), (0, true), (0xff, true)] {
+            let msg = message(bytes, padding, far);
+            let case = format!("{bytes:?}, padding {padding:#x}, far {far}");
+            let borrowed = st.from_slice::<Label<'_>>(&msg).map(|l| l.label.to_owned());
+            let owned = st.from_slice::<Inner>(&msg).map(|i| i.label);
+            let value = st.from_slice::<serde_json::Value>(&msg);
+            match want {
+                Some(text) => {
+                    assert_eq!(borrowed.unwrap(), text, "{case}");
+                    assert_eq!(owned.unwrap(), text, "{case}");
+                    assert_eq!(value.unwrap()["label"], text, "{case}");
+                }
+                None => {
+                    for err in [
+                        borrowed.unwrap_err(),
+                        owned.unwrap_err(),
+                        value.unwrap_err(),
+                    ] {
+                        assert_eq!(err.category(), Category::Data, "{case}: {err}");
+                        assert!(
+                            err.message().starts_with("text is not valid UTF-8: "),
+                            "{case}: {err}"
+                        );
+                        assert_eq!(err.path(), "label", "{case}: {err}");
+                    }
                 }
             }
         }
@@ -1651,25 +1667,24 @@ fn every_reader_refuses_bytes_after_the_message() {
     let st = all_types();
     let mut bytes = st.to_vec(&typed()).unwrap();
     bytes.extend_from_slice(&[0; 16]);
+    let mut packed = st.to_vec_packed(&typed()).unwrap();
+    packed.extend_from_slice(&[0; 16]);
     type Read = fn(&StructSchema, &[u8]) -> serde_capnp::Result<()>;
-    let readers: [(&str, Read); 6] = [
-        ("from_slice", |st, b| st.from_slice::<Typed>(b).map(drop)),
-        ("read_value", |st, b| st.read_value(b).map(drop)),
-        ("to_json", |st, b| st.to_json(b).map(drop)),
-        ("to_text", |st, b| st.to_text(b).map(drop)),
-        ("reader", |st, b| st.reader(b).map(drop)),
-        ("from_slice_packed", |st, b| {
-            let mut packed = st.to_vec_packed(&typed())?;
-            packed.extend_from_slice(&b[b.len() - 16..]);
-            st.from_slice_packed::<Typed>(&packed).map(drop)
+    let readers: [(&str, &[u8], Read); 6] = [
+        ("from_slice", &bytes, |st, b| {
+            st.from_slice::<Typed>(b).map(drop)
+        }),
+        ("read_value", &bytes, |st, b| st.read_value(b).map(drop)),
+        ("to_json", &bytes, |st, b| st.to_json(b).map(drop)),
+        ("to_text", &bytes, |st, b| st.to_text(b).map(drop)),
+        ("reader", &bytes, |st, b| st.reader(b).map(drop)),
+        ("from_slice_packed", &packed, |st, b| {
+            st.from_slice_packed::<Typed>(b).map(drop)
         }),
     ];
-    for (name, read) in readers {
-        let err = read(&st, &bytes).unwrap_err();
+    for (name, input, read) in readers {
+        let err = read(&st, input).unwrap_err();
         assert_eq!(err.category(), Category::Wire, "{name}: {err:?}");
-        assert!(
-            err.message().ends_with("bytes follow the message"),
-            "{name}: {err}"
-        );
+        assert_eq!(err.message(), "16 bytes follow the message", "{name}");
     }
 }

@@ -479,12 +479,9 @@ impl<'a> Printer<'a> {
     ) -> Result<()> {
         match ty {
             Type::Text => {
-                let is_null = p.is_none_or(Msg::is_null);
-                let bytes = self.blob(p)?;
-                let text = match bytes.split_last() {
-                    Some((0, text)) => text,
-                    None if is_null => bytes,
-                    _ => return Err(Error::wire("text is not NUL-terminated")),
+                let text = match p {
+                    Some(p) => self.msg.read_text_bytes(p)?.unwrap_or_default(),
+                    None => &[],
                 };
                 write_quoted(text, true, &mut self.out);
             }

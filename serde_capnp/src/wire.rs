@@ -454,30 +454,26 @@ impl<'a> Msg<'a> {
         if w & 3 == 1 && (w >> 32) & 7 == ElemSize::Byte as u64 {
             let target = p.off as i64 + 8 + (((w as u32) as i32 >> 2) as i64) * 8;
             let len = (w >> 35) as usize;
-            if target >= 0 && target as usize + len <= p.seg.len() && len > 0 {
-                let words = (len as u64).div_ceil(8);
-                self.charge(words)?;
-                let start = target as usize;
-                let text = match p.seg[start + len - 1] {
-                    0 => &p.seg[start..start + len - 1],
-                    _ => return Err(Error::wire("text is not NUL-terminated")),
-                };
-                if let Some(padded) = p.seg.get(start..start + words as usize * 8) {
-                    if ascii_words(padded) {
-                        // SAFETY: every byte of the words that hold the text is below 0x80, so
-                        // the text is ASCII, which is valid UTF-8.
-                        return Ok(Some(unsafe { std::str::from_utf8_unchecked(text) }));
-                    }
-                }
-                return utf8(text).map(Some);
+            if target >= 0 && target as usize + len <= p.seg.len() {
+                self.charge((len as u64).div_ceil(8).max(1))?;
+                return text_in(p.seg, target as usize, len).map(Some);
             }
         }
-        let Some(bytes) = self.read_blob(p)? else {
-            return Ok(None);
-        };
-        match bytes.split_last() {
-            Some((0, text)) => utf8(text).map(Some),
-            _ => Err(Error::wire("text is not NUL-terminated")),
+        match self.read_list(p, Expect::Bits(8))? {
+            None => Ok(None),
+            Some(list) if list.step_bits == 8 => {
+                text_in(list.seg, list.start, list.len as usize).map(Some)
+            }
+            Some(_) => Err(Error::wire("expected a list of bytes")),
+        }
+    }
+
+    /// The bytes of the Text behind `p`, its NUL terminator checked and dropped, for printing:
+    /// they need not be UTF-8.
+    pub(crate) fn read_text_bytes(&self, p: PtrRef<'a>) -> Result<Option<&'a [u8]>> {
+        match self.read_blob(p)? {
+            None => Ok(None),
+            Some(bytes) => without_nul(bytes).map(Some),
         }
     }
 
@@ -898,25 +894,40 @@ pub(crate) fn pack(input: &[u8], out: &mut Vec<u8>) {
     out.truncate(o);
 }
 
-/// Whether every byte of `words` (a whole number of words) is below 0x80. Text is stored in
-/// whole words, so checking the words that hold it, padding included, takes one branch per
-/// word and none per byte; padding with high bits set only sends the text to [`utf8`].
-#[inline]
-fn ascii_words(words: &[u8]) -> bool {
-    let mut any = 0;
-    for w in words.chunks_exact(8) {
-        any |= u64::from_le_bytes(w.try_into().unwrap());
+/// The Text of `len` bytes (its NUL included) at byte `start` of `seg`, as a `str`.
+///
+/// Text starts on a word and fills whole words, so the words that hold it, padding included,
+/// are ORed together and every byte's high bit tested at once: no branch per byte, where a
+/// byte-at-a-time check of short strings loses its time to mispredicted branches. Only text
+/// that fails (non-ASCII, or padding with high bits set) goes to the exact UTF-8 check.
+#[inline(always)]
+fn text_in(seg: &[u8], start: usize, len: usize) -> Result<&str> {
+    let text = without_nul(&seg[start..start + len])?;
+    if let Some(padded) = seg.get(start..start + len.div_ceil(8) * 8) {
+        let mut any = 0;
+        for w in padded.chunks_exact(8) {
+            any |= u64::from_le_bytes(w.try_into().unwrap());
+        }
+        if any & 0x8080_8080_8080_8080 == 0 {
+            // SAFETY: every byte of the text is below 0x80: it is ASCII, which is valid UTF-8.
+            return Ok(unsafe { std::str::from_utf8_unchecked(text) });
+        }
     }
-    any & 0x8080_8080_8080_8080 == 0
+    exact_utf8(text)
 }
 
-/// Checks that `bytes` are UTF-8. Most text is ASCII, which a word-at-a-time scan confirms
-/// faster than the general validator handles short strings.
+/// The exact UTF-8 check, for text that is not all ASCII.
+#[cold]
+#[inline(never)]
+fn exact_utf8(text: &[u8]) -> Result<&str> {
+    std::str::from_utf8(text).map_err(|e| Error::data(format!("text is not valid UTF-8: {e}")))
+}
+
+/// Text's bytes without the NUL that must end them.
 #[inline]
-fn utf8(bytes: &[u8]) -> Result<&str> {
-    if bytes.is_ascii() {
-        // SAFETY: ASCII is valid UTF-8.
-        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+fn without_nul(bytes: &[u8]) -> Result<&[u8]> {
+    match bytes.split_last() {
+        Some((0, text)) => Ok(text),
+        _ => Err(Error::wire("text is not NUL-terminated")),
     }
-    std::str::from_utf8(bytes).map_err(|e| Error::data(format!("text is not valid UTF-8: {e}")))
 }
