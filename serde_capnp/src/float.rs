@@ -312,6 +312,39 @@ impl Decimal {
     }
 }
 
+/// A `Float64` as the reference prints it outside JSON strings: `nan`, `inf` and `-inf` bare,
+/// else as [`push_number`].
+pub(crate) fn push_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"nan");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
+    } else {
+        push_number(out, v);
+    }
+}
+
+/// A `Float32` as the reference's text format prints it: 6 significant digits, or 8 when 6 do
+/// not read back as the same value. The C library reports every subnormal result as an
+/// underflow, which the reference takes as a failed read-back, so subnormals always get 8.
+pub(crate) fn push_f32(out: &mut Vec<u8>, v: f32) {
+    if !v.is_finite() {
+        return push_f64(out, v as f64);
+    }
+    let start = out.len();
+    if !v.is_subnormal() {
+        push_g(out, v as f64, 6);
+        let back = std::str::from_utf8(&out[start..])
+            .ok()
+            .and_then(|t| t.parse::<f32>().ok());
+        if back == Some(v) {
+            return;
+        }
+        out.truncate(start);
+    }
+    push_g(out, v as f64, 8);
+}
+
 /// A finite `v` as C's `%.{precision}g` (without the `+` of a positive exponent).
 pub(crate) fn push_g(out: &mut Vec<u8>, v: f64, precision: i32) {
     Decimal::formatted(format_args!("{:.*e}", precision as usize - 1, v.abs())).write_g(

@@ -32,7 +32,7 @@ use serde_capnp_schema::{
 };
 
 use crate::error::{Error, Result};
-use crate::float::{push_i64, push_number, push_u64};
+use crate::float::{push_f64, push_i64, push_number, push_u64};
 use crate::schema::{struct_node, StructSchema};
 use crate::value::Value;
 use crate::wire::{
@@ -849,7 +849,7 @@ impl<'a> Enc<'a> {
                 } else {
                     b"false"
                 }),
-            2 => push_json_number(&mut self.out, f64::from_bits(read_bits(s.data, 64, 64))),
+            2 => push_f64(&mut self.out, f64::from_bits(read_bits(s.data, 64, 64))),
             3 => {
                 let text = match p {
                     Some(p) => self.msg.read_text(p)?.unwrap_or(""),
@@ -1364,18 +1364,6 @@ fn push_float(out: &mut Vec<u8>, v: f64) {
         } else {
             b"\"-Infinity\""
         });
-    } else {
-        push_number(out, v);
-    }
-}
-
-/// A double as the reference's number printing writes it, for a `Json.Value` number: as
-/// [`push_float`], but non-finite values print bare (`inf`, `-inf`, `nan`), which is not JSON.
-fn push_json_number(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        out.extend_from_slice(b"nan");
-    } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"inf" } else { b"-inf" });
     } else {
         push_number(out, v);
     }

@@ -40,7 +40,7 @@ use serde_capnp_schema::{
 
 use crate::dynamic::DynamicValue;
 use crate::error::{Error, Result};
-use crate::float::{push_g, push_number};
+use crate::float::{push_f32, push_f64, push_i64, push_u64};
 use crate::schema::{struct_node, StructSchema};
 use crate::value::{Enumerant, Value};
 use crate::wire::{
@@ -594,24 +594,19 @@ fn write_quoted(bytes: &[u8], text: bool, out: &mut String) {
 
 /// Appends a data-section value of type `ty` whose bits are `bits`, in the text format.
 fn write_data(pool: &SchemaPool, ty: &Type, bits: u64, out: &mut String) -> Result<()> {
-    use std::fmt::Write as _;
-    // Writing into a String cannot fail.
-    let mut number = |v: &dyn fmt::Display| {
-        let _ = write!(out, "{v}");
-    };
     match ty {
         Type::Void => out.push_str("void"),
         Type::Bool => out.push_str(if bits != 0 { "true" } else { "false" }),
-        Type::Int8 => number(&(bits as u8 as i8)),
-        Type::Int16 => number(&(bits as u16 as i16)),
-        Type::Int32 => number(&(bits as u32 as i32)),
-        Type::Int64 => number(&(bits as i64)),
-        Type::UInt8 => number(&(bits as u8)),
-        Type::UInt16 => number(&(bits as u16)),
-        Type::UInt32 => number(&(bits as u32)),
-        Type::UInt64 => number(&bits),
-        Type::Float32 => out.push_str(&format_f32(f32::from_bits(bits as u32))),
-        Type::Float64 => out.push_str(&format_f64(f64::from_bits(bits))),
+        Type::Int8 => push_ascii(out, |o| push_i64(o, bits as u8 as i8 as i64)),
+        Type::Int16 => push_ascii(out, |o| push_i64(o, bits as u16 as i16 as i64)),
+        Type::Int32 => push_ascii(out, |o| push_i64(o, bits as u32 as i32 as i64)),
+        Type::Int64 => push_ascii(out, |o| push_i64(o, bits as i64)),
+        Type::UInt8 => push_ascii(out, |o| push_u64(o, bits as u8 as u64)),
+        Type::UInt16 => push_ascii(out, |o| push_u64(o, bits as u16 as u64)),
+        Type::UInt32 => push_ascii(out, |o| push_u64(o, bits as u32 as u64)),
+        Type::UInt64 => push_ascii(out, |o| push_u64(o, bits)),
+        Type::Float32 => push_ascii(out, |o| push_f32(o, f32::from_bits(bits as u32))),
+        Type::Float64 => push_ascii(out, |o| push_f64(o, f64::from_bits(bits))),
         Type::Enum(n) => {
             let ordinal = bits as u16;
             match pool
@@ -620,7 +615,11 @@ fn write_data(pool: &SchemaPool, ty: &Type, bits: u64, out: &mut String) -> Resu
                 .and_then(|e| e.enumerants.get(ordinal as usize))
             {
                 Some(e) => out.push_str(&e.name),
-                None => number(&format_args!("({ordinal})")),
+                None => {
+                    out.push('(');
+                    push_ascii(out, |o| push_u64(o, ordinal as u64));
+                    out.push(')');
+                }
             }
         }
         other => {
@@ -631,6 +630,13 @@ fn write_data(pool: &SchemaPool, ty: &Type, bits: u64, out: &mut String) -> Resu
         }
     }
     Ok(())
+}
+
+/// Appends what one of the number printers of [`crate::float`] writes, straight into `out`.
+fn push_ascii(out: &mut String, push: impl FnOnce(&mut Vec<u8>)) {
+    // SAFETY: the number printers append only ASCII (digits, signs, `.`, `e`, `nan`, `inf`),
+    // so `out` stays UTF-8.
+    push(unsafe { out.as_mut_vec() })
 }
 
 /// Appends the C escape of one byte, or returns false when the byte prints as itself.
@@ -684,46 +690,6 @@ fn escape_text(bytes: &[u8], out: &mut String) {
             escape_byte(b, true, out);
         }
     }
-}
-
-/// `printf("%.{precision}g", v)` for a finite `v`, without the `+` of a positive exponent.
-fn format_g(v: f64, precision: i32) -> String {
-    let mut out = Vec::new();
-    push_g(&mut out, v, precision);
-    String::from_utf8(out).expect("digits are ASCII")
-}
-
-/// A `Float64` as the reference prints it: 15 significant digits, or 17 when 15 do not read
-/// back as the same value.
-fn format_f64(v: f64) -> String {
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    let mut out = Vec::new();
-    push_number(&mut out, v);
-    String::from_utf8(out).expect("digits are ASCII")
-}
-
-/// A `Float32` as the reference prints it: 6 significant digits, or 8 when 6 do not read back
-/// as the same value. The C library reports every subnormal result as an underflow, which the
-/// reference takes as a failed read-back, so subnormals always get 8.
-fn format_f32(v: f32) -> String {
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    if !v.is_subnormal() {
-        let short = format_g(v as f64, 6);
-        if short.parse::<f32>() == Ok(v) {
-            return short;
-        }
-    }
-    format_g(v as f64, 8)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1589,6 +1555,25 @@ impl Translator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::float::push_g;
+
+    fn printed(push: impl FnOnce(&mut Vec<u8>)) -> String {
+        let mut out = String::new();
+        push_ascii(&mut out, push);
+        out
+    }
+
+    fn format_g(v: f64, precision: i32) -> String {
+        printed(|o| push_g(o, v, precision))
+    }
+
+    fn format_f32(v: f32) -> String {
+        printed(|o| push_f32(o, v))
+    }
+
+    fn format_f64(v: f64) -> String {
+        printed(|o| push_f64(o, v))
+    }
 
     #[test]
     fn printf_g() {
