@@ -1726,6 +1726,14 @@ impl<'j> Parser<'j> {
         self.finish(&tok)
     }
 
+    /// Steps to the next of the items [`count`](Self::count) found in the array being read.
+    fn counted_item(&mut self, first: bool) -> Result<()> {
+        match self.more(first)? {
+            true => Ok(()),
+            false => Err(self.err("the array ends before the items counted in it")),
+        }
+    }
+
     /// How many elements the array whose `[` was just read holds, without consuming them.
     fn count(&mut self) -> Result<u32> {
         self.count_items(b']')
@@ -1737,11 +1745,11 @@ impl<'j> Parser<'j> {
     }
 
     /// Counts the items of the array or object just opened (`close` ends it) by its structure
-    /// alone: the commas outside strings and nested values, plus one unless it is empty. This
-    /// reads each byte once, where tokenizing the items would parse every number and string
-    /// twice. For well-formed JSON the count is exact; for anything else it is at most the
-    /// number of commas plus one, and the pass that reads the items reports the fault where it
-    /// is, as it would have without the count.
+    /// alone: the commas outside strings and nested values, plus one unless it is empty. The
+    /// scan looks at each byte of the array (and again for each array it is nested in), where
+    /// counting by tokenizing would parse every number and string an extra time. For
+    /// well-formed JSON the count is exact. For anything else the pass that reads the items
+    /// reports the fault where it is, with the words counting by tokenizing used.
     fn count_items(&self, close: u8) -> Result<u32> {
         let b = &self.b[self.pos.min(self.b.len())..];
         let Some(first) = b
@@ -2659,7 +2667,7 @@ impl<'p, 'j> Dec<'p, 'j> {
                 let count = self.p.count()?;
                 let l = self.out.init_struct_list(ptrs, count, VALUE.0, VALUE.1)?;
                 for i in 0..count as usize {
-                    self.p.more(i == 0)?;
+                    self.p.counted_item(i == 0)?;
                     let tok = self.p.token()?;
                     let at = l.start + i * 24;
                     self.raw(at, at + 16, tok)
@@ -2734,7 +2742,7 @@ impl<'p, 'j> Dec<'p, 'j> {
                 let step = (node.data_words as usize + node.pointer_count as usize) * 8;
                 let raw = self.pool.node(*n).id == JSON_VALUE_ID;
                 for i in 0..count {
-                    self.p.more(i == 0)?;
+                    self.p.counted_item(i == 0)?;
                     let data = l.start + i as usize * step;
                     match self.p.token()? {
                         tok if raw => self.raw(data, data + node.data_words as usize * 8, tok),
@@ -2779,7 +2787,7 @@ impl<'p, 'j> Dec<'p, 'j> {
                 let count = self.p.count()?;
                 let l = self.out.init_list(at, ElemSize::Pointer, count)?;
                 for i in 0..count {
-                    self.p.more(i == 0)?;
+                    self.p.counted_item(i == 0)?;
                     let tok = self.p.token()?;
                     self.pointer(l.start + i as usize * 8, t, tok, Blob::Array)
                         .map_err(|e| e.at_index(i as u64))?;
