@@ -851,53 +851,53 @@ fn json_value_as_the_root() {
 /// ways, as `capnp convert` refuses them; never a panic or JSON with a key written twice.
 #[test]
 fn misused_json_annotations_are_schema_errors() {
+    // The misuse, what we say, and what the reference says.
     let cases = [
         (
-            "flat :UInt32 $Json.flatten();",
+            "flat @0 :UInt32 $Json.flatten();",
             "field `flat` is marked `$Json.flatten`, but only structs and groups can be flattened",
+            "only struct types can be flattened",
         ),
         (
-            "blob :Text $Json.base64;",
+            "blob @0 :Text $Json.base64;",
             "field `blob` is marked `$Json.base64` or `$Json.hex`, which only Data fields can be",
+            "only Data can be marked for base64 encoding",
         ),
         (
-            "a :UInt32 $Json.name(\"x\"); b :UInt32 $Json.name(\"x\");",
-            "two fields of `misuse.capnp:Root` have the JSON name `x`",
+            "a @0 :UInt32 $Json.name(\"x\"); b @1 :UInt32 $Json.name(\"x\");",
+            "two fields of `misuse.capnp:Bad` have the JSON name `x`",
+            "inserted row already exists in table",
         ),
     ];
-    for (fields, expected) in cases {
-        let ordinals = fields
-            .split(';')
-            .filter(|f| !f.trim().is_empty())
-            .enumerate()
-            .map(|(i, f)| {
-                let (name, rest) = f.trim().split_once(' ').unwrap();
-                format!("{name} @{i} {rest};")
-            })
-            .collect::<Vec<_>>()
-            .join(" ");
+    // The struct with the misuse is the root, or is reachable from it through a field that is
+    // never set.
+    let roots = ["Bad", "Root"];
+    for (fields, expected, theirs) in cases {
         let source = format!(
             "@0xd5c4b3a291807f6e;\nusing Json = import \"/capnp/compat/json.capnp\";\n\
-             struct Root {{ {ordinals} }}\n"
+             struct Bad {{ {fields} }}\nstruct Root {{ inner @0 :List(Bad); }}\n"
         );
-        let st = Schema::parse("misuse.capnp", &source)
-            .unwrap_or_else(|e| panic!("{source}: {e}"))
-            .struct_type("Root")
-            .unwrap();
-        let err = st.from_json("{}").unwrap_err();
-        assert_eq!(err.category(), Category::Schema, "{source}: {err:?}");
-        assert_eq!(err.message(), expected, "{source}");
-        // Writing refuses the schema too, as the reference does, even with every field unset.
-        let message = st.to_vec(&serde_json::json!({})).unwrap();
-        let err = st.to_json(&message).unwrap_err();
-        assert_eq!(err.category(), Category::Schema, "{source}: {err:?}");
-        assert_eq!(err.message(), expected, "{source}");
-        if common::capnp_tool().is_some() {
-            let path = common::scratch_dir("json-misuse").join("misuse.capnp");
-            std::fs::write(&path, &source).unwrap();
-            let out = common::capnp_convert("text:json", &path, "Root", b"()");
-            let err = out.expect_err(&source);
-            assert!(err.contains("failed: "), "{source}: {err}");
+        let schema =
+            Schema::parse("misuse.capnp", &source).unwrap_or_else(|e| panic!("{source}: {e}"));
+        for root in roots {
+            let st = schema.struct_type(root).unwrap();
+            // Reading and writing both refuse the schema, as the reference does, even when the
+            // message never holds the misused struct.
+            let err = st.from_json("{}").unwrap_err();
+            assert_eq!(err.category(), Category::Schema, "{root} {source}: {err:?}");
+            assert_eq!(err.message(), expected, "{root} {source}");
+            let message = st.to_vec(&serde_json::json!({})).unwrap();
+            let err = st.to_json(&message).unwrap_err();
+            assert_eq!(err.category(), Category::Schema, "{root} {source}: {err:?}");
+            assert_eq!(err.message(), expected, "{root} {source}");
+            if common::capnp_tool().is_some() {
+                let path = common::scratch_dir("json-misuse").join("misuse.capnp");
+                std::fs::write(&path, &source).unwrap();
+                for (how, input) in [("binary:json", &message[..]), ("json:binary", b"{}")] {
+                    let err = common::capnp_convert(how, &path, root, input).expect_err(&source);
+                    assert!(err.contains(theirs), "{how} {root} {source}: {err}");
+                }
+            }
         }
     }
     if common::capnp_tool().is_none() {

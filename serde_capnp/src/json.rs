@@ -123,6 +123,7 @@ impl StructSchema {
         let root = msg
             .read_struct(msg.root()?)?
             .unwrap_or_else(StructRef::empty);
+        self.check_json()?;
         let mut enc = Enc {
             pool,
             msg,
@@ -132,9 +133,8 @@ impl StructSchema {
             depth: 0,
             nesting_limit: self.options.nesting_limit,
             keys: Default::default(),
-            checked: Plans::new(pool),
         };
-        let st = enc.struct_type(node)?;
+        let st = struct_node(pool, node)?;
         let cx = Ctx {
             s: root,
             node: st,
@@ -191,6 +191,7 @@ impl StructSchema {
     /// tool goes through a double, which loses digits past 2^53); strings holding hexadecimal
     /// floats or `nan(...)`, which C's `strtod` reads, are refused.
     pub fn from_json(&self, json: &str) -> Result<Vec<u8>> {
+        self.check_json()?;
         let (pool, node) = self.pool();
         let st = struct_node(pool, node)?;
         let mut dec = Dec {
@@ -231,6 +232,15 @@ impl StructSchema {
         let mut fresh = Out::with_buffer(Vec::with_capacity(dec.out.buf.len()));
         copy_pointer(&dec.out.buf, Out::ROOT, &mut fresh, Out::ROOT, 0)?;
         Ok(fresh.finish())
+    }
+
+    /// Refuses, as the reference does whichever way it converts, a root from which a struct
+    /// with `$Json` annotations the codec cannot honour is reachable. Checked once per handle.
+    fn check_json(&self) -> Result<()> {
+        let (pool, node) = self.pool();
+        self.plans
+            .json_check(|| check_annotations(pool, node))
+            .map_err(Error::schema)
     }
 
     /// Reads JSON into a [`Value`] (see [`from_json`](Self::from_json)).
@@ -446,9 +456,6 @@ struct Enc<'a> {
     nesting_limit: u32,
     /// Per struct node (by address), what compact output needs of it, made on first use.
     keys: crate::plan::FastMap<usize, Rc<Keys<'a>>>,
-    /// The struct types met so far, checked for `$Json` annotations the codec cannot honour,
-    /// by the checks reading makes.
-    checked: Plans<'a>,
 }
 
 /// What the compact fast path needs of a struct: its fields outside the union, each with its
@@ -483,13 +490,6 @@ enum Kind<'a> {
 }
 
 impl<'a> Enc<'a> {
-    /// The struct node `n`, refused as the reference refuses it when its `$Json` annotations
-    /// cannot be honoured, written or not.
-    fn struct_type(&mut self, n: NodeIndex) -> Result<&'a StructNode> {
-        self.checked.get(n)?;
-        struct_node(self.pool, n)
-    }
-
     #[inline]
     fn enter(&mut self) -> Result<()> {
         self.depth += 1;
@@ -727,7 +727,7 @@ impl<'a> Enc<'a> {
                 self.enter()?;
                 let cx = Ctx {
                     s,
-                    node: self.struct_type(*n)?,
+                    node: struct_node(self.pool, *n)?,
                     brand: brand.as_deref(),
                     names: union_names(struct_discriminator(self.pool, *n), None),
                 };
@@ -762,7 +762,7 @@ impl<'a> Enc<'a> {
                     }
                 }
                 Type::Struct(n, brand) => {
-                    let node = self.struct_type(*n)?;
+                    let node = struct_node(self.pool, *n)?;
                     let names = union_names(struct_discriminator(self.pool, *n), None);
                     let compact = (!self.pretty).then(|| self.keys_of(node));
                     if let Some(keys) = compact.filter(|k| k.direct) {
@@ -1005,9 +1005,7 @@ impl<'a> Enc<'a> {
                     ty,
                     index,
                     default: None,
-                } if !ty.has_params() && (a.blob == Blob::Array || *ty == Type::Data) => {
-                    Kind::Pointer(*index, ty)
-                }
+                } if !ty.has_params() => Kind::Pointer(*index, ty),
                 _ => Kind::Other,
             };
             plain.push(Compact {
@@ -1203,7 +1201,7 @@ impl<'a> Enc<'a> {
                 self.enter()?;
                 let inner = Ctx {
                     s,
-                    node: self.struct_type(*n)?,
+                    node: struct_node(self.pool, *n)?,
                     brand: brand.as_deref(),
                     names: union_names(struct_discriminator(self.pool, *n), None),
                 };
@@ -1235,10 +1233,8 @@ impl<'a> Enc<'a> {
                 default_bits,
             } => self.scalar(ty, read_slot(cx.s.data, ty, *offset) ^ default_bits),
             FieldSlot::Pointer { ty, index, default } => {
+                // `check_annotations` refused base64 and hex on anything but Data.
                 let ty = ty.resolved(cx.brand);
-                if blob != Blob::Array && *ty != Type::Data {
-                    return Err(blob_error(f));
-                }
                 let t = target(cx.s.pointer(*index), default.as_ref());
                 self.pointer(&ty, t, blob, indent, multiline, true)
             }
@@ -1886,6 +1882,45 @@ struct Plan {
 /// The plans of the structs met so far, built as the reference codec builds its handlers: a
 /// group's plan with its parent's (it takes the discriminator from the group's field), a
 /// struct's from its own annotations.
+/// Refuses, as the reference does before it writes anything, a root struct from which a
+/// struct with `$Json` annotations the codec cannot honour is reachable, whether the message
+/// holds a value of it or not. The checks are the ones reading makes (see [`Plans`]); the
+/// result depends on the schema only, so a handle keeps it.
+fn check_annotations(pool: &SchemaPool, root: NodeIndex) -> std::result::Result<(), String> {
+    fn structs_in(ty: &Type, found: &mut Vec<NodeIndex>) {
+        match ty {
+            Type::Struct(n, brand) => {
+                found.push(*n);
+                for scope in brand.iter().flat_map(|b| &b.scopes) {
+                    for bound in scope.bindings.iter().flatten().flatten() {
+                        structs_in(bound, found);
+                    }
+                }
+            }
+            Type::List(element) => structs_in(element, found),
+            _ => {}
+        }
+    }
+    let mut plans = Plans::new(pool);
+    let mut seen = vec![false; pool.nodes().len()];
+    let mut todo = vec![root];
+    while let Some(n) = todo.pop() {
+        if std::mem::replace(&mut seen[n as usize], true) {
+            continue;
+        }
+        plans.get(n).map_err(|e| e.message().to_string())?;
+        let node = struct_node(pool, n).map_err(|e| e.message().to_string())?;
+        for f in &node.fields {
+            match &f.slot {
+                FieldSlot::Group { node } => todo.push(*node),
+                FieldSlot::Pointer { ty, .. } => structs_in(ty, &mut todo),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 struct Plans<'p> {
     pool: &'p SchemaPool,
     list: Vec<Plan>,

@@ -5,7 +5,7 @@
 //! by comparing those addresses, so that alternating nested types (a record and its address)
 //! never reach the hash map.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 pub(crate) use serde_capnp_schema::FastMap;
 use serde_capnp_schema::{NodeIndex, SchemaPool};
@@ -67,6 +67,8 @@ impl PlanIndex {
 pub(crate) struct PlanCache {
     read: Mutex<Option<Kept<KeptRead>>>,
     write: Mutex<Option<Kept<ser::Plans<'static>>>>,
+    /// Whether the root's `$Json` annotations can be honoured (the reason when not).
+    json: OnceLock<Result<(), String>>,
 }
 
 /// Plans between calls, with the address of the pool their references point into.
@@ -106,6 +108,14 @@ fn put<P>(slot: &Mutex<Option<Kept<P>>>, pool: &SchemaPool, plans: P) {
 }
 
 impl PlanCache {
+    /// The outcome of `check`, made by the first call.
+    pub(crate) fn json_check(
+        &self,
+        check: impl FnOnce() -> Result<(), String>,
+    ) -> Result<(), String> {
+        self.json.get_or_init(check).clone()
+    }
+
     /// The reading plans kept for `pool`, or new ones.
     pub(crate) fn take_read<'p>(&self, pool: &'p SchemaPool) -> de::Plans<'p> {
         match take(&self.read, pool) {
