@@ -55,21 +55,26 @@ impl PlanIndex {
 }
 
 /// The plans of a [`StructSchema`](crate::StructSchema) handle and its clones, kept between
-/// messages and lent to one read and one write at a time (a call that finds them lent out
-/// makes its own).
+/// messages. Each call takes a set of plans out and puts it back when done; calls that run at
+/// the same time (threads sharing the handle) each take their own, and up to [`KEPT`] sets are
+/// kept, so that concurrent calls do not start from nothing.
 ///
 /// Plans hold references into the schema pool they were made from, and their lifetime is that
 /// of a borrow of the pool. Between calls they are kept with that lifetime erased, with the
-/// pool's address: the cache belongs to handles that each own an `Arc` of that pool, so the
-/// pool outlives the cache, and plans are handed out again only for that same pool, with the
-/// lifetime of the caller's borrow of it.
+/// pool's address, and handed out again only for that same pool, with the lifetime of the
+/// caller's borrow of it. The pool outlives the cache: every handle owns an `Arc` of the pool
+/// and one of the cache, and declares the cache first, so that the handle that drops the
+/// cache last still holds the pool while it does.
 #[derive(Default)]
 pub(crate) struct PlanCache {
-    read: Mutex<Option<Kept<KeptRead>>>,
-    write: Mutex<Option<Kept<ser::Plans<'static>>>>,
+    read: Mutex<Vec<Kept<KeptRead>>>,
+    write: Mutex<Vec<Kept<ser::Plans<'static>>>>,
     /// Whether the root's `$Json` annotations can be honoured (the reason when not).
     json: OnceLock<Result<(), String>>,
 }
+
+/// How many sets of plans a cache keeps for calls that overlap.
+const KEPT: usize = 8;
 
 /// Plans between calls, with the address of the pool their references point into.
 struct Kept<P> {
@@ -90,20 +95,22 @@ fn address(pool: &SchemaPool) -> usize {
     pool as *const SchemaPool as usize
 }
 
-/// Takes what `slot` keeps if it was made from `pool`.
-fn take<P>(slot: &Mutex<Option<Kept<P>>>, pool: &SchemaPool) -> Option<P> {
-    match slot.lock().ok()?.take() {
+/// Takes a set of plans that `slot` keeps, if it was made from `pool`.
+fn take<P>(slot: &Mutex<Vec<Kept<P>>>, pool: &SchemaPool) -> Option<P> {
+    match slot.lock().ok()?.pop() {
         Some(kept) if kept.pool == address(pool) => Some(kept.plans),
         _ => None,
     }
 }
 
-fn put<P>(slot: &Mutex<Option<Kept<P>>>, pool: &SchemaPool, plans: P) {
+fn put<P>(slot: &Mutex<Vec<Kept<P>>>, pool: &SchemaPool, plans: P) {
     if let Ok(mut slot) = slot.lock() {
-        *slot = Some(Kept {
-            pool: address(pool),
-            plans,
-        });
+        if slot.len() < KEPT {
+            slot.push(Kept {
+                pool: address(pool),
+                plans,
+            });
+        }
     }
 }
 
@@ -151,5 +158,27 @@ impl PlanCache {
         // SAFETY: as in `put_read`.
         let plans = unsafe { std::mem::transmute::<ser::Plans<'p>, ser::Plans<'static>>(plans) };
         put(&self.write, pool, plans);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Calls that overlap each get a set back, up to `KEPT` sets; plans of another pool are
+    /// never handed out.
+    #[test]
+    fn overlapping_calls_keep_their_plans() {
+        let (pool, other) = (SchemaPool::default(), SchemaPool::default());
+        let slot = Mutex::new(Vec::new());
+        assert_eq!(take::<u32>(&slot, &pool), None);
+        for plans in 0..KEPT as u32 + 2 {
+            put(&slot, &pool, plans);
+        }
+        let mut back: Vec<u32> = std::iter::from_fn(|| take(&slot, &pool)).collect();
+        back.sort();
+        assert_eq!(back, (0..KEPT as u32).collect::<Vec<_>>());
+        put(&slot, &other, 7);
+        assert_eq!(take(&slot, &pool), None);
     }
 }

@@ -71,6 +71,10 @@ impl ReadOptions {
 /// cheap and share what the handle learnt, across threads too.
 #[derive(Clone)]
 pub struct StructSchema {
+    /// What reading and writing learnt about the Rust types met through this handle (or a
+    /// clone of it), kept for the next message. Its plans point into `pool`, which is declared
+    /// after it so that it is dropped after it.
+    pub(crate) plans: Arc<crate::plan::PlanCache>,
     pub(crate) pool: Arc<SchemaPool>,
     pub(crate) node: NodeIndex,
     pub(crate) options: ReadOptions,
@@ -78,9 +82,6 @@ pub struct StructSchema {
     /// messages start with that much room, so that a stream of similar messages does not
     /// grow its buffer step by step each time.
     pub(crate) size_hint: Arc<AtomicUsize>,
-    /// What reading learnt about the Rust types read through this handle (or a clone of it),
-    /// kept for the next message.
-    pub(crate) plans: Arc<crate::plan::PlanCache>,
 }
 
 impl Schema {
