@@ -147,8 +147,8 @@ struct Plan<'de> {
     /// Every name in serde's field list is a distinct plain field of the schema, so a visitor
     /// derived by serde can take the fields as a sequence in that order.
     in_order: bool,
-    /// The address of the type name of the visitor last found to be derived by serde.
-    derived: Cell<usize>,
+    /// The visitor type last met (the address of its name) and whether serde derived it.
+    visitor: Cell<(usize, bool)>,
 }
 
 /// One Rust field of a plan, with what reading it needs precomputed.
@@ -264,7 +264,7 @@ fn make_plan<'de>(
     Plan {
         fields: plan.into(),
         in_order,
-        derived: Cell::new(0),
+        visitor: Cell::new((0, false)),
     }
 }
 
@@ -586,26 +586,26 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         if by_pointer {
             ctx.enter()?;
         }
-        let mut in_order = None;
-        let plan = fields.map(|f| {
-            let i = ctx.plan_for(node, f);
-            let p = &ctx.plans.list[i as usize];
-            in_order = p.in_order.then_some(i);
-            (p.fields.clone(), f)
-        });
         let pool: &'de SchemaPool = ctx.pool;
-        let r = StructAccess {
-            ctx: &mut *ctx,
-            s,
-            node,
-            schema: pool.node(node).as_struct().expect("struct"),
-            brand,
-            plan,
-            in_order,
-            pos: 0,
-            pending: NO_KEY,
-        }
-        .visit(visitor);
+        let schema = pool.node(node).as_struct().expect("struct");
+        let access = match fields {
+            Some(fields) => {
+                let plan = ctx.plan_for(node, fields);
+                StructAccess::planned(&mut *ctx, s, node, schema, plan, fields)
+            }
+            None => StructAccess {
+                ctx: &mut *ctx,
+                s,
+                node,
+                schema,
+                brand: None,
+                plan: None,
+                in_order: None,
+                pos: 0,
+                pending: NO_KEY,
+            },
+        };
+        let r = StructAccess { brand, ..access }.visit(visitor);
         if by_pointer {
             ctx.leave();
         }
@@ -976,14 +976,19 @@ impl<'c, 'de> StructAccess<'c, 'de> {
         let Some(plan) = self.in_order else {
             return visitor.visit_map(self);
         };
-        // The name's address stands for the type, so the check runs once per visitor type.
+        // The name's address stands for the type, so the name is read once per visitor type.
         let name = std::any::type_name::<V>().as_ptr() as usize;
-        let known = &self.ctx.plans.list[plan as usize].derived;
-        if known.get() != name {
-            if !derived_by_serde::<V>() {
-                return visitor.visit_map(self);
+        let known = &self.ctx.plans.list[plan as usize].visitor;
+        let derived = match known.get() {
+            (last, derived) if last == name => derived,
+            _ => {
+                let derived = derived_by_serde::<V>();
+                known.set((name, derived));
+                derived
             }
-            known.set(name);
+        };
+        if !derived {
+            return visitor.visit_map(self);
         }
         let value = visitor.visit_seq(&mut self)?;
         match &self.plan {
