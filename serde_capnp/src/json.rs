@@ -2836,7 +2836,7 @@ impl<'p, 'j> Dec<'p, 'j> {
 
 /// Where a struct's union discriminant lives: what tells one union instance from another.
 fn discriminant_at(v: &View<'_>) -> usize {
-    v.data + v.node.discriminant_offset as usize * 2
+    v.data + (v.node.discriminant_bit() / 8) as usize
 }
 
 fn expected(what: &str, found: &Tok<'_>) -> Error {

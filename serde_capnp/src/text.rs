@@ -35,7 +35,7 @@
 use std::fmt;
 
 use serde_capnp_schema::{
-    AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type, Value as SchemaValue,
+    AnyPointerKind, Brand, FieldSlot, NodeIndex, SchemaPool, Type, Value as SchemaValue,
 };
 
 use crate::dynamic::DynamicValue;
@@ -360,10 +360,6 @@ impl<'a> Printer<'a> {
         self.depth_left += 1;
     }
 
-    fn struct_node(&self, node: NodeIndex) -> Result<&'a StructNode> {
-        struct_node(self.pool, node)
-    }
-
     /// Starts an item of the struct or list whose first item span is `first`.
     fn item(&mut self, first: usize) -> usize {
         if self.spans.len() > first {
@@ -393,7 +389,7 @@ impl<'a> Printer<'a> {
         indent: Indent,
         mode: Mode,
     ) -> Result<()> {
-        let schema = self.struct_node(node)?;
+        let schema = struct_node(self.pool, node)?;
         let active = schema
             .has_union()
             .then(|| read_discriminant(s.data, schema));

@@ -2729,7 +2729,6 @@ impl<'a> Translator<'a> {
             return None;
         }
         let v = self.compile_value_inner(scope, e, t, resolver)?;
-        let mismatch = |this: &mut Self| this.type_mismatch(unit, e.span, t);
         use out::Type as T;
         let (min, max): (i128, i128) = match t {
             T::Int8 => (i8::MIN.into(), i8::MAX.into()),
@@ -2751,7 +2750,7 @@ impl<'a> Translator<'a> {
                     _ => 0,
                 };
                 if min > max {
-                    return mismatch(self);
+                    return self.type_mismatch(unit, e.span, t);
                 }
                 if x < min || x > max {
                     self.error(unit, e.span, "Integer value out of range.");
@@ -2783,7 +2782,7 @@ impl<'a> Translator<'a> {
                 Some(v)
             }
             Val::Any(_) if matches!(t, T::AnyPointer(_)) => Some(v),
-            _ => mismatch(self),
+            _ => self.type_mismatch(unit, e.span, t),
         }
     }
 
