@@ -271,6 +271,7 @@ fn fuzz_options() -> ReadOptions {
     ReadOptions {
         traversal_limit_in_words: 1 << 16,
         nesting_limit: 64,
+        ..ReadOptions::default()
     }
 }
 
@@ -701,6 +702,7 @@ fn shared_blobs_hit_the_traversal_limit() {
     let fits = st.clone().with_read_options(ReadOptions {
         traversal_limit_in_words: 20_000,
         nesting_limit: 64,
+        amplification_limit: 0,
     });
     let v: DataList<'_> = fits.from_slice(&bytes).unwrap();
     assert_eq!(v.data_list.len(), 100);
@@ -708,6 +710,7 @@ fn shared_blobs_hit_the_traversal_limit() {
     let tight = st.clone().with_read_options(ReadOptions {
         traversal_limit_in_words: 5_000,
         nesting_limit: 64,
+        amplification_limit: 0,
     });
     let err = tight.from_slice::<DataList<'_>>(&bytes).unwrap_err();
     assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -751,6 +754,7 @@ fn shared_struct_lists_hit_the_traversal_limit() {
     let st = all_types().with_read_options(ReadOptions {
         traversal_limit_in_words: 1_000_000,
         nesting_limit: 64,
+        amplification_limit: 0,
     });
     let err = st.from_slice::<StructListList>(&bytes).unwrap_err();
     assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -866,7 +870,10 @@ fn with_nesting(st: &StructSchema, nesting_limit: u32) -> StructSchema {
 fn deep_nesting_hits_the_nesting_limit() {
     let st = common::require_tool!(node_schema(), "the `capnp` tool is not installed");
     on_big_stack(move || {
-        let bytes = st.to_vec(&chain(100)).unwrap();
+        // Writing is held to the handle's nesting limit too.
+        let err = st.to_vec(&chain(100)).unwrap_err();
+        assert_eq!(err.category(), Category::Limit, "{err:?}");
+        let bytes = with_nesting(&st, 100).to_vec(&chain(100)).unwrap();
         // The default limit is 64 levels.
         let err = st.from_slice::<Node>(&bytes).unwrap_err();
         assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -907,7 +914,7 @@ fn deep_nesting_through_lists_hits_the_nesting_limit() {
                 children: vec![node],
             };
         }
-        let bytes = st.to_vec(&node).unwrap();
+        let bytes = with_nesting(&st, 200).to_vec(&node).unwrap();
         let err = st.from_slice::<Node>(&bytes).unwrap_err();
         assert_eq!(err.category(), Category::Limit, "{err:?}");
         assert!(err.path().starts_with("children[0].children[0]"), "{err:?}");
@@ -955,6 +962,7 @@ fn a_struct_pointing_to_itself() {
         let st = st.with_read_options(ReadOptions {
             traversal_limit_in_words: 3_000,
             nesting_limit: 100_000,
+            ..ReadOptions::default()
         });
         let err = st.from_slice::<Node>(&bytes).unwrap_err();
         assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -981,6 +989,7 @@ fn a_struct_list_containing_itself() {
             let st = st.clone().with_read_options(ReadOptions {
                 traversal_limit_in_words: 10_000,
                 nesting_limit,
+                ..ReadOptions::default()
             });
             let err = st.from_slice::<Node>(&bytes).unwrap_err();
             assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -992,6 +1001,7 @@ fn a_struct_list_containing_itself() {
         let st = st.with_read_options(ReadOptions {
             traversal_limit_in_words: 10_000,
             nesting_limit: 1_000_000,
+            ..ReadOptions::default()
         });
         let err = st.from_slice::<Node>(&bytes).unwrap_err();
         assert_eq!(err.category(), Category::Limit, "{err:?}");
@@ -1596,6 +1606,7 @@ fn child_probe_null_recursive_pointer() {
     let st = st.with_read_options(ReadOptions {
         traversal_limit_in_words: 10_000,
         nesting_limit: 1_000_000,
+        ..ReadOptions::default()
     });
     let bytes = st.to_vec(&chain(1)).unwrap();
     let r = on_big_stack(move || st.from_slice::<Anything>(&bytes).map(|_| ()));

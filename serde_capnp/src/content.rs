@@ -201,7 +201,10 @@ impl Serializer for Capture {
         ))
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<CaptureSeq> {
-        Ok(CaptureSeq(Vec::with_capacity(len.unwrap_or(0)), None))
+        Ok(CaptureSeq(
+            Vec::with_capacity(cautious(len.unwrap_or(0))),
+            None,
+        ))
     }
     fn serialize_tuple(self, len: usize) -> Result<CaptureSeq> {
         self.serialize_seq(Some(len))
@@ -216,13 +219,19 @@ impl Serializer for Capture {
         v: &'static str,
         len: usize,
     ) -> Result<CaptureSeq> {
-        Ok(CaptureSeq(Vec::with_capacity(len), Some((n, i, v))))
+        Ok(CaptureSeq(
+            Vec::with_capacity(cautious(len)),
+            Some((n, i, v)),
+        ))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<CaptureMap> {
-        Ok(CaptureMap(Vec::with_capacity(len.unwrap_or(0)), None))
+        Ok(CaptureMap(
+            Vec::with_capacity(cautious(len.unwrap_or(0))),
+            None,
+        ))
     }
     fn serialize_struct(self, n: &'static str, len: usize) -> Result<CaptureStruct> {
-        Ok(CaptureStruct(n, Vec::with_capacity(len), None))
+        Ok(CaptureStruct(n, Vec::with_capacity(cautious(len)), None))
     }
     fn serialize_struct_variant(
         self,
@@ -231,7 +240,11 @@ impl Serializer for Capture {
         v: &'static str,
         len: usize,
     ) -> Result<CaptureStruct> {
-        Ok(CaptureStruct(n, Vec::with_capacity(len), Some((i, v))))
+        Ok(CaptureStruct(
+            n,
+            Vec::with_capacity(cautious(len)),
+            Some((i, v)),
+        ))
     }
 }
 
@@ -296,4 +309,10 @@ impl ser::SerializeStructVariant for CaptureStruct {
     fn end(self) -> Result<Content> {
         ser::SerializeStruct::end(self)
     }
+}
+
+/// A capacity for a length a `Serialize` impl announced: believed up to a point, so that a
+/// lying length costs no memory beyond the items really given.
+fn cautious(len: usize) -> usize {
+    len.min(4096)
 }

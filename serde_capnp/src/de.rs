@@ -17,7 +17,8 @@ use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
 use crate::wire::{
-    read_bits, read_discriminant, too_deep, Expect, Limits, ListRef, Msg, PtrRef, StructRef,
+    read_bits, read_discriminant, too_deep, Expect, Limits, ListRef, Msg, PtrRef, StackBase,
+    StructRef,
 };
 
 /// Deserializes the message in `segments`, whose root is the struct `node`, with the plans of
@@ -31,7 +32,7 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
 ) -> Result<T> {
     let msg = Msg::new(segments, limits)?;
     let root = msg.root()?;
-    let (r, plans) = read(
+    let (r, plans, _) = read(
         pool,
         msg,
         Type::Struct(node, None),
@@ -57,7 +58,7 @@ pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
     let root = msg.root()?;
     deserialize_seed_in(
         pool,
-        msg,
+        &msg,
         Type::Struct(node, None),
         Src::Ptr(Some(root), None),
         limits.nesting,
@@ -65,10 +66,11 @@ pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
     )
 }
 
-/// Deserializes a value of type `ty` found at `src` inside a message already being read.
+/// Deserializes a value of type `ty` found at `src` inside a message already being read,
+/// drawing on that reader's traversal budget.
 pub(crate) fn deserialize_in<'de, T: de::Deserialize<'de>>(
     pool: &'de SchemaPool,
-    msg: Msg<'de>,
+    msg: &Msg<'de>,
     ty: Type,
     src: Src<'de>,
     depth_left: u32,
@@ -79,16 +81,19 @@ pub(crate) fn deserialize_in<'de, T: de::Deserialize<'de>>(
 /// Like [`deserialize_in`], with a seed.
 pub(crate) fn deserialize_seed_in<'de, S: DeserializeSeed<'de>>(
     pool: &'de SchemaPool,
-    msg: Msg<'de>,
+    msg: &Msg<'de>,
     ty: Type,
     src: Src<'de>,
     depth_left: u32,
     seed: S,
 ) -> Result<S::Value> {
-    read(pool, msg, ty, src, depth_left, Plans::new(), seed).0
+    let (r, _, left) = read(pool, msg.share(), ty, src, depth_left, Plans::new(), seed);
+    msg.rejoin(&left);
+    r
 }
 
-/// Reads a value of type `ty` at `src` with `plans`, and gives the plans back.
+/// Reads a value of type `ty` at `src` with `plans`, and gives the plans and the message (with
+/// the budget it has left) back.
 fn read<'de, S: DeserializeSeed<'de>>(
     pool: &'de SchemaPool,
     msg: Msg<'de>,
@@ -97,11 +102,12 @@ fn read<'de, S: DeserializeSeed<'de>>(
     depth_left: u32,
     plans: Plans<'de>,
     seed: S,
-) -> (Result<S::Value>, Plans<'de>) {
+) -> (Result<S::Value>, Plans<'de>, Msg<'de>) {
     let mut ctx = DeCtx {
         pool,
         msg,
         depth_left,
+        stack: StackBase::here(),
         plans,
     };
     let r = seed.deserialize(ValueDe {
@@ -109,7 +115,7 @@ fn read<'de, S: DeserializeSeed<'de>>(
         ty: Cow::Owned(ty),
         src,
     });
-    (r, ctx.plans)
+    (r, ctx.plans, ctx.msg)
 }
 
 const WHICH: u16 = u16::MAX;
@@ -118,6 +124,9 @@ pub(crate) struct DeCtx<'de> {
     pub(crate) pool: &'de SchemaPool,
     pub(crate) msg: Msg<'de>,
     depth_left: u32,
+    /// Where the read started on the stack, so that nesting stops before the stack ends
+    /// whatever the nesting limit.
+    stack: StackBase,
     plans: Plans<'de>,
 }
 
@@ -394,6 +403,7 @@ impl<'de> DeCtx<'de> {
         if self.depth_left == 0 {
             return Err(too_deep());
         }
+        self.stack.check()?;
         self.depth_left -= 1;
         Ok(())
     }
@@ -972,7 +982,15 @@ impl<'c, 'de> StructAccess<'c, 'de> {
     /// an error, as the map form reports the duplicate field. Any other visitor, and any other
     /// plan, gets the map.
     #[inline]
-    pub(crate) fn visit<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value> {
+    pub(crate) fn visit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.ctx.msg.charge_defaults(&self.s, self.schema)?;
+        let (pool, node, schema) = (self.ctx.pool, self.node, self.schema);
+        self.visit_fields(visitor)
+            .map_err(|e| explain_missing(e, pool, node, schema))
+    }
+
+    #[inline]
+    fn visit_fields<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value> {
         let Some(plan) = self.in_order else {
             return visitor.visit_map(self);
         };
@@ -1156,6 +1174,33 @@ impl<'de> de::SeqAccess<'de> for StructAccess<'_, 'de> {
 
 /// Whether serde's derive generated the visitor `V` of a struct, going by its type's path: the
 /// name the derive gives it, inside the anonymous `const _` the derive puts its impl in.
+/// Turns serde's "missing field" for a Rust field the schema does not have into an error that
+/// says so and lists the schema's fields: reading tolerates fields missing from a message,
+/// never from the schema.
+#[cold]
+fn explain_missing(err: Error, pool: &SchemaPool, node: NodeIndex, schema: &StructNode) -> Error {
+    let Some(field) = err.missing_field() else {
+        return err;
+    };
+    if find_field(schema, field).is_some() || field == UNION_FIELD {
+        return err;
+    }
+    let names: Vec<String> = schema
+        .fields
+        .iter()
+        .map(|f| format!("`{}`", f.name))
+        .collect();
+    Error::schema(format!(
+        "`{field}` is not a field of `{}`; its fields are {}",
+        pool.node(node).short_name(),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    ))
+}
+
 /// Derived struct visitors always implement `visit_seq`; a hand-written visitor may implement
 /// only `visit_map`, so it is offered a sequence only if it copies that whole path.
 fn derived_by_serde<'de, V: Visitor<'de>>() -> bool {

@@ -259,7 +259,7 @@ impl<'r> StructReader<'r> {
     pub fn deserialize<T: Deserialize<'r>>(&self) -> Result<T> {
         de::deserialize_in(
             self.at.pool,
-            self.at.msg.share(),
+            self.at.msg,
             Type::Struct(self.node, self.brand.clone()),
             Src::Group(self.s),
             self.at.depth,
@@ -272,7 +272,7 @@ impl<'r> StructReader<'r> {
         let seed = crate::value::seed(self.at.pool, ty.clone());
         de::deserialize_seed_in(
             self.at.pool,
-            self.at.msg.share(),
+            self.at.msg,
             ty,
             Src::Group(self.s),
             self.at.depth,

@@ -36,6 +36,9 @@ struct Inner {
     /// Path segments, innermost first (they are added as the error travels outwards).
     path: Vec<Segment>,
     source: Option<std::io::Error>,
+    /// The field a Rust type found missing (serde's `missing_field`), for the reader to
+    /// explain when the schema has no such field.
+    missing_field: Option<&'static str>,
 }
 
 enum Segment {
@@ -51,6 +54,7 @@ impl Error {
                 message: message.into(),
                 path: Vec::new(),
                 source: None,
+                missing_field: None,
             }),
         }
     }
@@ -116,6 +120,14 @@ impl Error {
     }
 
     /// Adds the enclosing list index to the path.
+    /// The field serde reported missing, when this error says so of the struct being read
+    /// (not of one nested in it).
+    pub(crate) fn missing_field(&self) -> Option<&'static str> {
+        self.inner
+            .missing_field
+            .filter(|_| self.inner.path.is_empty())
+    }
+
     pub(crate) fn at_index(mut self, index: u64) -> Self {
         self.inner.path.push(Segment::Index(index));
         self
@@ -164,6 +176,12 @@ impl serde::ser::Error for Error {
 impl serde::de::Error for Error {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         Error::data(msg.to_string())
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        let mut err = Error::data(format!("missing field `{field}`"));
+        err.inner.missing_field = Some(field);
+        err
     }
 }
 

@@ -37,7 +37,7 @@ use crate::schema::{struct_node, StructSchema};
 use crate::value::Value;
 use crate::wire::{
     read_bits, read_discriminant, read_slot, too_deep, ElemSize, Expect, ListRef, Msg, Out, PtrRef,
-    StructRef,
+    StackBase, StructRef,
 };
 
 const NAME_ID: u64 = 0xfa5b1fd61c2e7c3d;
@@ -132,6 +132,7 @@ impl StructSchema {
             delims: Vec::new(),
             depth: 0,
             nesting_limit: self.options.nesting_limit,
+            stack: StackBase::here(),
             keys: Default::default(),
         };
         let st = struct_node(pool, node)?;
@@ -454,6 +455,7 @@ struct Enc<'a> {
     delims: Vec<usize>,
     depth: u32,
     nesting_limit: u32,
+    stack: StackBase,
     /// Per struct node (by address), what compact output needs of it, made on first use.
     keys: crate::plan::FastMap<usize, Rc<Keys<'a>>>,
 }
@@ -496,7 +498,7 @@ impl<'a> Enc<'a> {
         if self.depth > self.nesting_limit {
             return Err(too_deep());
         }
-        Ok(())
+        self.stack.check()
     }
 
     #[inline]
@@ -945,6 +947,7 @@ impl<'a> Enc<'a> {
         multiline: &mut bool,
         has_prefix: bool,
     ) -> Result<()> {
+        self.msg.charge_defaults(&cx.s, cx.node)?;
         if !self.pretty {
             let keys = self.keys_of(cx.node);
             if keys.direct {

@@ -161,7 +161,14 @@ impl StructSchema {
         // A buffer the size of the last message, zeroed by the allocator: a large one comes
         // from fresh zero pages, so the writer never clears it again.
         let out = wire::Out::zeroed(self.size_hint.load(Relaxed));
-        let bytes = ser::serialize(&self.pool, self.node, value, out, &self.plans)?;
+        let bytes = ser::serialize(
+            &self.pool,
+            self.node,
+            value,
+            out,
+            &self.plans,
+            self.options.nesting_limit,
+        )?;
         self.size_hint.store(bytes.len(), Relaxed);
         Ok(bytes)
     }
@@ -174,6 +181,7 @@ impl StructSchema {
             value,
             wire::Out::with_buffer(buffer),
             &self.plans,
+            self.options.nesting_limit,
         )
     }
 

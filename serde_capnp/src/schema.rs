@@ -25,15 +25,32 @@ pub struct Schema {
     pool: Arc<SchemaPool>,
 }
 
-/// Options for reading messages: the traversal and nesting limits.
+/// Options for reading messages: the traversal, amplification and nesting limits.
 ///
-/// The defaults protect a reader against hostile messages: at most 8 Mi words (64 MiB) of
-/// traversed data, which also bounds what overlapping pointers can amplify, and at most 64
-/// levels of nested structs and lists, which keeps recursion far from the stack's end.
+/// The defaults protect a reader against hostile messages; see the crate's memory contract
+/// (`docs/limits.md` in the repository) for what they bound:
+///
+/// - at most 8 Mi words (64 MiB) traversed by one read, as in the reference implementation;
+/// - at most 8 words traversed per word of the message (a message counts as at least 1,024
+///   words), which bounds what overlapping pointers, zero-size list elements and default
+///   values can make a small message decode into;
+/// - at most 64 levels of nested structs and lists. Whatever this limit, a read also stops
+///   with the same error before it uses more than 1 MiB of stack.
+///
+/// ```
+/// use serde_capnp::ReadOptions;
+/// let options = ReadOptions::default().traversal_limit_in_words(1 << 30).nesting_limit(200);
+/// assert_eq!(options.amplification_limit, 8);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReadOptions {
-    /// How many words a read may traverse in all.
+    /// How many words a read may traverse in all. Every struct, list element (at least one
+    /// word each, even when zero-size), blob word and default value read counts, as does every
+    /// schema field a reader fills from nothing when a struct is shorter than its schema.
     pub traversal_limit_in_words: u64,
+    /// How many words a read may traverse per word of the message (a message counts as at
+    /// least 1,024 words); 0 turns this limit off and leaves only the traversal limit.
+    pub amplification_limit: u32,
     /// How deeply structs and lists may nest.
     pub nesting_limit: u32,
 }
@@ -42,12 +59,31 @@ impl Default for ReadOptions {
     fn default() -> Self {
         ReadOptions {
             traversal_limit_in_words: 8 * 1024 * 1024,
+            amplification_limit: 8,
             nesting_limit: 64,
         }
     }
 }
 
 impl ReadOptions {
+    /// These options with another traversal limit.
+    pub fn traversal_limit_in_words(mut self, words: u64) -> Self {
+        self.traversal_limit_in_words = words;
+        self
+    }
+
+    /// These options with another amplification limit (0: none).
+    pub fn amplification_limit(mut self, words_per_word: u32) -> Self {
+        self.amplification_limit = words_per_word;
+        self
+    }
+
+    /// These options with another nesting limit.
+    pub fn nesting_limit(mut self, levels: u32) -> Self {
+        self.nesting_limit = levels;
+        self
+    }
+
     pub(crate) fn capnp(&self) -> capnp::message::ReaderOptions {
         capnp::message::ReaderOptions {
             traversal_limit_in_words: Some(self.traversal_limit_in_words as usize),
@@ -59,6 +95,7 @@ impl ReadOptions {
         crate::wire::Limits {
             traversal_words: self.traversal_limit_in_words,
             nesting: self.nesting_limit,
+            amplification: self.amplification_limit,
         }
     }
 }

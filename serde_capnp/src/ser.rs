@@ -12,7 +12,7 @@ use crate::content::{Capture, Content};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser_fast::{DataSer, ElemSer, PtrSer};
-use crate::wire::{ElemSize, ListB, Out, StructB};
+use crate::wire::{too_deep, ElemSize, ListB, Out, StackBase, StructB};
 
 /// Serializes `value` as a message whose root is the struct `node`, into `buf` (cleared first).
 pub(crate) fn serialize<T: ?Sized + Serialize>(
@@ -21,11 +21,14 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
     value: &T,
     out: Out,
     cache: &PlanCache,
+    nesting_limit: u32,
 ) -> Result<Vec<u8>> {
     let mut ctx = Ctx {
         pool,
         out,
         plans: cache.take_write(pool),
+        depth_left: nesting_limit,
+        stack: StackBase::here(),
     };
     let ty = Type::Struct(node, None);
     let r = value.serialize(ValueSer {
@@ -40,6 +43,23 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
 
 const NOT_IN_SCHEMA: u16 = u16::MAX;
 
+/// `v` as a `Float32`: rounded to the nearest `f32`, but a finite value too large for one is
+/// an error rather than an infinity (NaN and the infinities themselves carry over).
+fn narrow(v: f64) -> Result<f32> {
+    let f = v as f32;
+    if f.is_infinite() && v.is_finite() {
+        return Err(Error::data(format!(
+            "{v} is out of range for `Float32` (at most {:e} in magnitude)",
+            f32::MAX
+        )));
+    }
+    Ok(f)
+}
+
+/// The largest list (in bytes of its body) laid out on the word of a `Serialize` impl alone,
+/// before its elements are seen; see [`ValueSer::hint_is_cheap`].
+const CAUTIOUS_HINT_BYTES: usize = 1 << 20;
+
 /// The Rust field name that stands for a struct's unnamed union (pycapnp's `which()`).
 pub(crate) const UNION_FIELD: &str = "which";
 
@@ -52,6 +72,28 @@ pub(crate) struct Ctx<'s> {
     pub(crate) pool: &'s SchemaPool,
     pub(crate) out: Out,
     plans: Plans<'s>,
+    /// How many more levels of structs and lists may be entered: the handle's nesting limit,
+    /// counted as readers count it, so that what is written can be read back.
+    depth_left: u32,
+    stack: StackBase,
+}
+
+impl Ctx<'_> {
+    /// Enters a struct behind a pointer, or a list.
+    #[inline]
+    pub(crate) fn enter(&mut self) -> Result<()> {
+        if self.depth_left == 0 {
+            return Err(too_deep());
+        }
+        self.stack.check()?;
+        self.depth_left -= 1;
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        self.depth_left += 1;
+    }
 }
 
 /// What writing has learnt about the Rust types it met: it depends on the schema only, so a
@@ -343,7 +385,7 @@ impl<'c, 's> ValueSer<'c, 's> {
                 range(u64::try_from(v).is_ok(), "UInt64")?;
                 v as u64
             }
-            Type::Float32 => (v as f32).to_bits() as u64,
+            Type::Float32 => narrow(v as f64)?.to_bits() as u64,
             Type::Float64 => (v as f64).to_bits(),
             Type::Enum(n) => {
                 let count = self
@@ -368,7 +410,7 @@ impl<'c, 's> ValueSer<'c, 's> {
     #[inline(always)]
     fn float(self, v: f64) -> Result<()> {
         let bits = match *self.ty {
-            Type::Float32 => (v as f32).to_bits() as u64,
+            Type::Float32 => narrow(v)?.to_bits() as u64,
             Type::Float64 => v.to_bits(),
             _ => return Err(self.mismatch("a float")),
         };
@@ -392,10 +434,79 @@ impl<'c, 's> ValueSer<'c, 's> {
             })?;
         let b = match self.target {
             Target::Group(b) => b,
-            Target::Ptr(p) => self.ctx.out.init_struct(p, s.data_words, s.pointer_count)?,
+            Target::Ptr(p) => {
+                self.ctx.enter()?;
+                self.ctx.out.init_struct(p, s.data_words, s.pointer_count)?
+            }
             _ => return Err(self.mismatch("a struct")),
         };
         Ok((b, node, brand))
+    }
+
+    /// Whether a struct written here sits behind a pointer (and so was entered).
+    fn by_pointer(&self) -> bool {
+        matches!(self.target, Target::Ptr(_))
+    }
+
+    /// Whether a list of `len` elements (a length a `Serialize` impl announced, which nothing
+    /// has checked yet) may be laid out before its elements arrive: when it is small, or fits
+    /// in the part of the buffer already zeroed. A longer announced list is gathered first, so
+    /// that a lying length costs no more memory than the elements really given.
+    fn hint_is_cheap(&self, len: usize) -> bool {
+        let Type::List(elem) = &*self.ty else {
+            return true;
+        };
+        let bits: u64 = match &**elem {
+            Type::Struct(n, _) => self
+                .ctx
+                .pool
+                .node(*n)
+                .as_struct()
+                .map_or(64, |s| (s.data_words as u64 + s.pointer_count as u64) * 64),
+            t => t.data_bits().map_or(64, u64::from),
+        };
+        let bytes = (len as u64).saturating_mul(bits.max(1)) / 8;
+        bytes <= CAUTIOUS_HINT_BYTES as u64 || bytes <= self.ctx.out.zeroed_room() as u64
+    }
+
+    /// Lays out a list of `len` elements and writes them in place as they arrive.
+    fn seq_in_place(mut self, len: usize) -> Result<SeqSer<'c, 's>> {
+        self.ctx.enter()?;
+        let (list, elem) = self.start_list(len)?;
+        let kind = match elem {
+            Cow::Borrowed(ty @ Type::Struct(node, None)) => SeqKind::Structs {
+                list,
+                ty,
+                node: *node,
+                s: self.ctx.pool.node(*node).as_struct().expect("struct type"),
+                cache: None,
+            },
+            elem => SeqKind::List(list, elem),
+        };
+        Ok(SeqSer {
+            kind,
+            ctx: self.ctx,
+            index: 0,
+            entered: true,
+        })
+    }
+
+    /// Lays out a list of `len` map entries (structs whose fields `key` and `value` are the
+    /// given ones) and writes them in place as they arrive.
+    fn entries_in_place(mut self, len: usize, key: u16, value: u16) -> Result<MapSer<'c, 's>> {
+        self.ctx.enter()?;
+        let (list, elem) = self.start_list(len)?;
+        Ok(MapSer {
+            kind: MapKind::Entries {
+                list,
+                elem,
+                key,
+                value,
+            },
+            ctx: self.ctx,
+            index: 0,
+            entered: true,
+        })
     }
 
     /// Selects the union member matching `variant` and returns its target and type.
@@ -618,7 +729,11 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
                 self.write_data(i as u64, "an enum variant")
             }
             Type::Struct(..) => {
-                let (_, _, _, _) = self.union_member(variant)?;
+                let entered = self.by_pointer();
+                let (ctx, _, _, _) = self.union_member(variant)?;
+                if entered {
+                    ctx.leave();
+                }
                 Ok(())
             }
             ref t if t.is_integer() => self.int(index.into()),
@@ -642,47 +757,43 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         variant: &'static str,
         value: &T,
     ) -> Result<()> {
+        let entered = self.by_pointer();
         let (ctx, target, ty, _) = self.union_member(variant)?;
         value
-            .serialize(ValueSer { ctx, ty, target })
-            .map_err(|e| e.in_field(variant))
+            .serialize(ValueSer {
+                ctx: &mut *ctx,
+                ty,
+                target,
+            })
+            .map_err(|e| e.in_field(variant))?;
+        if entered {
+            ctx.leave();
+        }
+        Ok(())
     }
 
-    fn serialize_seq(mut self, len: Option<usize>) -> Result<SeqSer<'c, 's>> {
+    fn serialize_seq(self, len: Option<usize>) -> Result<SeqSer<'c, 's>> {
         if let (Type::Data, Target::Ptr(p)) = (&*self.ty, self.target) {
+            let capacity = len.unwrap_or(0).min(CAUTIOUS_HINT_BYTES);
             return Ok(SeqSer {
-                kind: SeqKind::Bytes(p, Vec::with_capacity(len.unwrap_or(0))),
+                kind: SeqKind::Bytes(p, Vec::with_capacity(capacity)),
                 ctx: self.ctx,
                 index: 0,
+                entered: false,
             });
         }
         match len {
-            Some(len) => {
-                let (list, elem) = self.start_list(len)?;
-                let kind = match elem {
-                    Cow::Borrowed(ty @ Type::Struct(node, None)) => SeqKind::Structs {
-                        list,
-                        ty,
-                        node: *node,
-                        s: self.ctx.pool.node(*node).as_struct().expect("struct type"),
-                        cache: None,
-                    },
-                    elem => SeqKind::List(list, elem),
-                };
-                Ok(SeqSer {
-                    kind,
-                    ctx: self.ctx,
-                    index: 0,
-                })
-            }
-            None => {
+            Some(len) if self.hint_is_cheap(len) => self.seq_in_place(len),
+            _ => {
                 if !matches!(*self.ty, Type::List(_)) {
                     return Err(self.mismatch("a sequence"));
                 }
+                self.ctx.enter()?;
                 Ok(SeqSer {
                     kind: SeqKind::Buffered(self.ty, self.target, Vec::new()),
                     ctx: self.ctx,
                     index: 0,
+                    entered: true,
                 })
             }
         }
@@ -703,7 +814,12 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         variant: &'static str,
         len: usize,
     ) -> Result<SeqSer<'c, 's>> {
+        let entered = self.by_pointer();
         let (ctx, target, ty, _) = self.union_member(variant)?;
+        // The list's own level is counted; the union's struct is not, as the list outlives it.
+        if entered {
+            ctx.leave();
+        }
         ValueSer { ctx, ty, target }
             .serialize_seq(Some(len))
             .map_err(|e| e.in_field(variant))
@@ -726,24 +842,16 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
                 )));
             };
             return match len {
-                Some(len) => {
-                    let (list, elem) = self.start_list(len)?;
+                Some(len) if self.hint_is_cheap(len) => self.entries_in_place(len, key, value),
+                _ => {
+                    self.ctx.enter()?;
                     Ok(MapSer {
-                        kind: MapKind::Entries {
-                            list,
-                            elem,
-                            key,
-                            value,
-                        },
+                        kind: MapKind::Buffered(self.ty, self.target, Vec::new(), None),
                         ctx: self.ctx,
                         index: 0,
+                        entered: true,
                     })
                 }
-                None => Ok(MapSer {
-                    kind: MapKind::Buffered(self.ty, self.target, Vec::new(), None),
-                    ctx: self.ctx,
-                    index: 0,
-                }),
             };
         }
         let (b, node, brand) = self.struct_builder()?;
@@ -754,6 +862,7 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
                 brand,
                 key: None,
             },
+            entered: self.by_pointer(),
             ctx: self.ctx,
             index: 0,
         })
@@ -764,6 +873,7 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         let plan = self.ctx.plan_for(node, name);
         let s = self.ctx.pool.node(node).as_struct().expect("checked");
         Ok(StructSer {
+            entered: self.by_pointer() as u8,
             ctx: self.ctx,
             b,
             node,
@@ -781,10 +891,13 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         variant: &'static str,
         len: usize,
     ) -> Result<StructSer<'c, 's>> {
+        let entered = self.by_pointer();
         let (ctx, target, ty, _) = self.union_member(variant)?;
-        ValueSer { ctx, ty, target }
+        let mut st = ValueSer { ctx, ty, target }
             .serialize_struct(variant, len)
-            .map_err(|e| e.in_field(variant))
+            .map_err(|e| e.in_field(variant))?;
+        st.entered += entered as u8;
+        Ok(st)
     }
 
     fn collect_str<T: ?Sized + std::fmt::Display>(self, value: &T) -> Result<()> {
@@ -801,6 +914,9 @@ pub(crate) struct StructSer<'c, 's> {
     brand: Option<Arc<Brand>>,
     plan: u32,
     pos: usize,
+    /// How many nesting levels writing this struct entered (its pointer, a union's struct),
+    /// to leave at its end.
+    pub(crate) entered: u8,
 }
 
 impl<'c, 's> StructSer<'c, 's> {
@@ -821,6 +937,7 @@ impl<'c, 's> StructSer<'c, 's> {
             brand,
             plan,
             pos: 0,
+            entered: 0,
         }
     }
 
@@ -931,6 +1048,9 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
 
     #[inline]
     fn end(self) -> Result<()> {
+        for _ in 0..self.entered {
+            self.ctx.leave();
+        }
         Ok(())
     }
 }
@@ -949,7 +1069,7 @@ impl ser::SerializeStructVariant for StructSer<'_, '_> {
 
     #[inline]
     fn end(self) -> Result<()> {
-        Ok(())
+        ser::SerializeStruct::end(self)
     }
 }
 
@@ -972,6 +1092,8 @@ pub(crate) struct SeqSer<'c, 's> {
     ctx: &'c mut Ctx<'s>,
     kind: SeqKind<'s>,
     index: u32,
+    /// Whether the list counted as a nesting level (a Data blob does not).
+    entered: bool,
 }
 
 impl ser::SerializeSeq for SeqSer<'_, '_> {
@@ -1048,6 +1170,9 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
 
     #[inline]
     fn end(self) -> Result<()> {
+        if self.entered {
+            self.ctx.leave();
+        }
         match self.kind {
             SeqKind::List(list, _) | SeqKind::Structs { list, .. } if self.index != list.len => {
                 Err(Error::data(format!(
@@ -1057,11 +1182,19 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
             }
             SeqKind::List(..) | SeqKind::Structs { .. } => Ok(()),
             SeqKind::Bytes(p, bytes) => self.ctx.out.set_blob(p, &bytes, false),
-            SeqKind::Buffered(ty, target, items) => Content::Seq(items).serialize(ValueSer {
-                ctx: self.ctx,
-                ty,
-                target,
-            }),
+            SeqKind::Buffered(ty, target, items) => {
+                // The count is now known, so the list is laid out whatever its length.
+                let mut seq = ValueSer {
+                    ctx: self.ctx,
+                    ty,
+                    target,
+                }
+                .seq_in_place(items.len())?;
+                for item in &items {
+                    ser::SerializeSeq::serialize_element(&mut seq, item)?;
+                }
+                ser::SerializeSeq::end(seq)
+            }
         }
     }
 }
@@ -1096,6 +1229,8 @@ pub(crate) struct MapSer<'c, 's> {
     ctx: &'c mut Ctx<'s>,
     kind: MapKind<'s>,
     index: u32,
+    /// Whether the map counted as a nesting level.
+    entered: bool,
 }
 
 impl MapSer<'_, '_> {
@@ -1167,6 +1302,7 @@ impl ser::SerializeMap for MapSer<'_, '_> {
                     .ok_or_else(|| Error::data("map value serialized before its key"))?;
                 let pool = self.ctx.pool;
                 let mut st = StructSer {
+                    entered: 0,
                     b: *b,
                     node: *node,
                     s: pool.node(*node).as_struct().expect("struct"),
@@ -1197,17 +1333,45 @@ impl ser::SerializeMap for MapSer<'_, '_> {
 
     #[inline]
     fn end(self) -> Result<()> {
+        if self.entered {
+            self.ctx.leave();
+        }
         match self.kind {
             MapKind::Entries { list, .. } if self.index != list.len => Err(Error::data(format!(
                 "map has {} entries but announced {}",
                 self.index, list.len
             ))),
             MapKind::Buffered(ty, target, entries, _) => {
-                Content::Map(entries).serialize(ValueSer {
+                // The count is now known, so the entries are laid out whatever their number.
+                let (key, value) = match &*ty {
+                    Type::List(elem) => match &**elem {
+                        Type::Struct(n, _) => {
+                            let s = self.ctx.pool.node(*n).as_struct().expect("struct");
+                            (s.field_index("key"), s.field_index("value"))
+                        }
+                        _ => (None, None),
+                    },
+                    _ => (None, None),
+                };
+                let (Some(key), Some(value)) = (key, value) else {
+                    // Only a list of entry structs is buffered; anything else is written as
+                    // the general path writes it, which reports the mismatch.
+                    return Content::Map(entries).serialize(ValueSer {
+                        ctx: self.ctx,
+                        ty,
+                        target,
+                    });
+                };
+                let mut map = ValueSer {
                     ctx: self.ctx,
                     ty,
                     target,
-                })
+                }
+                .entries_in_place(entries.len(), key, value)?;
+                for (k, v) in &entries {
+                    ser::SerializeMap::serialize_entry(&mut map, k, v)?;
+                }
+                ser::SerializeMap::end(map)
             }
             _ => Ok(()),
         }

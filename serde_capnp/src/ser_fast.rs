@@ -264,12 +264,15 @@ impl<'c, 's> ser::Serializer for PtrSer<'c, 's> {
     fn serialize_struct(self, name: &'static str, len: usize) -> Result<StructSer<'c, 's>> {
         if let Type::Struct(node, None) = *self.ty {
             let s = self.ctx.pool.node(node).as_struct().expect("struct type");
+            self.ctx.enter()?;
             let b = self
                 .ctx
                 .out
                 .init_struct(self.off, s.data_words, s.pointer_count)?;
             let plan = self.ctx.plan_for(node, name);
-            Ok(StructSer::new(self.ctx, b, node, s, None, plan))
+            let mut st = StructSer::new(self.ctx, b, node, s, None, plan);
+            st.entered = 1;
+            Ok(st)
         } else {
             self.general().serialize_struct(name, len)
         }

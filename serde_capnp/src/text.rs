@@ -44,7 +44,8 @@ use crate::float::{push_f32, push_f64, push_i64, push_u64};
 use crate::schema::{struct_node, StructSchema};
 use crate::value::{Enumerant, Value};
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StructRef,
+    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StackBase,
+    StructRef,
 };
 
 impl StructSchema {
@@ -211,12 +212,14 @@ fn dynamic_text(pool: &SchemaPool, value: &DynamicValue<'_>, pretty: bool) -> Re
             let (msg, node, brand, at) = s.parts();
             let mut printer = Printer::new(pool, msg.share(), limits.nesting);
             printer.print_struct(at, node, brand, indent, Mode::Bare)?;
+            msg.rejoin(&printer.msg);
             printer.out
         }
         DynamicValue::List(l) => {
             let (msg, element, list) = l.parts();
             let mut printer = Printer::new(pool, msg.share(), limits.nesting);
             printer.print_list_ref(element, list, indent, Mode::Bare)?;
+            msg.rejoin(&printer.msg);
             printer.out
         }
         DynamicValue::Text(t) => quoted(t.as_bytes(), true),
@@ -332,6 +335,7 @@ struct Printer<'a> {
     pool: &'a SchemaPool,
     msg: Msg<'a>,
     depth_left: u32,
+    stack: StackBase,
     out: String,
     /// Where the items of the structs and lists being printed are in `out`, innermost last.
     spans: Vec<(usize, usize)>,
@@ -343,6 +347,7 @@ impl<'a> Printer<'a> {
             pool,
             msg,
             depth_left: nesting,
+            stack: StackBase::here(),
             out: String::new(),
             spans: Vec::new(),
         }
@@ -352,6 +357,7 @@ impl<'a> Printer<'a> {
         if self.depth_left == 0 {
             return Err(too_deep());
         }
+        self.stack.check()?;
         self.depth_left -= 1;
         Ok(())
     }
@@ -390,6 +396,7 @@ impl<'a> Printer<'a> {
         mode: Mode,
     ) -> Result<()> {
         let schema = struct_node(self.pool, node)?;
+        self.msg.charge_defaults(&s, schema)?;
         let active = schema
             .has_union()
             .then(|| read_discriminant(s.data, schema));

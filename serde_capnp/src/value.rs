@@ -424,7 +424,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Value, A::Error> {
         match &self.ty {
             Type::Data => {
-                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                let mut bytes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
                 while let Some(b) = seq.next_element::<u8>()? {
                     bytes.push(b);
                 }

@@ -89,12 +89,66 @@ impl Expect {
 pub(crate) struct Limits {
     pub traversal_words: u64,
     pub nesting: u32,
+    /// Words a read may traverse per word of the message (0: no such limit).
+    pub amplification: u32,
+}
+
+/// A message counts as at least this many words when its amplification allowance is worked
+/// out, so that small messages may still read their schema defaults.
+pub(crate) const AMPLIFICATION_FLOOR_WORDS: u64 = 1024;
+
+impl Limits {
+    /// The traversal budget of one read of a message of `words` words: the traversal limit,
+    /// or the amplification allowance if that is lower.
+    pub(crate) fn budget(&self, words: u64) -> u64 {
+        if self.amplification == 0 {
+            return self.traversal_words;
+        }
+        let allowance =
+            (self.amplification as u64).saturating_mul(words.max(AMPLIFICATION_FLOOR_WORDS));
+        self.traversal_words.min(allowance)
+    }
 }
 
 /// The error every reader gives when a message nests deeper than `Limits::nesting`, which
 /// counts the root struct and each struct or list under it.
 pub(crate) fn too_deep() -> Error {
     Error::limit("nesting limit exceeded: the message nests too deeply")
+}
+
+/// How much stack one read or write may use: recursion stops with [`too_deep`] past it
+/// whatever the nesting limit, so that no limit a caller sets can overflow the stack of a
+/// thread with the usual 2 MiB.
+pub(crate) const STACK_BUDGET: usize = 1024 * 1024;
+
+/// Where a recursive read or write started on the stack.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StackBase(usize);
+
+impl StackBase {
+    /// The current stack position.
+    #[inline(always)]
+    pub(crate) fn here() -> StackBase {
+        StackBase(stack_position())
+    }
+
+    /// An error once the recursion started at `self` has used [`STACK_BUDGET`].
+    #[inline(always)]
+    pub(crate) fn check(self) -> Result<()> {
+        if stack_position().abs_diff(self.0) > STACK_BUDGET {
+            return Err(Error::limit(
+                "nesting limit exceeded: the message nests too deeply for the stack",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The address of a local: how far the stack has grown, whichever way it grows.
+#[inline(always)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
 }
 
 /// A message being read: its segments and the remaining traversal budget.
@@ -149,18 +203,38 @@ impl<'a> Msg<'a> {
                 return Err(Error::wire("segment length is not a whole number of words"));
             }
         }
+        let words = segments.iter().map(|s| s.len() as u64 / 8).sum();
         Ok(Msg {
+            budget: Cell::new(limits.budget(words)),
             segments,
-            budget: Cell::new(limits.traversal_words),
         })
     }
 
-    /// Another reader of the same segments, with the traversal budget this one has left.
+    /// Another reader of the same segments, with the traversal budget this one has left; give
+    /// what it leaves back with [`Msg::rejoin`], so that reads through both draw on one budget.
     pub(crate) fn share(&self) -> Msg<'a> {
         Msg {
             segments: self.segments.clone(),
             budget: Cell::new(self.budget.get()),
         }
+    }
+
+    /// Takes over the budget a reader made by [`Msg::share`] has left.
+    pub(crate) fn rejoin(&self, shared: &Msg<'a>) {
+        self.budget.set(shared.budget.get().min(self.budget.get()));
+    }
+
+    /// Charges for the fields a decoder materializes from nothing: a struct shorter than its
+    /// schema (an older writer's, or a zero-size list element) costs one word per schema
+    /// field, since every reader that builds a value for each field allocates for it. Without
+    /// this, a list of millions of zero-size elements, which costs one word each on the wire,
+    /// would decode into gigabytes.
+    #[inline]
+    pub(crate) fn charge_defaults(&self, s: &StructRef<'a>, node: &StructNode) -> Result<()> {
+        if s.data.len() < node.data_words as usize * 8 || s.ptr_count < node.pointer_count {
+            self.charge(node.fields.len() as u64)?;
+        }
+        Ok(())
     }
 
     /// Splits a flat buffer holding exactly one message (segment table followed by segments)
@@ -682,6 +756,11 @@ impl Out {
     }
 
     pub(crate) const ROOT: usize = 8;
+
+    /// How many bytes can still be allocated without growing the (already zeroed) buffer.
+    pub(crate) fn zeroed_room(&self) -> usize {
+        self.buf.len() - self.used
+    }
 
     /// Writes the segment table and returns the framed message.
     pub(crate) fn finish(mut self) -> Vec<u8> {
