@@ -300,3 +300,115 @@ fn the_amplification_limit_can_be_lifted() {
         .unwrap_err();
     assert_eq!(err.category(), Category::Limit);
 }
+
+// -------------------------------------------------------------------------------------------
+// The writer and announced lengths
+// -------------------------------------------------------------------------------------------
+
+/// A struct with one field, written through `serialize_struct`, whose value is a sequence
+/// that announces `announced` elements and gives `given`.
+struct Lying {
+    field: &'static str,
+    announced: Option<usize>,
+    given: usize,
+}
+
+impl serde::Serialize for Lying {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        struct Seq(Option<usize>, usize);
+        impl serde::Serialize for Seq {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeSeq;
+                let mut seq = s.serialize_seq(self.0)?;
+                for i in 0..self.1 {
+                    seq.serialize_element(&(i as u8))?;
+                }
+                seq.end()
+            }
+        }
+        let mut st = s.serialize_struct("AllTypes", 1)?;
+        st.serialize_field(self.field, &Seq(self.announced, self.given))?;
+        st.end()
+    }
+}
+
+fn all_types() -> StructSchema {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/alltypes.capnp");
+    Schema::load(path).unwrap().struct_type("AllTypes").unwrap()
+}
+
+#[test]
+fn announced_lengths_cost_nothing_until_the_elements_come() {
+    let st = all_types();
+    for field in ["dataField", "int32List", "uint8List", "textList", "structList"] {
+        for announced in [usize::MAX, 1 << 40, 1 << 28, (1 << 29) - 1, 100_000] {
+            let lie = Lying {
+                field,
+                announced: Some(announced),
+                given: 3,
+            };
+            let (r, p) = peak(|| st.to_vec(&lie));
+            assert!(p < 1 << 21, "{field} announcing {announced}: {p} bytes");
+            // Three elements where millions were announced: an error, or (for Data, whose
+            // bytes are gathered anyway) the three bytes.
+            if let Err(e) = r {
+                assert_ne!(e.category(), Category::Io, "{e:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn an_honest_long_list_is_written_whatever_path_it_takes() {
+    let st = all_types();
+    // 2 MiB of Int32s, longer than the writer believes without seeing them.
+    let n = 512 * 1024;
+    let honest = Lying {
+        field: "int32List",
+        announced: Some(n),
+        given: n,
+    };
+    let unannounced = Lying {
+        field: "int32List",
+        announced: None,
+        given: n,
+    };
+    let a = st.to_vec(&honest).unwrap();
+    let b = st.to_vec(&unannounced).unwrap();
+    assert_eq!(a, b);
+    let v = st.read_value(&a).unwrap();
+    assert_eq!(v["int32List"].as_list().unwrap().len(), n);
+    // Too few, and too many, against what was announced: an error whether the list was laid
+    // out at once (a handle that has written a message that long) or gathered first (a new
+    // handle).
+    for given in [n - 1, n + 1] {
+        let lie = Lying {
+            field: "int32List",
+            announced: Some(n),
+            given,
+        };
+        for handle in [&st, &all_types()] {
+            let err = handle.to_vec(&lie).unwrap_err();
+            assert_eq!(err.category(), Category::Data, "{err:?}");
+            assert!(err.to_string().contains("announced"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn a_float32_too_large_is_an_error_not_infinity() {
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct F {
+        float32_field: f64,
+    }
+    let st = all_types();
+    let err = st.to_vec(&F { float32_field: 1e300 }).unwrap_err();
+    assert_eq!(err.category(), Category::Data);
+    assert!(err.to_string().contains("out of range for `Float32`"), "{err}");
+    assert!(err.to_string().contains("float32Field"), "{err}");
+    for ok in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 3.4e38, -1e-300] {
+        st.to_vec(&F { float32_field: ok }).unwrap();
+    }
+}

@@ -790,7 +790,7 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
                 }
                 self.ctx.enter()?;
                 Ok(SeqSer {
-                    kind: SeqKind::Buffered(self.ty, self.target, Vec::new()),
+                    kind: SeqKind::Buffered(self.ty, self.target, Vec::new(), len),
                     ctx: self.ctx,
                     index: 0,
                     entered: true,
@@ -846,7 +846,7 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
                 _ => {
                     self.ctx.enter()?;
                     Ok(MapSer {
-                        kind: MapKind::Buffered(self.ty, self.target, Vec::new(), None),
+                        kind: MapKind::Buffered(self.ty, self.target, Vec::new(), None, len),
                         ctx: self.ctx,
                         index: 0,
                         entered: true,
@@ -1084,7 +1084,8 @@ enum SeqKind<'s> {
         cache: Option<(usize, u32)>,
     },
     Bytes(usize, Vec<u8>),
-    Buffered(Cow<'s, Type>, Target, Vec<Content>),
+    /// Elements gathered before the list is laid out, and the count announced, if any.
+    Buffered(Cow<'s, Type>, Target, Vec<Content>, Option<usize>),
 }
 
 /// Serializes the elements of a list.
@@ -1161,7 +1162,7 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
                 bytes.push(byte);
                 Ok(())
             }
-            SeqKind::Buffered(_, _, items) => {
+            SeqKind::Buffered(_, _, items, _) => {
                 items.push(value.serialize(Capture)?);
                 Ok(())
             }
@@ -1182,7 +1183,13 @@ impl ser::SerializeSeq for SeqSer<'_, '_> {
             }
             SeqKind::List(..) | SeqKind::Structs { .. } => Ok(()),
             SeqKind::Bytes(p, bytes) => self.ctx.out.set_blob(p, &bytes, false),
-            SeqKind::Buffered(ty, target, items) => {
+            SeqKind::Buffered(_, _, items, Some(announced)) if items.len() != announced => {
+                Err(Error::data(format!(
+                    "sequence has {} elements but announced {announced}",
+                    items.len()
+                )))
+            }
+            SeqKind::Buffered(ty, target, items, _) => {
                 // The count is now known, so the list is laid out whatever its length.
                 let mut seq = ValueSer {
                     ctx: self.ctx,
@@ -1216,11 +1223,14 @@ enum MapKind<'s> {
         key: u16,
         value: u16,
     },
+    /// Entries gathered before the list is laid out, the key waiting for its value, and the
+    /// count announced, if any.
     Buffered(
         Cow<'s, Type>,
         Target,
         Vec<(Content, Content)>,
         Option<Content>,
+        Option<usize>,
     ),
 }
 
@@ -1282,7 +1292,7 @@ impl ser::SerializeMap for MapSer<'_, '_> {
                 Ok(())
             }
             MapKind::Entries { .. } => self.entry_part(false, key),
-            MapKind::Buffered(_, _, _, k) => {
+            MapKind::Buffered(_, _, _, k, _) => {
                 *k = Some(key.serialize(Capture)?);
                 Ok(())
             }
@@ -1321,7 +1331,7 @@ impl ser::SerializeMap for MapSer<'_, '_> {
                 self.index += 1;
                 Ok(())
             }
-            MapKind::Buffered(_, _, entries, k) => {
+            MapKind::Buffered(_, _, entries, k, _) => {
                 let k = k
                     .take()
                     .ok_or_else(|| Error::data("map value serialized before its key"))?;
@@ -1341,7 +1351,13 @@ impl ser::SerializeMap for MapSer<'_, '_> {
                 "map has {} entries but announced {}",
                 self.index, list.len
             ))),
-            MapKind::Buffered(ty, target, entries, _) => {
+            MapKind::Buffered(_, _, entries, _, Some(announced)) if entries.len() != announced => {
+                Err(Error::data(format!(
+                    "map has {} entries but announced {announced}",
+                    entries.len()
+                )))
+            }
+            MapKind::Buffered(ty, target, entries, _, _) => {
                 // The count is now known, so the entries are laid out whatever their number.
                 let (key, value) = match &*ty {
                     Type::List(elem) => match &**elem {
