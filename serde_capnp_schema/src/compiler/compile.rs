@@ -327,14 +327,26 @@ impl Compiled {
 }
 
 impl CompileError {
+    /// How many errors [`CompileError::render`] shows.
+    pub const RENDER_LIMIT: usize = super::diag::RENDER_LIMIT;
+    /// The most bytes of a source line [`CompileError::render`] shows in one excerpt.
+    pub const EXCERPT_WIDTH: usize = super::diag::EXCERPT_WIDTH;
+
     /// Every error found.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         &self.diagnostics
     }
 
     /// The errors with labelled source excerpts, for a terminal.
+    ///
+    /// The output stays small whatever the input: the first [`CompileError::RENDER_LIMIT`] errors
+    /// are shown, then a line `and N more errors`; an excerpt shows at most
+    /// [`CompileError::EXCERPT_WIDTH`] bytes of its line, around the error, with `…` where the
+    /// line was cut. [`Display`](fmt::Display) lists every error, one line each.
     pub fn render(&self) -> String {
-        super::diag::render(&self.diagnostics, &|f| self.sources.get(f).cloned())
+        super::diag::render(&self.diagnostics, &|f| {
+            self.sources.get(f).map(String::as_str)
+        })
     }
 }
 
