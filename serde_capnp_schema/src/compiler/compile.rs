@@ -5,7 +5,9 @@ use super::translate::{self, Program, Unit};
 use super::{emit, parse};
 use crate::{SchemaError, SchemaPool};
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::fmt;
+use std::io::Read;
 use std::path::{Component, Path, PathBuf};
 
 /// Compiles `.capnp` schema files into a `CodeGeneratorRequest`, with no external tool.
@@ -26,12 +28,39 @@ use std::path::{Component, Path, PathBuf};
 /// let pool = compiled.schema_pool().unwrap();
 /// assert!(pool.find("Point").is_ok());
 /// ```
+///
+/// # Where imports and embeds may reach
+///
+/// A schema names other files with `import` and `embed`; the compiler reads them only inside
+/// these trees, as the reference compiler does:
+///
+/// - An absolute name (`/dir/x.capnp`) is looked up under each import directory in turn, and its
+///   `..` may not climb above that directory.
+/// - A relative name is resolved from the importing file's directory, inside the tree that file
+///   was found in: the import directory it came from, or for a file named to
+///   [`Compiler::compile`], the [`Compiler::src_prefix`] that covers it, else the current
+///   directory if the file is under it (and the current directory is not `/`), else the file's
+///   own directory. Its `..` may climb to the root of that tree, not above.
+/// - Symbolic links inside a tree are followed only to files that are inside the same tree
+///   (the reference compiler follows them anywhere). The files named to [`Compiler::compile`]
+///   are read wherever their links point: the caller chose them.
+/// - Only regular files are read (no devices, pipes or directories), and each read stops at a
+///   size limit: [`Compiler::max_source_size`] for schema files,
+///   [`Compiler::max_embed_size`] for embedded files and [`Compiler::max_total_size`] for all the
+///   files one compile loads together.
+///
+/// A refused name is an error at the `import` or `embed` that wrote it. For schemas from
+/// untrusted sources, [`Compiler::no_file_system`] removes the file system altogether.
 #[derive(Debug, Clone)]
 pub struct Compiler {
     import_paths: Vec<PathBuf>,
     standard_import: bool,
     src_prefixes: Vec<PathBuf>,
     sources: BTreeMap<String, String>,
+    file_system: bool,
+    max_source_size: u64,
+    max_embed_size: u64,
+    max_total_size: u64,
 }
 
 /// The result of a successful compile.
@@ -82,6 +111,15 @@ const BUNDLED: &[(&str, &str)] = &[
 const STANDARD_DIRS: &[&str] = &["/usr/local/include", "/usr/include"];
 
 impl Compiler {
+    /// The default of [`Compiler::max_source_size`]: 8 MiB, a hundred times the largest standard
+    /// schema file.
+    pub const DEFAULT_MAX_SOURCE_SIZE: u64 = 8 << 20;
+    /// The default of [`Compiler::max_embed_size`]: 16 MiB.
+    pub const DEFAULT_MAX_EMBED_SIZE: u64 = 16 << 20;
+    /// The default of [`Compiler::max_total_size`]: 64 MiB, the most a Cap'n Proto reader with
+    /// default options accepts in one message, so the most a code generator could read back.
+    pub const DEFAULT_MAX_TOTAL_SIZE: u64 = 64 << 20;
+
     /// A compiler with the standard import directories and the bundled standard schemas.
     pub fn new() -> Self {
         Compiler {
@@ -89,6 +127,10 @@ impl Compiler {
             standard_import: true,
             src_prefixes: Vec::new(),
             sources: BTreeMap::new(),
+            file_system: true,
+            max_source_size: Self::DEFAULT_MAX_SOURCE_SIZE,
+            max_embed_size: Self::DEFAULT_MAX_EMBED_SIZE,
+            max_total_size: Self::DEFAULT_MAX_TOTAL_SIZE,
         }
     }
 
@@ -119,29 +161,75 @@ impl Compiler {
         self
     }
 
+    /// Reads nothing from the file system: the files compiled and everything they import or embed
+    /// must be sources added with [`Compiler::add_source`] or (unless
+    /// [`Compiler::no_standard_import`] was called) the standard schemas bundled with this crate.
+    /// Import paths and source prefixes are ignored.
+    ///
+    /// This is the setting for a service that compiles schemas it was sent: whatever their
+    /// `import` and `embed` name, no file of the machine is opened.
+    ///
+    /// ```
+    /// use serde_capnp_schema::compiler::Compiler;
+    ///
+    /// let untrusted = "@0xbf5147cbbecf40c1;\n\
+    ///     using Cxx = import \"/capnp/c++.capnp\";\n\
+    ///     $Cxx.namespace(\"geo\");\n\
+    ///     const secret :Text = embed \"/etc/hostname\";\n";
+    /// let err = Compiler::new()
+    ///     .no_file_system()
+    ///     .add_source("upload.capnp", untrusted)
+    ///     .compile(&["upload.capnp"])
+    ///     .unwrap_err();
+    /// // The bundled `c++.capnp` resolved; the embed found no file.
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "upload.capnp:4:28-43: error: Couldn't read file for embed: /etc/hostname"
+    /// );
+    /// ```
+    pub fn no_file_system(mut self) -> Self {
+        self.file_system = false;
+        self
+    }
+
+    /// The largest schema file, in bytes, that is compiled: a larger one (named to
+    /// [`Compiler::compile`] or imported) is an error, found without reading past the limit.
+    /// The default is [`Compiler::DEFAULT_MAX_SOURCE_SIZE`].
+    pub fn max_source_size(mut self, bytes: u64) -> Self {
+        self.max_source_size = bytes;
+        self
+    }
+
+    /// The largest file, in bytes, that `embed` reads: a larger one is an error at the `embed`,
+    /// found without reading past the limit. The default is [`Compiler::DEFAULT_MAX_EMBED_SIZE`].
+    pub fn max_embed_size(mut self, bytes: u64) -> Self {
+        self.max_embed_size = bytes;
+        self
+    }
+
+    /// The most bytes one compile loads in all, counting every schema file and every embedded
+    /// file (once for each file and path that embeds it). The default is
+    /// [`Compiler::DEFAULT_MAX_TOTAL_SIZE`].
+    pub fn max_total_size(mut self, bytes: u64) -> Self {
+        self.max_total_size = bytes;
+        self
+    }
+
     /// Compiles the given files (paths on disk, or names given to [`Compiler::add_source`]).
     pub fn compile<S: AsRef<str>>(&self, files: &[S]) -> Result<Compiled, CompileError> {
-        let mut loader = Loader {
-            compiler: self,
-            units: Vec::new(),
-            by_location: HashMap::new(),
-            imports: HashMap::new(),
-            embeds: HashMap::new(),
-            locations: Vec::new(),
-            diagnostics: Vec::new(),
-        };
+        let mut loader = Loader::new(self);
         let mut requested = Vec::new();
         for f in files {
             let f = f.as_ref();
             match loader.requested(f) {
-                Some(u) => requested.push(u),
-                None => loader.diagnostics.push(Diagnostic {
+                Ok(u) => requested.push(u),
+                Err(message) => loader.diagnostics.push(Diagnostic {
                     file: f.to_string(),
                     line: 0,
                     column: 0,
                     end_column: None,
                     span: Default::default(),
-                    message: "no such file".into(),
+                    message,
                 }),
             }
         }
@@ -150,6 +238,7 @@ impl Compiler {
             units,
             imports,
             embeds,
+            refused,
             mut diagnostics,
             ..
         } = loader;
@@ -167,10 +256,13 @@ impl Compiler {
             .into_iter()
             .map(|e| {
                 let u = &units[e.unit];
+                // The translator says an import or embed failed where it is used; when the loader
+                // refused the path (rather than not finding it), say why instead.
+                let message = refusal_for(&refused, e.unit, &e.message).unwrap_or(e.message);
                 lines
                     .entry(e.unit)
                     .or_insert_with(|| LineIndex::new(&u.source))
-                    .diagnostic(&u.name, &u.source, e.span, e.message)
+                    .diagnostic(&u.name, &u.source, e.span, message)
             })
             .collect();
         // Keep the order errors were found in (an error before its "originally used here"), but
@@ -199,6 +291,24 @@ impl Compiler {
     }
 }
 
+/// The loader's reason for refusing the path of a translator's "Import failed" or "Couldn't read
+/// file for embed" error, if it refused it.
+fn refusal_for(
+    refused: &HashMap<(usize, String, bool), String>,
+    unit: usize,
+    message: &str,
+) -> Option<String> {
+    let (path, embed) = if let Some(p) = message.strip_prefix("Import failed: ") {
+        (p, false)
+    } else {
+        (
+            message.strip_prefix("Couldn't read file for embed: ")?,
+            true,
+        )
+    };
+    refused.get(&(unit, path.to_string(), embed)).cloned()
+}
+
 impl Compiled {
     /// The `CodeGeneratorRequest`, framed as `capnp compile -o-` writes it.
     pub fn request_bytes(&self) -> &[u8] {
@@ -217,14 +327,26 @@ impl Compiled {
 }
 
 impl CompileError {
+    /// How many errors [`CompileError::render`] shows.
+    pub const RENDER_LIMIT: usize = super::diag::RENDER_LIMIT;
+    /// The most bytes of a source line [`CompileError::render`] shows in one excerpt.
+    pub const EXCERPT_WIDTH: usize = super::diag::EXCERPT_WIDTH;
+
     /// Every error found.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         &self.diagnostics
     }
 
     /// The errors with labelled source excerpts, for a terminal.
+    ///
+    /// The output stays small whatever the input: the first [`CompileError::RENDER_LIMIT`] errors
+    /// are shown, then a line `and N more errors`; an excerpt shows at most
+    /// [`CompileError::EXCERPT_WIDTH`] bytes of its line, around the error, with `…` where the
+    /// line was cut. [`Display`](fmt::Display) lists every error, one line each.
     pub fn render(&self) -> String {
-        super::diag::render(&self.diagnostics, &|f| self.sources.get(f).cloned())
+        super::diag::render(&self.diagnostics, &|f| {
+            self.sources.get(f).map(String::as_str)
+        })
     }
 }
 
@@ -248,7 +370,8 @@ impl From<CompileError> for SchemaError {
     }
 }
 
-/// Where a unit's text came from; imports are resolved relative to it.
+/// Which file a unit is: the same file reached by two names is loaded once, as the reference
+/// compiler does. A file on disk is known by its canonical path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Location {
     Disk(PathBuf),
@@ -256,70 +379,305 @@ enum Location {
     Bundled(&'static str),
 }
 
+/// Where a unit's relative imports resolve: the tree it was found in and its directory there.
+#[derive(Debug, Clone)]
+struct Origin {
+    tree: Tree,
+    /// The file's directory, as components under the tree's root.
+    dir: Vec<OsString>,
+}
+
+#[derive(Debug, Clone)]
+enum Tree {
+    /// A directory on disk, canonical.
+    Disk(PathBuf),
+    Memory,
+    Bundled,
+}
+
+impl Tree {
+    /// Says what `..` may not climb above.
+    fn describe(&self) -> String {
+        match self {
+            Tree::Disk(root) => format!(
+                "`{}`, the root of the source tree this file was found in",
+                root.display()
+            ),
+            Tree::Memory => "the root of the in-memory sources".into(),
+            Tree::Bundled => "the root of the bundled standard schemas".into(),
+        }
+    }
+}
+
+/// A file found for a name, not yet read.
+struct Found {
+    location: Location,
+    origin: Origin,
+}
+
+/// Which limit a read is held to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    Source,
+    Embed,
+}
+
+/// Why a name was not loaded. `NotFound` leaves the error to the translator, which says it in the
+/// reference compiler's words; the others are explained at the `import` or `embed`.
+#[derive(Debug)]
+enum Refusal {
+    NotFound,
+    /// A `..` climbs above the tree's root (the reference compiler refuses it too).
+    Climbs(String),
+    /// A path component the file system would read differently than `/`-separated names.
+    BadComponent(String),
+    /// The name resolves, through a symbolic link, to a file outside its tree.
+    Outside {
+        file: PathBuf,
+        root: PathBuf,
+    },
+    NotRegular(PathBuf),
+    TooLarge {
+        file: String,
+        size: Option<u64>,
+        limit: u64,
+        what: &'static str,
+    },
+    Unreadable {
+        file: String,
+        error: String,
+    },
+    NotUtf8(String),
+}
+
+impl Refusal {
+    fn explain(&self) -> String {
+        match self {
+            Refusal::NotFound => "no such file".into(),
+            Refusal::Climbs(root) => format!("its `..` climbs above {root}"),
+            Refusal::BadComponent(why) => why.clone(),
+            Refusal::Outside { file, root } => format!(
+                "it leads through a symbolic link to `{}`, outside `{}`",
+                file.display(),
+                root.display()
+            ),
+            Refusal::NotRegular(file) => format!("`{}` is not a regular file", file.display()),
+            Refusal::TooLarge {
+                file,
+                size: Some(size),
+                limit,
+                what,
+            } => format!("`{file}` is {size} bytes, over the limit of {limit} bytes ({what})"),
+            Refusal::TooLarge {
+                file,
+                size: None,
+                limit,
+                what,
+            } => format!("`{file}` holds more than the limit of {limit} bytes ({what})"),
+            Refusal::Unreadable { file, error } => format!("cannot read `{file}`: {error}"),
+            Refusal::NotUtf8(file) => format!("`{file}` is not UTF-8 text"),
+        }
+    }
+}
+
 struct Loader<'c> {
     compiler: &'c Compiler,
     units: Vec<Unit>,
-    locations: Vec<Location>,
+    origins: Vec<Origin>,
     by_location: HashMap<Location, usize>,
     imports: HashMap<(usize, String), usize>,
     embeds: HashMap<(usize, String), Vec<u8>>,
+    /// `(unit, path, is_embed)` → why the loader refused it.
+    refused: HashMap<(usize, String, bool), String>,
     diagnostics: Vec<Diagnostic>,
+    /// Canonical directories searched by absolute imports, in order.
+    search: Vec<PathBuf>,
+    /// Bytes of sources and embedded files loaded so far, against `max_total_size`.
+    loaded: u64,
 }
 
-impl Loader<'_> {
-    fn requested(&mut self, f: &str) -> Option<usize> {
+impl<'c> Loader<'c> {
+    fn new(compiler: &'c Compiler) -> Self {
+        let mut search = Vec::new();
+        if compiler.file_system {
+            let standard = STANDARD_DIRS.iter().map(PathBuf::from);
+            let dirs = compiler
+                .import_paths
+                .iter()
+                .cloned()
+                .chain(standard.filter(|_| compiler.standard_import));
+            // A directory that does not exist holds nothing to find.
+            search.extend(dirs.filter_map(|d| std::fs::canonicalize(d).ok()));
+        }
+        Loader {
+            compiler,
+            units: Vec::new(),
+            origins: Vec::new(),
+            by_location: HashMap::new(),
+            imports: HashMap::new(),
+            embeds: HashMap::new(),
+            refused: HashMap::new(),
+            diagnostics: Vec::new(),
+            search,
+            loaded: 0,
+        }
+    }
+
+    /// Loads a file named to [`Compiler::compile`], or says why not.
+    fn requested(&mut self, f: &str) -> Result<usize, String> {
         let key = normalize(f);
         if self.compiler.sources.contains_key(&key) {
-            return self.unit(Location::Memory(key.clone()), key);
+            let found = memory_found(key.clone());
+            return self.source(found, key).map_err(|r| r.explain());
         }
-        let path = PathBuf::from(f);
-        let absolute = if path.is_absolute() {
-            PathBuf::from(normalize_path(&path))
-        } else {
-            PathBuf::from(normalize_path(&std::env::current_dir().ok()?.join(&path)))
-        };
-        let mut name = None;
+        if !self.compiler.file_system {
+            return Err(
+                "no such in-memory source, and this compiler reads no files (`no_file_system`)"
+                    .into(),
+            );
+        }
+        let cwd = std::env::current_dir().map_err(|e| format!("no current directory: {e}"))?;
+        let absolute = PathBuf::from(normalize_path(&cwd.join(f)));
+        let mut root = None;
         for prefix in &self.compiler.src_prefixes {
-            let prefix = if prefix.is_absolute() {
-                PathBuf::from(normalize_path(prefix))
-            } else {
-                PathBuf::from(normalize_path(&std::env::current_dir().ok()?.join(prefix)))
-            };
+            let prefix = PathBuf::from(normalize_path(&cwd.join(prefix)));
             if let Ok(rest) = absolute.strip_prefix(&prefix) {
                 if rest.components().next().is_some() {
-                    name = Some(rest.to_string_lossy().into_owned());
+                    root = Some(prefix);
                     break;
                 }
             }
         }
-        let name = name.unwrap_or_else(|| {
-            match std::env::current_dir()
-                .ok()
-                .and_then(|d| absolute.strip_prefix(d).ok().map(|p| p.to_path_buf()))
-            {
-                Some(rel) => rel.to_string_lossy().into_owned(),
-                None => absolute.to_string_lossy().into_owned(),
+        let name = match &root {
+            Some(prefix) => absolute.strip_prefix(prefix).unwrap_or(&absolute),
+            None => absolute.strip_prefix(&cwd).unwrap_or(&absolute),
+        }
+        .to_string_lossy()
+        .into_owned();
+        // Without a source prefix, the tree is the current directory, as the reference compiler
+        // has it, except when that is the whole file system; then it is the file's directory.
+        let root = root.unwrap_or_else(|| {
+            if absolute.starts_with(&cwd) && cwd.parent().is_some() {
+                cwd.clone()
+            } else {
+                absolute.parent().map(Path::to_path_buf).unwrap_or_default()
             }
         });
-        self.unit(Location::Disk(absolute), name)
+        let Ok(canonical_root) = std::fs::canonicalize(&root) else {
+            return Err("no such file".into());
+        };
+        let parts: Vec<OsString> = absolute
+            .strip_prefix(&root)
+            .unwrap_or(&absolute)
+            .iter()
+            .map(OsString::from)
+            .collect();
+        let found = disk_found(&canonical_root, parts, false).map_err(|r| r.explain())?;
+        self.source(found, name).map_err(|r| r.explain())
     }
 
-    fn read(&self, location: &Location) -> Option<String> {
-        match location {
-            Location::Disk(p) => std::fs::read_to_string(p).ok(),
-            Location::Memory(n) => self.compiler.sources.get(n).cloned(),
-            Location::Bundled(n) => BUNDLED
-                .iter()
-                .find(|(b, _)| b == n)
-                .map(|(_, s)| s.to_string()),
+    /// Finds `path`, an import or embed written in unit `from`, and the name a schema file found
+    /// there is known by.
+    fn find(&self, from: usize, path: &str) -> Result<(Found, String), Refusal> {
+        if let Some(absolute) = path.strip_prefix('/') {
+            let (_, added) =
+                walk(0, absolute).map_err(|e| e.refusal(|| "the import directories".into()))?;
+            let key = added.join("/");
+            if self.compiler.sources.contains_key(&key) {
+                return Ok((memory_found(key.clone()), key));
+            }
+            let parts: Vec<OsString> = added.iter().map(OsString::from).collect();
+            for dir in &self.search {
+                match disk_found(dir, parts.clone(), true) {
+                    Err(Refusal::NotFound) => continue,
+                    found => return found.map(|f| (f, key)),
+                }
+            }
+            if self.compiler.standard_import {
+                if let Some((n, _)) = BUNDLED.iter().find(|(n, _)| *n == key) {
+                    return Ok((bundled_found(n), key));
+                }
+            }
+            return Err(Refusal::NotFound);
         }
+        let origin = &self.origins[from];
+        let (kept, added) =
+            walk(origin.dir.len(), path).map_err(|e| e.refusal(|| origin.tree.describe()))?;
+        let mut parts = origin.dir[..kept].to_vec();
+        parts.extend(added.iter().map(OsString::from));
+        let name = normalize(&join_dir(&self.units[from].name, path));
+        let found = match &origin.tree {
+            Tree::Disk(root) => disk_found(root, parts, true)?,
+            Tree::Memory => {
+                let key = join_parts(&parts);
+                if !self.compiler.sources.contains_key(&key) {
+                    return Err(Refusal::NotFound);
+                }
+                memory_found(key)
+            }
+            Tree::Bundled => {
+                let key = join_parts(&parts);
+                let (n, _) = BUNDLED
+                    .iter()
+                    .find(|(b, _)| *b == key)
+                    .ok_or(Refusal::NotFound)?;
+                bundled_found(n)
+            }
+        };
+        Ok((found, name))
     }
 
-    fn unit(&mut self, location: Location, name: String) -> Option<usize> {
-        if let Some(&u) = self.by_location.get(&location) {
-            return Some(u);
+    /// Reads a found file, held to its own limit and to what is left of the total.
+    fn read(&mut self, found: &Found, limit: Limit) -> Result<Vec<u8>, Refusal> {
+        let (own, what) = match limit {
+            Limit::Source => (self.compiler.max_source_size, "`max_source_size`"),
+            Limit::Embed => (self.compiler.max_embed_size, "`max_embed_size`"),
+        };
+        let left = self.compiler.max_total_size.saturating_sub(self.loaded);
+        let (limit, what) = if own <= left {
+            (own, what)
+        } else {
+            (left, "`max_total_size`, for all the files of this compile")
+        };
+        let too_large = |file: String, size| Refusal::TooLarge {
+            file,
+            size,
+            limit,
+            what,
+        };
+        let bytes = match &found.location {
+            Location::Disk(path) => read_bounded(path, limit)
+                .map_err(|size| too_large(path.display().to_string(), size))??,
+            Location::Memory(name) => {
+                let text = &self.compiler.sources[name];
+                if text.len() as u64 > limit {
+                    return Err(too_large(name.clone(), Some(text.len() as u64)));
+                }
+                text.clone().into_bytes()
+            }
+            Location::Bundled(name) => {
+                let (_, text) = BUNDLED
+                    .iter()
+                    .find(|(b, _)| b == name)
+                    .ok_or(Refusal::NotFound)?;
+                if text.len() as u64 > limit {
+                    return Err(too_large(name.to_string(), Some(text.len() as u64)));
+                }
+                text.as_bytes().to_vec()
+            }
+        };
+        self.loaded += bytes.len() as u64;
+        Ok(bytes)
+    }
+
+    /// Loads a schema file once, however many names reach it, and parses it.
+    fn source(&mut self, found: Found, name: String) -> Result<usize, Refusal> {
+        if let Some(&u) = self.by_location.get(&found.location) {
+            return Ok(u);
         }
-        let source = self.read(&location)?;
+        let bytes = self.read(&found, Limit::Source)?;
+        let source =
+            String::from_utf8(bytes).map_err(|_| Refusal::NotUtf8(found.location.describe()))?;
         let (ast, errors) = parse::parse_file(&name, &source);
         if !errors.is_empty() {
             let lines = LineIndex::new(&source);
@@ -335,61 +693,9 @@ impl Loader<'_> {
             ast,
             had_syntax_errors: !errors.is_empty(),
         });
-        self.locations.push(location.clone());
-        self.by_location.insert(location, u);
-        Some(u)
-    }
-
-    /// Finds `path` as seen from unit `from`: its location and the name the file gets.
-    fn find(&self, from: usize, path: &str) -> Option<(Location, String)> {
-        if let Some(abs) = path.strip_prefix('/') {
-            let rel = normalize(abs);
-            if self.compiler.sources.contains_key(&rel) {
-                return Some((Location::Memory(rel.clone()), rel));
-            }
-            let mut dirs: Vec<PathBuf> = self.compiler.import_paths.clone();
-            if self.compiler.standard_import {
-                dirs.extend(STANDARD_DIRS.iter().map(PathBuf::from));
-            }
-            for d in dirs {
-                let candidate = d.join(&rel);
-                if candidate.is_file() {
-                    return Some((Location::Disk(candidate), rel));
-                }
-            }
-            if self.compiler.standard_import {
-                if let Some((n, _)) = BUNDLED.iter().find(|(n, _)| *n == rel) {
-                    return Some((Location::Bundled(n), rel));
-                }
-            }
-            return None;
-        }
-        let name = normalize(&join_dir(&self.units[from].name, path));
-        match &self.locations[from] {
-            Location::Disk(p) => {
-                let candidate = p.parent().unwrap_or(Path::new("/")).join(path);
-                candidate.is_file().then(|| {
-                    (
-                        Location::Disk(PathBuf::from(normalize_path(&candidate))),
-                        name,
-                    )
-                })
-            }
-            Location::Memory(n) => {
-                let key = normalize(&join_dir(n, path));
-                self.compiler
-                    .sources
-                    .contains_key(&key)
-                    .then_some((Location::Memory(key), name))
-            }
-            Location::Bundled(n) => {
-                let key = normalize(&join_dir(n, path));
-                BUNDLED
-                    .iter()
-                    .find(|(b, _)| *b == key)
-                    .map(|(b, _)| (Location::Bundled(b), name))
-            }
-        }
+        self.origins.push(found.origin);
+        self.by_location.insert(found.location, u);
+        Ok(u)
     }
 
     /// Loads every file the loaded files import, transitively, and reads embedded files.
@@ -399,32 +705,198 @@ impl Loader<'_> {
             let mut wanted = Vec::new();
             collect_paths(&self.units[next].ast, &mut wanted);
             for (path, is_embed) in wanted {
+                let key = (next, path.clone());
                 let done = if is_embed {
-                    self.embeds.contains_key(&(next, path.clone()))
+                    self.embeds.contains_key(&key)
                 } else {
-                    self.imports.contains_key(&(next, path.clone()))
+                    self.imports.contains_key(&key)
                 };
-                if done {
+                if done || self.refused.contains_key(&(next, path.clone(), is_embed)) {
                     continue;
                 }
-                let Some((location, name)) = self.find(next, &path) else {
-                    continue;
-                };
-                if is_embed {
-                    let bytes = match &location {
-                        Location::Disk(p) => std::fs::read(p).ok(),
-                        other => self.read(other).map(String::into_bytes),
-                    };
-                    if let Some(bytes) = bytes {
-                        self.embeds.insert((next, path), bytes);
+                let loaded = self.find(next, &path).and_then(|(found, name)| {
+                    if is_embed {
+                        let bytes = self.read(&found, Limit::Embed)?;
+                        self.embeds.insert(key, bytes);
+                    } else {
+                        let u = self.source(found, name)?;
+                        self.imports.insert(key, u);
                     }
-                } else if let Some(u) = self.unit(location, name) {
-                    self.imports.insert((next, path), u);
+                    Ok(())
+                });
+                match loaded {
+                    Ok(()) | Err(Refusal::NotFound) => {}
+                    Err(refusal) => {
+                        let verb = if is_embed { "embed" } else { "import" };
+                        let message = format!("cannot {verb} `{path}`: {}", refusal.explain());
+                        self.refused.insert((next, path, is_embed), message);
+                    }
                 }
             }
             next += 1;
         }
     }
+}
+
+impl Location {
+    fn describe(&self) -> String {
+        match self {
+            Location::Disk(p) => p.display().to_string(),
+            Location::Memory(n) => n.clone(),
+            Location::Bundled(n) => n.to_string(),
+        }
+    }
+}
+
+fn memory_found(key: String) -> Found {
+    let dir = dir_of(&key);
+    Found {
+        location: Location::Memory(key),
+        origin: Origin {
+            tree: Tree::Memory,
+            dir,
+        },
+    }
+}
+
+fn bundled_found(name: &'static str) -> Found {
+    Found {
+        location: Location::Bundled(name),
+        origin: Origin {
+            tree: Tree::Bundled,
+            dir: dir_of(name),
+        },
+    }
+}
+
+/// The directory components of a `/`-separated name.
+fn dir_of(name: &str) -> Vec<OsString> {
+    let mut parts: Vec<OsString> = name.split('/').map(OsString::from).collect();
+    parts.pop();
+    parts
+}
+
+fn join_parts(parts: &[OsString]) -> String {
+    let parts: Vec<_> = parts.iter().map(|p| p.to_string_lossy()).collect();
+    parts.join("/")
+}
+
+/// Finds the file at `parts` under the canonical directory `root`. With `confine`, the file must
+/// be inside `root` once symbolic links are followed; it must be a regular file either way.
+fn disk_found(root: &Path, parts: Vec<OsString>, confine: bool) -> Result<Found, Refusal> {
+    let candidate: PathBuf = std::iter::once(root.as_os_str())
+        .chain(parts.iter().map(OsString::as_os_str))
+        .collect();
+    let canonical = match std::fs::canonicalize(&candidate) {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refusal::NotFound),
+        // A component that is a file, not a directory, also means there is no such file.
+        Err(_) if !candidate.exists() => return Err(Refusal::NotFound),
+        Err(e) => {
+            return Err(Refusal::Unreadable {
+                file: candidate.display().to_string(),
+                error: e.to_string(),
+            })
+        }
+    };
+    if confine && !canonical.starts_with(root) {
+        return Err(Refusal::Outside {
+            file: canonical,
+            root: root.to_path_buf(),
+        });
+    }
+    // `metadata` follows no further links: `canonical` has none left. Checking before opening
+    // keeps a pipe or a device from being opened at all.
+    match std::fs::metadata(&canonical) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(Refusal::NotRegular(canonical)),
+        Err(e) => {
+            return Err(Refusal::Unreadable {
+                file: canonical.display().to_string(),
+                error: e.to_string(),
+            })
+        }
+    }
+    let mut dir = parts;
+    dir.pop();
+    Ok(Found {
+        location: Location::Disk(canonical),
+        origin: Origin {
+            tree: Tree::Disk(root.to_path_buf()),
+            dir,
+        },
+    })
+}
+
+/// Reads at most `limit` bytes of a regular file. `Err(size)` when the file is larger (its size,
+/// when the file system tells it up front); the inner result is any other failure.
+fn read_bounded(path: &Path, limit: u64) -> Result<Result<Vec<u8>, Refusal>, Option<u64>> {
+    let unreadable = |e: std::io::Error| Refusal::Unreadable {
+        file: path.display().to_string(),
+        error: e.to_string(),
+    };
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(unreadable(e))),
+    };
+    let size = match file.metadata() {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(_) => return Ok(Err(Refusal::NotRegular(path.to_path_buf()))),
+        Err(e) => return Ok(Err(unreadable(e))),
+    };
+    if size > limit {
+        return Err(Some(size));
+    }
+    // The size is only a hint: files under /proc say 0, and a file can grow while it is read.
+    let mut bytes = Vec::with_capacity(size as usize);
+    if let Err(e) = file.take(limit.saturating_add(1)).read_to_end(&mut bytes) {
+        return Ok(Err(unreadable(e)));
+    }
+    if bytes.len() as u64 > limit {
+        return Err(None);
+    }
+    Ok(Ok(bytes))
+}
+
+/// A `..` that climbs above the root, or a component the file system would misread.
+enum WalkError {
+    Climbs,
+    BadComponent(&'static str),
+}
+
+impl WalkError {
+    fn refusal(self, root: impl FnOnce() -> String) -> Refusal {
+        match self {
+            WalkError::Climbs => Refusal::Climbs(root()),
+            WalkError::BadComponent(why) => Refusal::BadComponent(why.into()),
+        }
+    }
+}
+
+/// Applies a `/`-separated relative `path` to a directory `depth` components below a root:
+/// how many of those components remain, and the components `path` adds. As in the reference
+/// compiler, `.` and empty components are skipped and `..` may not climb above the root.
+fn walk(depth: usize, path: &str) -> Result<(usize, Vec<&str>), WalkError> {
+    let mut kept = depth;
+    let mut added = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if added.pop().is_none() {
+                    kept = kept.checked_sub(1).ok_or(WalkError::Climbs)?;
+                }
+            }
+            p if p.contains('\0') => return Err(WalkError::BadComponent("it holds a NUL byte")),
+            p if cfg!(windows) && p.contains(['\\', ':']) => {
+                return Err(WalkError::BadComponent(
+                    "a `\\` or `:` in a name would be read as a path separator or drive",
+                ))
+            }
+            p => added.push(p),
+        }
+    }
+    Ok((kept, added))
 }
 
 /// Every `import` and `embed` path in a file.
