@@ -148,6 +148,11 @@ impl Schema {
     /// Compiles schema text held in memory; `name` is the file name it is known by (in errors,
     /// display names and relative imports).
     ///
+    /// Nothing is read from the file system, so text from an untrusted source can be compiled
+    /// safely: absolute imports (`/capnp/c++.capnp`) resolve to the standard schemas bundled
+    /// with the crate, and other imports and every `embed` fail. Use [`Schema::compile`] with
+    /// [`Compiler::add_source`] for several files in memory.
+    ///
     /// ```
     /// let schema = serde_capnp::Schema::parse(
     ///     "point.capnp",
@@ -157,7 +162,10 @@ impl Schema {
     /// # Ok::<(), serde_capnp::Error>(())
     /// ```
     pub fn parse(name: &str, source: &str) -> Result<Schema> {
-        Self::compile(&Compiler::new().add_source(name, source), &[name])
+        Self::compile(
+            &Compiler::new().no_file_system().add_source(name, source),
+            &[name],
+        )
     }
 
     /// Compiles files with a configured [`Compiler`] (import paths, in-memory sources).
