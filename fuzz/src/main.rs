@@ -168,10 +168,15 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
+    let selftest = targets::selftest();
     let chosen: Vec<&Target> = if args.target == "all" {
         all.iter().collect()
     } else {
-        match all.iter().find(|t| t.name == args.target) {
+        match all
+            .iter()
+            .chain([&selftest])
+            .find(|t| t.name == args.target)
+        {
             Some(t) => vec![t],
             None => {
                 eprintln!("error: no target `{}` (see `list`)", args.target);

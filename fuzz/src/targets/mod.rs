@@ -46,9 +46,44 @@ pub fn all() -> Vec<Target> {
     targets
 }
 
-/// The target named `name`.
+/// The target named `name` (`selftest` too, which `all` leaves out).
 pub fn find(name: &str) -> Option<Target> {
-    all().into_iter().find(|t| t.name == name)
+    all()
+        .into_iter()
+        .chain([selftest()])
+        .find(|t| t.name == name)
+}
+
+/// A target that fails on purpose, each way a case can fail, so that the supervisor's
+/// handling of each is tested: the first byte picks success (0), a panic (1), a stack
+/// overflow (2), an allocation past any ceiling (3), a hang (4) or an abort (5).
+pub fn selftest() -> Target {
+    Target {
+        name: "selftest",
+        shape: Shape::Program,
+        about: "fails on purpose, to test the supervisor",
+        seeds: |_| vec![vec![0]],
+        dict: |_| Vec::new(),
+        run: |_, case| {
+            fn recurse(n: u64) -> u64 {
+                let frame = std::hint::black_box([n; 64]);
+                if frame[0] == u64::MAX {
+                    return 0;
+                }
+                frame[(n % 64) as usize] + recurse(n + 1)
+            }
+            match case.first().copied().unwrap_or(0) {
+                1 => panic!("selftest: a panic as asked"),
+                2 => recurse(0),
+                3 => std::hint::black_box(vec![1u8; 1 << 40]).len() as u64,
+                4 => loop {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                },
+                5 => std::process::abort(),
+                _ => 0,
+            }
+        },
+    }
 }
 
 /// What every target shares: the repository's compiled schemas and their struct handles.
