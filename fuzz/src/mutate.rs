@@ -149,7 +149,7 @@ fn bytes(body: &mut Vec<u8>, rng: &mut Rng) {
         9 => {
             let n = rng.small_len(256);
             let fill = if rng.one_in(2) { 0 } else { rng.byte() };
-            body.extend(std::iter::repeat(fill).take(n));
+            body.extend(std::iter::repeat_n(fill, n));
         }
         _ => {
             if len > 0 {

@@ -14,7 +14,7 @@ pub fn targets() -> Vec<Target> {
         shape: Shape::Message { header: 0 },
         about:
             "`Schema::from_code_generator_request` on mutated requests, then the loaded pool in use",
-        seeds: seeds,
+        seeds,
         dict: |_| Vec::new(),
         run: load,
     }]

@@ -2,7 +2,7 @@
 //! format (`from_text`). A case is two header bytes (see [`Header`]) and then the text; bytes
 //! that are not UTF-8 are replaced, so every case reaches the parser.
 
-use super::{oracle, seeds, split_header, Ctx, Header, Sig, Target};
+use super::{holds_json_value, oracle, seeds, split_header, Ctx, Header, Sig, Target};
 use crate::mutate::Shape;
 
 pub fn targets() -> Vec<Target> {
@@ -119,7 +119,9 @@ fn from_json(ctx: &Ctx, case: &[u8]) -> u64 {
     }
     let r = st.from_json(&json);
     sig.add(&r);
-    if let Ok(bytes) = r {
+    // A `Json.Value` prints as the reference prints it, NaN and infinities as `nan` and
+    // `inf`, which are not JSON: no round trip for those.
+    if let Some(bytes) = r.ok().filter(|_| !holds_json_value(&st)) {
         let st = st.with_read_options(Default::default());
         let printed = st.to_json(&bytes).unwrap_or_else(|e| {
             oracle(format_args!(

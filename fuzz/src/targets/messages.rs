@@ -14,7 +14,7 @@ use serde_capnp::{packing, Result, StructSchema};
 use serde_capnp_suite::fixtures::addressbook::{AddressBook, Person, PhoneNumber, PhoneType};
 use serde_capnp_suite::fixtures::alltypes::{AllTypes, Color, Inner, Nested};
 
-use super::{oracle, seeds, split_header, Ctx, Header, Sig, Target};
+use super::{holds_json_value, oracle, seeds, split_header, Ctx, Header, Sig, Target};
 use crate::mutate::{self, Shape};
 
 pub fn targets() -> Vec<Target> {
@@ -733,43 +733,6 @@ fn to_text(ctx: &Ctx, case: &[u8]) -> u64 {
         }
     }
     sig.done()
-}
-
-/// Whether a message of this struct can hold a `Json.Value` (of `/capnp/compat/json.capnp`).
-fn holds_json_value(st: &StructSchema) -> bool {
-    const JSON_VALUE: u64 = 0xa3fa_7845_f919_dd83;
-    let (pool, node) = st.pool();
-    let mut seen = std::collections::HashSet::new();
-    let mut todo = vec![node];
-    while let Some(n) = todo.pop() {
-        if !seen.insert(n) {
-            continue;
-        }
-        if pool.node(n).id == JSON_VALUE {
-            return true;
-        }
-        let Some(s) = pool.node(n).as_struct() else {
-            continue;
-        };
-        for f in &s.fields {
-            let mut ty = match &f.slot {
-                FieldSlot::Group { node } => {
-                    todo.push(*node);
-                    continue;
-                }
-                FieldSlot::Pointer { ty, .. } => ty,
-                _ => continue,
-            };
-            while let Type::List(elem) = ty {
-                ty = elem;
-            }
-            match ty {
-                Type::Struct(n, _) => todo.push(*n),
-                _ => {}
-            }
-        }
-    }
-    false
 }
 
 /// Text with every `-0` number written `0`.

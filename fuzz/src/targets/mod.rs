@@ -306,3 +306,39 @@ pub fn segments_of(message: &[u8]) -> Option<Vec<&[u8]>> {
     }
     Some(out)
 }
+
+/// Whether a message of this struct can hold a `Json.Value` (of `/capnp/compat/json.capnp`).
+pub fn holds_json_value(st: &StructSchema) -> bool {
+    const JSON_VALUE: u64 = 0xa3fa_7845_f919_dd83;
+    let (pool, node) = st.pool();
+    let mut seen = std::collections::HashSet::new();
+    let mut todo = vec![node];
+    while let Some(n) = todo.pop() {
+        if !seen.insert(n) {
+            continue;
+        }
+        if pool.node(n).id == JSON_VALUE {
+            return true;
+        }
+        let Some(s) = pool.node(n).as_struct() else {
+            continue;
+        };
+        for f in &s.fields {
+            let mut ty = match &f.slot {
+                serde_capnp::model::FieldSlot::Group { node } => {
+                    todo.push(*node);
+                    continue;
+                }
+                serde_capnp::model::FieldSlot::Pointer { ty, .. } => ty,
+                _ => continue,
+            };
+            while let serde_capnp::model::Type::List(elem) = ty {
+                ty = elem;
+            }
+            if let serde_capnp::model::Type::Struct(n, _) = ty {
+                todo.push(*n);
+            }
+        }
+    }
+    false
+}
