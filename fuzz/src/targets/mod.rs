@@ -197,10 +197,12 @@ impl Header {
             1 => ReadOptions {
                 traversal_limit_in_words: 64,
                 nesting_limit: 8,
+                ..default
             },
             2 => ReadOptions {
                 traversal_limit_in_words: 1 << 20,
                 nesting_limit: 5000,
+                ..default
             },
             _ => ReadOptions {
                 nesting_limit: u32::MAX,
