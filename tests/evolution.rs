@@ -306,3 +306,32 @@ fn the_tool_agrees_on_evolution() {
     assert_eq!(new.note, "no note");
     assert_eq!(new.status, v2::Status::Active);
 }
+
+#[test]
+fn an_enumerant_this_schema_does_not_know_writes_back_unchanged() {
+    // A newer writer's enumerants: ordinals 28 and 65535 where this schema knows three.
+    let newer = Schema::parse(
+        "e.capnp",
+        "@0xd1b5a1c3e0f2a4b9;\nstruct S { c @0 :UInt16; cs @1 :List(UInt16); }\n",
+    )
+    .unwrap()
+    .struct_type("S")
+    .unwrap();
+    let bytes = newer
+        .to_vec(&serde_json::json!({ "c": 28, "cs": [1, 65535] }))
+        .unwrap();
+    let st = Schema::parse(
+        "e.capnp",
+        "@0xd1b5a1c3e0f2a4b9;\nenum Color { red @0; green @1; blue @2; }\n\
+         struct S { c @0 :Color; cs @1 :List(Color); }\n",
+    )
+    .unwrap()
+    .struct_type("S")
+    .unwrap();
+    let value = st.read_value(&bytes).unwrap();
+    assert_eq!(value["c"].as_integer(), Some(28));
+    assert_eq!(st.to_vec(&value).unwrap(), bytes);
+    // A plain integer is still held to the enumerants the schema knows.
+    let err = st.to_vec(&serde_json::json!({ "c": 28 })).unwrap_err();
+    assert!(err.to_string().contains("28 is not an enumerant"), "{err}");
+}

@@ -341,7 +341,13 @@ fn all_types() -> StructSchema {
 #[test]
 fn announced_lengths_cost_nothing_until_the_elements_come() {
     let st = all_types();
-    for field in ["dataField", "int32List", "uint8List", "textList", "structList"] {
+    for field in [
+        "dataField",
+        "int32List",
+        "uint8List",
+        "textList",
+        "structList",
+    ] {
         for announced in [usize::MAX, 1 << 40, 1 << 28, (1 << 29) - 1, 100_000] {
             let lie = Lying {
                 field,
@@ -404,9 +410,16 @@ fn a_float32_too_large_is_an_error_not_infinity() {
         float32_field: f64,
     }
     let st = all_types();
-    let err = st.to_vec(&F { float32_field: 1e300 }).unwrap_err();
+    let err = st
+        .to_vec(&F {
+            float32_field: 1e300,
+        })
+        .unwrap_err();
     assert_eq!(err.category(), Category::Data);
-    assert!(err.to_string().contains("out of range for `Float32`"), "{err}");
+    assert!(
+        err.to_string().contains("out of range for `Float32`"),
+        "{err}"
+    );
     assert!(err.to_string().contains("float32Field"), "{err}");
     for ok in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN, 3.4e38, -1e-300] {
         st.to_vec(&F { float32_field: ok }).unwrap();

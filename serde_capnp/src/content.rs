@@ -4,6 +4,7 @@
 use serde::ser::{self, Serialize, Serializer};
 
 use crate::error::{Error, Result};
+use crate::value::UNKNOWN_ENUMERANT;
 
 pub(crate) enum Content {
     Bool(bool),
@@ -19,6 +20,8 @@ pub(crate) enum Content {
     None,
     Some(Box<Content>),
     Unit,
+    /// An enumerant a `Value` holds by ordinal only (see `value::UNKNOWN_ENUMERANT`).
+    UnknownEnumerant(u16),
     UnitVariant(&'static str, u32, &'static str),
     NewtypeVariant(&'static str, u32, &'static str, Box<Content>),
     Seq(Vec<Content>),
@@ -53,6 +56,7 @@ impl Serialize for Content {
             Content::None => s.serialize_none(),
             Content::Some(v) => s.serialize_some(v),
             Content::Unit => s.serialize_unit(),
+            Content::UnknownEnumerant(v) => s.serialize_newtype_struct(UNKNOWN_ENUMERANT, v),
             Content::UnitVariant(n, i, v) => s.serialize_unit_variant(n, *i, v),
             Content::NewtypeVariant(n, i, v, c) => s.serialize_newtype_variant(n, *i, v, c),
             Content::Seq(items) => {
@@ -181,10 +185,15 @@ impl Serializer for Capture {
     }
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,
-        _: &'static str,
+        name: &'static str,
         v: &T,
     ) -> Result<Content> {
-        v.serialize(Capture)
+        match v.serialize(Capture)? {
+            Content::U64(ordinal) if name == UNKNOWN_ENUMERANT && ordinal <= u16::MAX as u64 => {
+                Ok(Content::UnknownEnumerant(ordinal as u16))
+            }
+            other => Ok(other),
+        }
     }
     fn serialize_newtype_variant<T: ?Sized + Serialize>(
         self,

@@ -744,9 +744,20 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
 
     fn serialize_newtype_struct<T: ?Sized + Serialize>(
         self,
-        _name: &'static str,
+        name: &'static str,
         value: &T,
     ) -> Result<()> {
+        if name == crate::value::UNKNOWN_ENUMERANT {
+            if let Type::Enum(_) = *self.ty {
+                // An ordinal this schema does not know, from a `Value` read from a newer
+                // writer's message: written back as it was.
+                if let crate::content::Content::U64(v @ 0..=0xffff) =
+                    value.serialize(crate::content::Capture)?
+                {
+                    return self.write_data(v, "an enum");
+                }
+            }
+        }
         value.serialize(self)
     }
 

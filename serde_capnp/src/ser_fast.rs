@@ -33,9 +33,12 @@ macro_rules! forward_generic {
         #[inline]
         fn serialize_newtype_struct<T: ?Sized + Serialize>(
             self,
-            _name: &'static str,
+            name: &'static str,
             value: &T,
         ) -> Result<()> {
+            if name == crate::value::UNKNOWN_ENUMERANT {
+                return self.general().serialize_newtype_struct(name, value);
+            }
             value.serialize(self)
         }
         fn serialize_newtype_variant<T: ?Sized + Serialize>(

@@ -273,6 +273,9 @@ impl StructSchema {
     }
 }
 
+/// The newtype name under which a [`Value`] writes an enumerant its schema does not know.
+pub(crate) const UNKNOWN_ENUMERANT: &str = "$serde_capnp::UnknownEnumerant";
+
 /// The [`Value`] of any serializable Rust value, as the message `schema` describes it.
 pub fn to_value<T: Serialize + ?Sized>(schema: &StructSchema, value: &T) -> Result<Value> {
     schema.read_value(&schema.to_vec(value)?)
@@ -555,7 +558,9 @@ impl Serialize for Value {
             }
             Value::Enum(e) => match &e.name {
                 Some(name) => s.serialize_str(name),
-                None => s.serialize_u16(e.ordinal),
+                // Marked, so that this crate's writer takes the ordinal as it is while every
+                // other serializer sees a plain number.
+                None => s.serialize_newtype_struct(UNKNOWN_ENUMERANT, &e.ordinal),
             },
             Value::Struct(st) => {
                 let mut map = s.serialize_map(Some(st.fields.len()))?;
