@@ -3027,10 +3027,16 @@ impl<'a> Translator<'a> {
                 let out::NodeKind::Struct(s) = &node.kind else {
                     return None;
                 };
+                // An element keeps what fits the list's sections, as copying a struct into a
+                // list element does: an embedded struct may come from a larger version.
                 let elems = values
                     .into_iter()
                     .map(|v| match v {
-                        Some(Val::Struct(_, _, Obj::Struct(o))) => o,
+                        Some(Val::Struct(_, _, Obj::Struct(mut o))) => {
+                            o.data.resize(s.data_words as usize * 8, 0);
+                            o.ptrs.resize(s.pointers as usize, Obj::Null);
+                            o
+                        }
                         _ => SObj::new(s.data_words, s.pointers),
                     })
                     .collect();
@@ -3670,16 +3676,38 @@ impl Obj {
         decode(&words, 0, 0)
     }
 
-    /// Decodes a stream-framed message (an `embed`ded file), flattening it first.
+    /// Decodes a stream-framed message (an `embed`ded file) into its root struct, copied as
+    /// the reference compiler copies it: each struct keeps the section sizes it has in the file
+    /// (trailing zeros included, which canonicalizing would drop), and the objects come in
+    /// depth-first order whatever their order and segments in the file. A null root is an
+    /// empty struct there too.
     fn from_message(bytes: &[u8]) -> Option<Obj> {
+        // The reference reads the file as words and refuses a partial one.
+        if bytes.len() % 8 != 0 {
+            return None;
+        }
         let options = capnp::message::ReaderOptions {
             traversal_limit_in_words: None,
             nesting_limit: 64,
         };
         let reader =
             capnp::serialize::read_message_from_flat_slice(&mut &bytes[..], options).ok()?;
-        let flat = reader.canonicalize().ok()?;
-        Obj::from_flat(capnp::Word::words_to_bytes(&flat))
+        let root: capnp::any_pointer::Reader<'_> = reader.get_root().ok()?;
+        let words = root.target_size().ok()?.word_count;
+        let mut copy = capnp::message::Builder::new(
+            capnp::message::HeapAllocator::new()
+                .first_segment_words(u32::try_from(words + 1).ok()?),
+        );
+        copy.set_root(root).ok()?;
+        let segments = copy.get_segments_for_output();
+        let [segment] = &segments[..] else {
+            return None;
+        };
+        match Obj::from_flat(segment)? {
+            Obj::Null => Some(Obj::Struct(SObj::new(0, 0))),
+            Obj::List(_) => None,
+            s => Some(s),
+        }
     }
 }
 
