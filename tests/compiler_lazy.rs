@@ -179,3 +179,57 @@ fn declarations_claim_their_ids_when_they_are_looked_into() {
         ("first.capnp", true),
     ]);
 }
+
+/// `Compiler::compile_for_eval` with no reference tool: the value of a constant whose file
+/// does not compile as a whole, and the errors that evaluating another constant meets.
+#[test]
+fn eval_compiles_only_what_the_constant_needs() {
+    use serde_capnp_schema::compiler::EvalOutput;
+    let source = r#"@0xc8e6a4b2d0f1e3a6;
+using Missing = import "missing.capnp";
+struct Broken { x @0 :NotDefined; }
+const blob :Data = embed "no-such-file.bin";
+struct Inner { v @0 :Int16; }
+struct Good { a @0 :UInt32; inner @1 :Inner; }
+const good :Good = (a = 5, inner = (v = 3));
+const bad :Good = (a = 1, c = 3);
+"#;
+    let compiler = Compiler::new().add_source("e.capnp", source);
+    let whole = compiler.compile(&["e.capnp"]).unwrap_err().to_string();
+    for expected in [
+        "Import failed",
+        "Not defined: NotDefined",
+        "embed",
+        "field named 'c'",
+    ] {
+        assert!(whole.contains(expected), "{whole}");
+    }
+    let eval = |name: &str, output| {
+        let evaluated = compiler.compile_for_eval("e.capnp", name, output).unwrap();
+        let schema =
+            serde_capnp::Schema::from_code_generator_request(evaluated.compiled().request_bytes())
+                .unwrap();
+        let errors = evaluated.errors().map(|e| e.to_string());
+        (schema, errors)
+    };
+    let (schema, errors) = eval("good", EvalOutput::Text);
+    assert_eq!(errors, None);
+    assert_eq!(
+        schema.eval_text("good", false).unwrap(),
+        "(a = 5, inner = (v = 3))"
+    );
+    let (schema, errors) = eval("good.inner", EvalOutput::Message);
+    assert_eq!(errors, None);
+    assert_eq!(schema.eval_struct("good.inner").unwrap().0.name(), "Inner");
+    // The constant's own error is met; it is printed all the same, without the bad field.
+    let (schema, errors) = eval("bad", EvalOutput::Text);
+    assert_eq!(
+        errors.as_deref(),
+        Some("e.capnp:8:27-28: error: Struct has no field named 'c'.")
+    );
+    assert_eq!(schema.eval_text("bad", false).unwrap(), "(a = 1)");
+    // A file that cannot be read is the only failure.
+    assert!(compiler
+        .compile_for_eval("nowhere.capnp", "x", EvalOutput::Text)
+        .is_err());
+}

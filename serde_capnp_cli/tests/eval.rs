@@ -95,15 +95,150 @@ fn constants(path: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Every top-level constant of `tests/compiler/valid/FILE` in every format.
+fn compare_corpus_file(capnp: &Path, file: &str) -> usize {
+    let dir = repo().join("tests/compiler/valid");
+    let names = constants(&dir.join(file));
+    assert!(!names.is_empty(), "no constants in {file}");
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let compared = compare_all(capnp, &dir, &["-I", "."], file, &names);
+    eprintln!(
+        "{file}: {} constants, {compared} evaluations identical to `capnp eval`",
+        names.len()
+    );
+    compared
+}
+
 #[test]
 fn embedded_structs_are_written_as_the_file_has_them() {
     let Some(capnp) = capnp_or_skip() else {
         return;
     };
-    let dir = repo().join("tests/compiler/valid");
-    let names = constants(&dir.join("embeds.capnp"));
-    assert!(names.len() >= 10, "{names:?}");
+    compare_corpus_file(&capnp, "embeds.capnp");
+}
+
+/// A file whose constants need only part of it: the rest fails in every way the reference tool
+/// never looks at when it evaluates (an import of a missing file, an annotation from it, an
+/// embed of a missing file, types that are not defined), and some constants fail themselves.
+const ELSEWHERE: &str = r#"@0xc8e6a4b2d0f1e3a5;
+
+using Missing = import "missing.capnp";
+$Missing.note("an annotation of a file that does not exist");
+
+struct Broken {
+  x @0 :NotDefined;
+}
+
+struct UsesMissing {
+  y @0 :Missing.Thing;
+}
+
+const blob :Data = embed "no-such-file.bin";
+
+struct Inner {
+  v @0 :Int16;
+}
+
+struct Good {
+  a @0 :UInt32;
+  b @1 :Text = "default";
+  inner @2 :Inner;
+  list @3 :List(Inner);
+  union {
+    none @4 :Void;
+    some @5 :Inner;
+  }
+}
+
+const good :Good = (a = 5, b = "hi", inner = (v = 3), list = [(v = 1), (v = 2)]);
+const goodList :List(Good) = [(a = 1), (a = 2, some = (v = 4))];
+const number :UInt32 = 7;
+const text :Text = "plain";
+const wrongField :Good = (a = 1, c = 3);
+
+struct Outer {
+  const nested :Inner = (v = 9);
+  inner @0 :Inner = (v = 8);
+}
+
+struct Reach {
+  t @0 :Broken;
+  union {
+    n @1 :Void;
+    w @2 :Broken2;
+  }
+}
+
+struct Broken2 {
+  z @0 :AlsoNotDefined;
+}
+
+const reach :Reach = ();
+const reachSet :Reach = (t = ());
+
+struct Annotated $Missing.note("annotations are left out") {
+  a @0 :UInt8 $Missing.note("this one too");
+}
+
+const annotated :Annotated = (a = 3);
+const fromStreaming :Streaming.Plain = (x = 4);
+
+using Streaming = import "streaming.capnp";
+"#;
+
+/// A file with a streaming method and its own copy of `c++.capnp`, imported by a relative name:
+/// compiling the method would load `/capnp/stream.capnp` and with it the installed
+/// `/capnp/c++.capnp`, the same file ID again. Evaluating a constant never compiles it.
+const STREAMING: &str = r#"@0xd0a87f36fa0ba1a1;
+using Cxx = import "c++.capnp";
+$Cxx.namespace("eval");
+
+struct Plain { x @0 :UInt32; }
+
+interface Sink {
+  write @0 (chunk :Data) -> stream;
+}
+
+const plain :Plain = (x = 1);
+"#;
+
+#[test]
+fn eval_compiles_only_what_the_value_needs() {
+    let Some(capnp) = capnp_or_skip() else {
+        return;
+    };
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("serde_capnp-eval-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("elsewhere.capnp"), ELSEWHERE).unwrap();
+    std::fs::write(dir.join("streaming.capnp"), STREAMING).unwrap();
+    std::fs::copy(
+        repo().join("serde_capnp_schema/std/capnp/c++.capnp"),
+        dir.join("c++.capnp"),
+    )
+    .unwrap();
+    let mut names = constants(&dir.join("elsewhere.capnp"));
+    // Paths into values and struct defaults, and names that go wrong.
+    for name in [
+        "Outer.nested",
+        "Outer.inner",
+        "good.inner.v",
+        "good.list[1]",
+        "good.some",
+        "Good.b",
+        "goodList[1]",
+        "goodList[1].some",
+        "nosuch",
+        "Broken",
+        "Broken.x",
+        "Missing",
+        "good.",
+    ] {
+        names.push(name.to_string());
+    }
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
-    let compared = compare_all(&capnp, &dir, &["-I", "."], "embeds.capnp", &names);
+    let mut compared = compare_all(&capnp, &dir, &[], "elsewhere.capnp", &names);
+    compared += compare_all(&capnp, &dir, &[], "streaming.capnp", &["plain"]);
     eprintln!("{compared} evaluations identical to `capnp eval`");
 }

@@ -8,6 +8,10 @@ use crate::FastMap;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+mod eval;
+pub(crate) use eval::evaluate;
+pub use eval::EvalOutput;
+
 /// One parsed source file.
 pub(crate) struct Unit {
     /// The name the file is known by (as given, or its import path without the leading `/`).
@@ -297,6 +301,9 @@ struct Translator<'a> {
     errors: Vec<Error>,
     /// Annotation values still to compile.
     jobs: Vec<ValueJob<'a>>,
+    /// Whether annotations are compiled; `capnp eval` leaves them out (and so does not even
+    /// import the files that declare them).
+    annotations: bool,
 }
 
 /// Where an annotation sits in a node: on the node, or on its field, enumerant or method number
@@ -478,6 +485,7 @@ impl<'a> Translator<'a> {
             next_bogus_id: 1000,
             errors: Vec::new(),
             jobs: Vec::new(),
+            annotations: true,
         }
     }
 
@@ -3150,6 +3158,9 @@ impl<'a> Translator<'a> {
         owner: u64,
         site: Site,
     ) -> Vec<out::Annotation> {
+        if !self.annotations {
+            return Vec::new();
+        }
         let unit = self.nodes[resolver].unit;
         let mut result = Vec::new();
         for a in uses {
