@@ -893,6 +893,35 @@ impl crate::schema::Schema {
     /// # }
     /// ```
     pub fn eval_struct(&self, name: &str) -> Result<(StructSchema, Vec<u8>)> {
+        let (root, _, message) = self.eval_message(name)?;
+        Ok((root, message))
+    }
+
+    /// The value of `name` (a struct, as for [`eval_struct`](Self::eval_struct)) as JSON, as
+    /// `capnp eval -ojson` prints it. A constant of a generic type prints with the types its
+    /// parameters are bound to.
+    ///
+    /// ```
+    /// # fn main() -> serde_capnp::Result<()> {
+    /// let schema = serde_capnp::Schema::parse(
+    ///     "g.capnp",
+    ///     "@0xe1c2d3b4a5968779;\nstruct Box(T) { item @0 :T; }\nconst b :Box(Text) = (item = \"x\");\n",
+    /// )?;
+    /// assert_eq!(
+    ///     schema.eval_json("b", serde_capnp::JsonStyle::Short)?,
+    ///     r#"{"item":"x"}"#
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn eval_json(&self, name: &str, style: crate::JsonStyle) -> Result<String> {
+        let (root, brand, message) = self.eval_message(name)?;
+        root.branded_json(&message, brand.as_deref(), style)
+    }
+
+    /// The struct `name` leads to as a message of its own, with its type and the bindings of
+    /// that type's generic parameters.
+    fn eval_message(&self, name: &str) -> Result<(StructSchema, Option<Arc<Brand>>, Vec<u8>)> {
         let (node, path) = self.eval_target(name)?;
         self.eval_at(node, path, |pool, value| {
             let DynamicValue::Struct(s) = value else {
@@ -912,7 +941,7 @@ impl crate::schema::Schema {
                 0,
             )?;
             let root = self.struct_by_id(pool.node(s.node).id)?;
-            Ok((root, out.finish()))
+            Ok((root, s.brand.clone(), out.finish()))
         })
     }
 }

@@ -180,10 +180,18 @@ fn eval(args: EvalArgs) -> Result<Clean, String> {
             .map_err(|e| e.to_string())?;
     let stdout = std::io::stdout();
     let mut output = std::io::BufWriter::new(stdout.lock());
-    if format == convert::Format::Text {
-        let text = schema
-            .eval_text(&args.name, !args.short)
-            .map_err(|e| e.to_string())?;
+    if matches!(format, convert::Format::Text | convert::Format::Json) {
+        let text = if format == convert::Format::Text {
+            schema.eval_text(&args.name, !args.short)
+        } else {
+            let style = if args.short {
+                serde_capnp::JsonStyle::Short
+            } else {
+                serde_capnp::JsonStyle::Pretty
+            };
+            schema.eval_json(&args.name, style)
+        }
+        .map_err(|e| e.to_string())?;
         writeln!(output, "{text}").map_err(|e| format!("writing stdout: {e}"))?;
     } else {
         let (root, message) = schema.eval_struct(&args.name).map_err(|e| e.to_string())?;

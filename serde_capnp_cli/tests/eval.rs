@@ -117,6 +117,34 @@ fn embedded_structs_are_written_as_the_file_has_them() {
     compare_corpus_file(&capnp, "embeds.capnp");
 }
 
+#[test]
+fn generic_constants_print_with_the_types_their_brand_binds() {
+    let Some(capnp) = capnp_or_skip() else {
+        return;
+    };
+    compare_corpus_file(&capnp, "generic_constants.capnp");
+    compare_corpus_file(&capnp, "generics.capnp");
+}
+
+#[test]
+fn every_constant_of_the_compiler_corpus_evaluates_as_capnp_eval_does() {
+    let Some(capnp) = capnp_or_skip() else {
+        return;
+    };
+    let dir = repo().join("tests/compiler/valid");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".capnp"))
+        .filter(|n| !constants(&dir.join(n)).is_empty())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "{files:?}");
+    let compared: usize = files.iter().map(|f| compare_corpus_file(&capnp, f)).sum();
+    eprintln!("{compared} evaluations identical to `capnp eval` in all");
+}
+
 /// A file whose constants need only part of it: the rest fails in every way the reference tool
 /// never looks at when it evaluates (an import of a missing file, an annotation from it, an
 /// embed of a missing file, types that are not defined), and some constants fail themselves.
