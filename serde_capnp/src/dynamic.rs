@@ -765,7 +765,18 @@ impl crate::schema::Schema {
     /// a declaration).
     pub(crate) fn eval_target<'n>(&self, name: &'n str) -> Result<(NodeIndex, &'n str)> {
         let pool = self.pool();
-        // A group is a node too, but `capnp eval` reads it as a field of its struct.
+        // `capnp eval` looks names up from the file it evaluates in, so a declaration of that
+        // file comes before one of the same short name nested elsewhere. A group is a node too,
+        // but `capnp eval` reads it as a field of its struct.
+        if let Some(file) = pool.requested_files().first() {
+            if let Some(found) = Self::eval_split(name, |prefix| {
+                pool.find(&format!("{}:{prefix}", file.filename))
+                    .ok()
+                    .filter(|&n| !pool.node(n).as_struct().is_some_and(|s| s.is_group))
+            }) {
+                return Ok(found);
+            }
+        }
         let whole = match pool.find(name) {
             Ok(node) if !pool.node(node).as_struct().is_some_and(|s| s.is_group) => {
                 return Ok((node, ""))
@@ -773,15 +784,23 @@ impl crate::schema::Schema {
             Ok(_) => Error::schema(format!("`{name}` cannot be evaluated")),
             Err(e) => e.into(),
         };
-        for (at, c) in name.char_indices().rev() {
-            if c != '.' && c != '[' {
-                continue;
-            }
-            if let Ok(node) = pool.find(&name[..at]) {
-                return Ok((node, &name[at..]));
-            }
-        }
-        Err(whole)
+        Self::eval_split(name, |prefix| pool.find(prefix).ok())
+            .filter(|(_, path)| !path.is_empty())
+            .ok_or(whole)
+    }
+
+    /// The longest prefix of `name` (up to a `.` or a `[`) that `find` knows, and the rest.
+    fn eval_split(
+        name: &str,
+        find: impl Fn(&str) -> Option<NodeIndex>,
+    ) -> Option<(NodeIndex, &str)> {
+        let ends = name
+            .char_indices()
+            .filter(|&(_, c)| c == '.' || c == '[')
+            .map(|(at, _)| at);
+        std::iter::once(name.len())
+            .chain(ends.collect::<Vec<_>>().into_iter().rev())
+            .find_map(|at| find(&name[..at]).map(|node| (node, &name[at..])))
     }
 
     /// Calls `f` with the value a `capnp eval` path reaches from the declaration `node`: a
@@ -874,6 +893,35 @@ impl crate::schema::Schema {
     /// # }
     /// ```
     pub fn eval_struct(&self, name: &str) -> Result<(StructSchema, Vec<u8>)> {
+        let (root, _, message) = self.eval_message(name)?;
+        Ok((root, message))
+    }
+
+    /// The value of `name` (a struct, as for [`eval_struct`](Self::eval_struct)) as JSON, as
+    /// `capnp eval -ojson` prints it. A constant of a generic type prints with the types its
+    /// parameters are bound to.
+    ///
+    /// ```
+    /// # fn main() -> serde_capnp::Result<()> {
+    /// let schema = serde_capnp::Schema::parse(
+    ///     "g.capnp",
+    ///     "@0xe1c2d3b4a5968779;\nstruct Box(T) { item @0 :T; }\nconst b :Box(Text) = (item = \"x\");\n",
+    /// )?;
+    /// assert_eq!(
+    ///     schema.eval_json("b", serde_capnp::JsonStyle::Short)?,
+    ///     r#"{"item":"x"}"#
+    /// );
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn eval_json(&self, name: &str, style: crate::JsonStyle) -> Result<String> {
+        let (root, brand, message) = self.eval_message(name)?;
+        root.branded_json(&message, brand.as_deref(), style)
+    }
+
+    /// The struct `name` leads to as a message of its own, with its type and the bindings of
+    /// that type's generic parameters.
+    fn eval_message(&self, name: &str) -> Result<(StructSchema, Option<Arc<Brand>>, Vec<u8>)> {
         let (node, path) = self.eval_target(name)?;
         self.eval_at(node, path, |pool, value| {
             let DynamicValue::Struct(s) = value else {
@@ -893,7 +941,7 @@ impl crate::schema::Schema {
                 0,
             )?;
             let root = self.struct_by_id(pool.node(s.node).id)?;
-            Ok((root, out.finish()))
+            Ok((root, s.brand.clone(), out.finish()))
         })
     }
 }

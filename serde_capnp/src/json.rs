@@ -109,14 +109,33 @@ impl StructSchema {
     /// as it was). Reusing `out` across messages saves its allocation.
     pub fn to_json_in(&self, bytes: &[u8], style: JsonStyle, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        let r = self.write_json_into(bytes, style, out);
+        let r = self.write_json_into(bytes, None, style, out);
         if r.is_err() {
             out.truncate(start);
         }
         r
     }
 
-    fn write_json_into(&self, bytes: &[u8], style: JsonStyle, out: &mut Vec<u8>) -> Result<()> {
+    /// JSON of a message whose root is this struct with the generic parameters `brand` binds
+    /// (a constant of a generic type, as `eval` prints it).
+    pub(crate) fn branded_json(
+        &self,
+        bytes: &[u8],
+        brand: Option<&Brand>,
+        style: JsonStyle,
+    ) -> Result<String> {
+        let mut out = Vec::with_capacity(bytes.len() * 2);
+        self.write_json_into(bytes, brand, style, &mut out)?;
+        String::from_utf8(out).map_err(|_| Error::data("JSON output is not UTF-8"))
+    }
+
+    fn write_json_into(
+        &self,
+        bytes: &[u8],
+        brand: Option<&Brand>,
+        style: JsonStyle,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let segments = Msg::parse_flat(bytes)?;
         let (pool, node) = self.pool();
         let msg = Msg::new(segments, self.options.limits())?;
@@ -139,7 +158,7 @@ impl StructSchema {
         let cx = Ctx {
             s: root,
             node: st,
-            brand: None,
+            brand,
             names: union_names(struct_discriminator(pool, node), None),
         };
         let mut multiline = false;

@@ -8,7 +8,7 @@
 mod convert;
 
 use clap::{Args, Parser, Subcommand};
-use serde_capnp_schema::compiler::Compiler;
+use serde_capnp_schema::compiler::{Compiler, EvalOutput};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -120,7 +120,8 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Eval(args) => match eval(args) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(Clean::Yes) => ExitCode::SUCCESS,
+            Ok(Clean::No) => ExitCode::FAILURE,
             Err(message) => {
                 eprintln!("serde-capnp eval: {message}");
                 ExitCode::FAILURE
@@ -147,17 +148,50 @@ fn schema_compiler(import_path: &[PathBuf], no_standard_import: bool) -> Compile
     compiler
 }
 
-fn eval(args: EvalArgs) -> Result<(), String> {
+/// Whether an evaluation met no compiler errors.
+enum Clean {
+    Yes,
+    No,
+}
+
+/// Prints the value of `args.name` as `capnp eval` does. Only what the value needs is
+/// compiled; errors met there are printed and make the exit status 1, but the value is still
+/// printed, as the reference tool prints it.
+fn eval(args: EvalArgs) -> Result<Clean, String> {
     let format = convert::Format::parse(&args.output)?;
     let compiler = schema_compiler(&args.import_path, args.no_standard_import);
+    let output = match format {
+        convert::Format::Text => EvalOutput::Text,
+        convert::Format::Json => EvalOutput::Json,
+        _ => EvalOutput::Message,
+    };
+    let evaluated = compiler
+        .compile_for_eval(&args.schema, &args.name, output)
+        .map_err(|e| e.to_string())?;
+    let clean = match evaluated.errors() {
+        Some(errors) => {
+            eprintln!("{errors}");
+            Clean::No
+        }
+        None => Clean::Yes,
+    };
     let schema =
-        serde_capnp::Schema::compile(&compiler, &[&args.schema]).map_err(|e| e.to_string())?;
+        serde_capnp::Schema::from_code_generator_request(evaluated.compiled().request_bytes())
+            .map_err(|e| e.to_string())?;
     let stdout = std::io::stdout();
     let mut output = std::io::BufWriter::new(stdout.lock());
-    if format == convert::Format::Text {
-        let text = schema
-            .eval_text(&args.name, !args.short)
-            .map_err(|e| e.to_string())?;
+    if matches!(format, convert::Format::Text | convert::Format::Json) {
+        let text = if format == convert::Format::Text {
+            schema.eval_text(&args.name, !args.short)
+        } else {
+            let style = if args.short {
+                serde_capnp::JsonStyle::Short
+            } else {
+                serde_capnp::JsonStyle::Pretty
+            };
+            schema.eval_json(&args.name, style)
+        }
+        .map_err(|e| e.to_string())?;
         writeln!(output, "{text}").map_err(|e| format!("writing stdout: {e}"))?;
     } else {
         let (root, message) = schema.eval_struct(&args.name).map_err(|e| e.to_string())?;
@@ -172,7 +206,8 @@ fn eval(args: EvalArgs) -> Result<(), String> {
         };
         convert::write_segments(&opts, vec![segment], &mut output)?;
     }
-    output.flush().map_err(|e| format!("writing stdout: {e}"))
+    output.flush().map_err(|e| format!("writing stdout: {e}"))?;
+    Ok(clean)
 }
 
 fn convert(args: ConvertArgs) -> Result<(), String> {

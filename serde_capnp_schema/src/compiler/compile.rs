@@ -69,6 +69,14 @@ pub struct Compiled {
     request: Vec<u8>,
 }
 
+/// The result of [`Compiler::compile_for_eval`]: what the evaluation needs, and the errors met
+/// compiling it.
+#[derive(Debug, Clone)]
+pub struct Evaluated {
+    compiled: Compiled,
+    errors: Option<CompileError>,
+}
+
 /// A compile that found errors: every diagnostic, in source order per file.
 #[derive(Debug, Clone)]
 pub struct CompileError {
@@ -217,6 +225,87 @@ impl Compiler {
 
     /// Compiles the given files (paths on disk, or names given to [`Compiler::add_source`]).
     pub fn compile<S: AsRef<str>>(&self, files: &[S]) -> Result<Compiled, CompileError> {
+        let (loader, requested) = self.load(files);
+        let Loader {
+            units,
+            imports,
+            embeds,
+            refused,
+            mut diagnostics,
+            ..
+        } = loader;
+        let (request, errors) = translate::translate(
+            Program {
+                units: &units,
+                imports: &imports,
+                embeds: &embeds,
+            },
+            &requested,
+        );
+        diagnostics.extend(locate(&units, &refused, errors));
+        if !diagnostics.is_empty() {
+            return Err(CompileError {
+                diagnostics,
+                sources: units.into_iter().map(|u| (u.name, u.source)).collect(),
+            });
+        }
+        Ok(Compiled {
+            request: write(&request)?,
+        })
+    }
+
+    /// Compiles what `capnp eval FILE NAME` compiles to print the value `name` leads to as
+    /// `output`: the file's own node, the declaration the name leads to and the types printing
+    /// its value looks at, without annotations. Errors anywhere else in the file are not met,
+    /// and errors that are met do not stop the evaluation (the reference tool prints them, then
+    /// the value). The request holds the nodes compiled and what they refer to, enough to load
+    /// a [`SchemaPool`] and evaluate `name` in it. Only a file that cannot be read is an `Err`.
+    pub fn compile_for_eval(
+        &self,
+        file: &str,
+        name: &str,
+        output: translate::EvalOutput,
+    ) -> Result<Evaluated, CompileError> {
+        let (loader, requested) = self.load(&[file]);
+        let Loader {
+            units,
+            imports,
+            embeds,
+            refused,
+            mut diagnostics,
+            ..
+        } = loader;
+        let Some(&unit) = requested.first() else {
+            return Err(CompileError {
+                diagnostics,
+                sources: HashMap::new(),
+            });
+        };
+        let (request, errors) = translate::evaluate(
+            Program {
+                units: &units,
+                imports: &imports,
+                embeds: &embeds,
+            },
+            unit,
+            name,
+            output,
+        );
+        diagnostics.extend(locate(&units, &refused, errors));
+        let errors = (!diagnostics.is_empty()).then(|| CompileError {
+            diagnostics,
+            sources: units.into_iter().map(|u| (u.name, u.source)).collect(),
+        });
+        Ok(Evaluated {
+            compiled: Compiled {
+                request: write(&request)?,
+            },
+            errors,
+        })
+    }
+
+    /// Reads the requested files and everything they import; the requested ones' units.
+    fn load<S: AsRef<str>>(&self, files: &[S]) -> (Loader<'_>, Vec<usize>) {
         let mut loader = Loader::new(self);
         let mut requested = Vec::new();
         for f in files {
@@ -234,61 +323,49 @@ impl Compiler {
             }
         }
         loader.load_imports();
-        let Loader {
-            units,
-            imports,
-            embeds,
-            refused,
-            mut diagnostics,
-            ..
-        } = loader;
-        let (request, errors) = translate::translate(
-            Program {
-                units: &units,
-                imports: &imports,
-                embeds: &embeds,
-            },
-            &requested,
-        );
-        // Line tables only for files that have errors: building them costs more than lexing.
-        let mut lines: HashMap<usize, LineIndex> = HashMap::new();
-        let mut translated: Vec<Diagnostic> = errors
-            .into_iter()
-            .map(|e| {
-                let u = &units[e.unit];
-                // The translator says an import or embed failed where it is used; when the loader
-                // refused the path (rather than not finding it), say why instead.
-                let message = refusal_for(&refused, e.unit, &e.message).unwrap_or(e.message);
-                lines
-                    .entry(e.unit)
-                    .or_insert_with(|| LineIndex::new(&u.source))
-                    .diagnostic(&u.name, &u.source, e.span, message)
-            })
-            .collect();
-        // Keep the order errors were found in (an error before its "originally used here"), but
-        // say each only once: a node can be reached on several paths.
-        let mut said = std::collections::HashSet::new();
-        translated.retain(|d| said.insert((d.file.clone(), d.span, d.message.clone())));
-        diagnostics.extend(translated);
-        if !diagnostics.is_empty() {
-            return Err(CompileError {
-                diagnostics,
-                sources: units.into_iter().map(|u| (u.name, u.source)).collect(),
-            });
-        }
-        let request = emit::write_request(&request).map_err(|e| CompileError {
-            diagnostics: vec![Diagnostic {
-                file: String::new(),
-                line: 0,
-                column: 0,
-                end_column: None,
-                span: Default::default(),
-                message: format!("internal error writing the request: {e}"),
-            }],
-            sources: HashMap::new(),
-        })?;
-        Ok(Compiled { request })
+        (loader, requested)
     }
+}
+
+/// The translator's errors as diagnostics, in the order they were found (an error before its
+/// "originally used here"), each once: a node can be reached on several paths.
+fn locate(
+    units: &[Unit],
+    refused: &HashMap<(usize, String, bool), String>,
+    errors: Vec<translate::Error>,
+) -> Vec<Diagnostic> {
+    // Line tables only for files that have errors: building them costs more than lexing.
+    let mut lines: HashMap<usize, LineIndex> = HashMap::new();
+    let mut translated: Vec<Diagnostic> = errors
+        .into_iter()
+        .map(|e| {
+            let u = &units[e.unit];
+            // The translator says an import or embed failed where it is used; when the loader
+            // refused the path (rather than not finding it), say why instead.
+            let message = refusal_for(refused, e.unit, &e.message).unwrap_or(e.message);
+            lines
+                .entry(e.unit)
+                .or_insert_with(|| LineIndex::new(&u.source))
+                .diagnostic(&u.name, &u.source, e.span, message)
+        })
+        .collect();
+    let mut said = std::collections::HashSet::new();
+    translated.retain(|d| said.insert((d.file.clone(), d.span, d.message.clone())));
+    translated
+}
+
+fn write(request: &super::out::Request) -> Result<Vec<u8>, CompileError> {
+    emit::write_request(request).map_err(|e| CompileError {
+        diagnostics: vec![Diagnostic {
+            file: String::new(),
+            line: 0,
+            column: 0,
+            end_column: None,
+            span: Default::default(),
+            message: format!("internal error writing the request: {e}"),
+        }],
+        sources: HashMap::new(),
+    })
 }
 
 /// The loader's reason for refusing the path of a translator's "Import failed" or "Couldn't read
@@ -323,6 +400,19 @@ impl Compiled {
     /// Loads the result into a [`SchemaPool`].
     pub fn schema_pool(&self) -> Result<SchemaPool, SchemaError> {
         SchemaPool::from_code_generator_request(&self.request)
+    }
+}
+
+impl Evaluated {
+    /// The nodes compiled, as a request: load it to evaluate the name.
+    pub fn compiled(&self) -> &Compiled {
+        &self.compiled
+    }
+
+    /// The errors met on the way, if any; `capnp eval` prints them and exits with status 1,
+    /// after printing the value.
+    pub fn errors(&self) -> Option<&CompileError> {
+        self.errors.as_ref()
     }
 }
 

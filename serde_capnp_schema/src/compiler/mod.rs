@@ -11,8 +11,9 @@ pub(crate) mod out;
 pub(crate) mod parse;
 pub(crate) mod translate;
 
-pub use compile::{CompileError, Compiled, Compiler};
+pub use compile::{CompileError, Compiled, Compiler, Evaluated};
 pub use diag::Diagnostic;
+pub use translate::EvalOutput;
 
 /// A fresh random file ID (the top bit set, as every Cap'n Proto ID has), like `capnp id` prints.
 pub fn random_file_id() -> u64 {

@@ -8,6 +8,10 @@ use crate::FastMap;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+mod eval;
+pub(crate) use eval::evaluate;
+pub use eval::EvalOutput;
+
 /// One parsed source file.
 pub(crate) struct Unit {
     /// The name the file is known by (as given, or its import path without the leading `/`).
@@ -37,14 +41,13 @@ pub(crate) struct Error {
 /// Translates `requested` units (and whatever they need from the others) into a request.
 pub(crate) fn translate(program: Program<'_>, requested: &[usize]) -> (out::Request, Vec<Error>) {
     let mut t = Translator::new(program);
-    for u in 0..t.p.units.len() {
-        t.expand_file(u);
-    }
     let mut request = out::Request::default();
     let mut seen: FastMap<usize, u32> = FastMap::default();
     let mut order: Vec<usize> = Vec::new();
+    // Files are added one at a time and each is compiled before the next is added, as the
+    // reference compiler does: which node keeps a duplicated ID depends on that order.
     for &u in requested {
-        let root = t.file_roots[u];
+        let root = t.file_root(u);
         t.traverse(
             root,
             NODE | CHILDREN | DEPENDENCIES | DEPENDENCY_PARENTS,
@@ -107,13 +110,14 @@ pub(crate) fn translate(program: Program<'_>, requested: &[usize]) -> (out::Requ
         }
     }
     for &u in requested {
-        let root = t.file_roots[u];
+        let root = t.file_root(u);
         let mut imports: Vec<(u64, String)> = Vec::new();
         let mut names = std::collections::BTreeSet::new();
         find_imports(&t.p.units[u].ast, &mut names);
         for name in names {
             if let Some(&target) = t.p.imports.get(&(u, name.clone())) {
-                imports.push((t.nodes[t.file_roots[target]].id, name));
+                let target = t.file_root(target);
+                imports.push((t.nodes[target].id, name));
             }
         }
         request.requested_files.push(out::RequestedFile {
@@ -155,6 +159,8 @@ struct DNode<'a> {
     members: FastMap<&'a str, Member>,
     /// The `using` declarations in this node, in code order, including any whose name clashes.
     aliases: Vec<usize>,
+    /// Whether the nested declarations have been made nodes (and their IDs claimed).
+    expanded: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -283,7 +289,8 @@ struct Translator<'a> {
     nodes: Vec<DNode<'a>>,
     aliases: Vec<Alias<'a>>,
     by_id: FastMap<u64, usize>,
-    file_roots: Vec<usize>,
+    /// Each unit's file node, once something has imported or requested the unit.
+    file_roots: Vec<Option<usize>>,
     states: Vec<State>,
     /// A node's layout (and its data fields' defaults), available while its pointer values and
     /// annotations are still being compiled: those may refer back to the node itself.
@@ -294,6 +301,9 @@ struct Translator<'a> {
     errors: Vec<Error>,
     /// Annotation values still to compile.
     jobs: Vec<ValueJob<'a>>,
+    /// Whether annotations are compiled; `capnp eval` leaves them out (and so does not even
+    /// import the files that declare them).
+    annotations: bool,
 }
 
 /// Where an annotation sits in a node: on the node, or on its field, enumerant or method number
@@ -464,17 +474,18 @@ fn find_imports(decl: &Decl, out: &mut std::collections::BTreeSet<String>) {
 impl<'a> Translator<'a> {
     fn new(p: Program<'a>) -> Self {
         Translator {
+            file_roots: vec![None; p.units.len()],
             p,
             nodes: Vec::new(),
             aliases: Vec::new(),
             by_id: FastMap::default(),
-            file_roots: Vec::new(),
             states: Vec::new(),
             bootstrap: Vec::new(),
             aux_owner: FastMap::default(),
             next_bogus_id: 1000,
             errors: Vec::new(),
             jobs: Vec::new(),
+            annotations: true,
         }
     }
 
@@ -513,7 +524,14 @@ impl<'a> Translator<'a> {
         id
     }
 
-    fn expand_file(&mut self, u: usize) {
+    /// The file node of unit `u`, added (and its ID claimed) the first time the unit is
+    /// requested or an import of it is resolved. Its declarations become nodes only when
+    /// something looks inside it: the reference compiler is lazy in the same way, so a file
+    /// that is loaded but never used cannot clash with another one over an ID.
+    fn file_root(&mut self, u: usize) -> usize {
+        if let Some(idx) = self.file_roots[u] {
+            return idx;
+        }
         let id = self.file_id(u);
         let units = self.p.units;
         let unit = &units[u];
@@ -528,9 +546,10 @@ impl<'a> Translator<'a> {
             nested: Vec::new(),
             members: FastMap::default(),
             aliases: Vec::new(),
+            expanded: false,
         });
-        self.file_roots.push(idx);
-        self.expand(idx);
+        self.file_roots[u] = Some(idx);
+        idx
     }
 
     fn add_node(&mut self, node: DNode<'a>) -> usize {
@@ -559,7 +578,13 @@ impl<'a> Translator<'a> {
         idx
     }
 
+    /// Makes the declarations nested in node `idx` nodes of their own, claiming their IDs in
+    /// declaration order; their own nested declarations wait until they are looked into.
     fn expand(&mut self, idx: usize) {
+        if self.nodes[idx].expanded {
+            return;
+        }
+        self.nodes[idx].expanded = true;
         let decl = self.nodes[idx].decl;
         for nested in &decl.nested {
             let kind = match nested.kind {
@@ -602,13 +627,13 @@ impl<'a> Translator<'a> {
                 nested: Vec::new(),
                 members: FastMap::default(),
                 aliases: Vec::new(),
+                expanded: false,
             });
             self.nodes[idx].nested.push(child);
             self.nodes[idx]
                 .members
                 .entry(nested.name.value.as_str())
                 .or_insert(Member::Node(child));
-            self.expand(child);
         }
     }
 
@@ -652,6 +677,7 @@ impl<'a> Translator<'a> {
     }
 
     fn resolve_member(&mut self, idx: usize, name: &str) -> Option<Resolved> {
+        self.expand(idx);
         match self.nodes[idx].members.get(name).copied()? {
             Member::Node(child) => {
                 let mut d = self.rdecl_of(child);
@@ -1024,7 +1050,7 @@ impl<'a> Translator<'a> {
             ExprKind::Import(name) => {
                 match self.p.imports.get(&(unit, name.value.clone())).copied() {
                     Some(u) => {
-                        let root = self.file_roots[u];
+                        let root = self.file_root(u);
                         let decl = self.rdecl_of(root);
                         Some(BDecl::Decl {
                             brand: self.starting_scope(root),
@@ -1525,6 +1551,7 @@ impl<'a> Translator<'a> {
     }
 
     fn translate_node(&mut self, idx: usize) -> Option<Finished> {
+        self.expand(idx);
         let n = &self.nodes[idx];
         let decl = n.decl;
         let unit = n.unit;
@@ -2461,7 +2488,7 @@ impl<'a> Translator<'a> {
                     .copied();
                 match stream {
                     Some(u) => {
-                        let root = self.file_roots[u];
+                        let root = self.file_root(u);
                         if self.resolve_member(root, "StreamResult").is_none() {
                             self.error(
                                 unit,
@@ -3008,10 +3035,16 @@ impl<'a> Translator<'a> {
                 let out::NodeKind::Struct(s) = &node.kind else {
                     return None;
                 };
+                // An element keeps what fits the list's sections, as copying a struct into a
+                // list element does: an embedded struct may come from a larger version.
                 let elems = values
                     .into_iter()
                     .map(|v| match v {
-                        Some(Val::Struct(_, _, Obj::Struct(o))) => o,
+                        Some(Val::Struct(_, _, Obj::Struct(mut o))) => {
+                            o.data.resize(s.data_words as usize * 8, 0);
+                            o.ptrs.resize(s.pointers as usize, Obj::Null);
+                            o
+                        }
                         _ => SObj::new(s.data_words, s.pointers),
                     })
                     .collect();
@@ -3125,6 +3158,9 @@ impl<'a> Translator<'a> {
         owner: u64,
         site: Site,
     ) -> Vec<out::Annotation> {
+        if !self.annotations {
+            return Vec::new();
+        }
         let unit = self.nodes[resolver].unit;
         let mut result = Vec::new();
         for a in uses {
@@ -3241,6 +3277,7 @@ impl<'a> Translator<'a> {
             }
         }
         if eagerness & CHILDREN != 0 {
+            self.expand(idx);
             for child in self.nodes[idx].nested.clone() {
                 self.traverse(child, eagerness, seen, order);
             }
@@ -3650,16 +3687,38 @@ impl Obj {
         decode(&words, 0, 0)
     }
 
-    /// Decodes a stream-framed message (an `embed`ded file), flattening it first.
+    /// Decodes a stream-framed message (an `embed`ded file) into its root struct, copied as
+    /// the reference compiler copies it: each struct keeps the section sizes it has in the file
+    /// (trailing zeros included, which canonicalizing would drop), and the objects come in
+    /// depth-first order whatever their order and segments in the file. A null root is an
+    /// empty struct there too.
     fn from_message(bytes: &[u8]) -> Option<Obj> {
+        // The reference reads the file as words and refuses a partial one.
+        if bytes.len() % 8 != 0 {
+            return None;
+        }
         let options = capnp::message::ReaderOptions {
             traversal_limit_in_words: None,
             nesting_limit: 64,
         };
         let reader =
             capnp::serialize::read_message_from_flat_slice(&mut &bytes[..], options).ok()?;
-        let flat = reader.canonicalize().ok()?;
-        Obj::from_flat(capnp::Word::words_to_bytes(&flat))
+        let root: capnp::any_pointer::Reader<'_> = reader.get_root().ok()?;
+        let words = root.target_size().ok()?.word_count;
+        let mut copy = capnp::message::Builder::new(
+            capnp::message::HeapAllocator::new()
+                .first_segment_words(u32::try_from(words + 1).ok()?),
+        );
+        copy.set_root(root).ok()?;
+        let segments = copy.get_segments_for_output();
+        let [segment] = &segments[..] else {
+            return None;
+        };
+        match Obj::from_flat(segment)? {
+            Obj::Null => Some(Obj::Struct(SObj::new(0, 0))),
+            Obj::List(_) => None,
+            s => Some(s),
+        }
     }
 }
 

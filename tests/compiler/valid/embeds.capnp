@@ -23,6 +23,23 @@ const absoluteEmbed :Text = embed "/data/tide.txt";
 # An absolute path is looked up in the import path.
 const station :Station = embed "data/station.bin";
 # A struct embedded from a binary (unpacked) Cap'n Proto message.
+const padded :Station = embed "data/padded.bin";
+# A message whose struct ends in zeros (`elevation` is 0): they stay, as the file has them.
+# This file and the next two were written with `capnp encode`.
+const segmented :Station = embed "data/segmented.bin";
+# A message in several segments (`--segment-size=3`), objects reached through far pointers.
+const later :Station = embed "data/later.bin";
+# A message of `LaterStation`, a later version of `Station` with more fields.
+
+struct LaterStation {
+  name @0 :Text;
+  latitude @1 :Float64;
+  longitude @2 :Float64;
+  elevation @3 :Int32;
+  sensors @4 :List(Station.Sensor);
+  serial @5 :UInt64;
+  note @6 :Text;
+}
 
 struct WithEmbeddedDefaults {
   text @0 :Text = embed "data/tide.txt";
@@ -32,4 +49,6 @@ struct WithEmbeddedDefaults {
 }
 
 const stations :List(Station) = [embed "data/station.bin", (name = "literal")];
+const laterStations :List(Station) = [embed "data/later.bin", embed "data/padded.bin"];
+# List elements keep what fits `Station`.
 const embeddedList :List(Data) = [embed "data/bytes.bin", 0x"00"];
