@@ -5,11 +5,12 @@
 //! The segment table is checked before anything else: at most [`MAX_SEGMENTS`] segments, and
 //! no more words in all than the traversal limit. A stream reader then never allocates what the
 //! table claims: it reads the segments into a buffer that starts at 64 KiB (or the message's
-//! size, when smaller) and doubles only when the bytes received have filled it. A message's
-//! buffer therefore never exceeds twice the bytes that actually arrived, plus 64 KiB, whatever
-//! its table says; the table itself is at most 2 KiB. Packed input is measured after
-//! unpacking, and two packed bytes can unpack to 2 KiB of zeros, so for packed input the bound
-//! is in unpacked bytes, which the traversal limit caps.
+//! size, when smaller) and doubles only when the bytes received have filled it. Whatever the
+//! table says, a message's buffer is never larger than twice the bytes that actually arrived
+//! plus 64 KiB, and while it grows the allocator holds at most three times what arrived (the
+//! old buffer and the new); the table itself is read into 2 KiB on the stack. Packed input is
+//! measured after unpacking: two packed bytes can stand for 2 KiB of zeros, so for packed input
+//! the bound is in unpacked bytes, which the traversal limit caps.
 //!
 //! ```
 //! use serde_capnp::framing::{self, Format};
@@ -298,7 +299,14 @@ pub(crate) fn next_message(
     options: &ReadOptions,
     format: Format,
 ) -> Result<Option<Segments>> {
-    read_frame(input, options).map_err(|e| hint_format(e, input.prefix(), format))
+    read_frame(input, options).map_err(|e| hinted(e, input, format))
+}
+
+/// `error`, with a guess at the format of what `input` holds when it does not look like
+/// `format`.
+pub(crate) fn hinted(error: Error, input: &mut impl Input, format: Format) -> Error {
+    input.look_ahead();
+    hint_format(error, input.prefix(), format)
 }
 
 fn read_frame(input: &mut impl Input, options: &ReadOptions) -> Result<Option<Segments>> {
@@ -405,14 +413,13 @@ pub fn read_packed_message<R: BufRead>(
 /// is an error, found without reading more than a word past the limit.
 pub fn read_flat<R: Read>(reader: R, options: &ReadOptions) -> Result<Segments> {
     let mut input = Plain::new(reader);
-    read_flat_from(&mut input, options).map_err(|e| hint_format(e, input.prefix(), Format::Flat))
+    read_flat_from(&mut input, options).map_err(|e| hinted(e, &mut input, Format::Flat))
 }
 
 /// Reads a packed flat message to the end of `reader`, unpacking it within the traversal limit.
 pub fn read_flat_packed<R: BufRead>(reader: R, options: &ReadOptions) -> Result<Segments> {
     let mut input = Unpack::new(reader);
-    read_flat_from(&mut input, options)
-        .map_err(|e| hint_format(e, input.prefix(), Format::FlatPacked))
+    read_flat_from(&mut input, options).map_err(|e| hinted(e, &mut input, Format::FlatPacked))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -497,34 +504,32 @@ fn judge_binary(input: &[u8]) -> Option<bool> {
         return Some(false);
     }
     let root = table_bytes(count as usize);
-    Some(
-        input
-            .get(root..root + 8)
-            .is_none_or(|w| could_be_root(w, count)),
-    )
+    judge_root(input.get(root..root + 8)?, count)
 }
 
 fn judge_flat(input: &[u8]) -> Option<bool> {
-    Some(could_be_root(input.get(..8)?, 1))
+    judge_root(input.get(..8)?, 1)
 }
 
-/// Whether `word` could be the root pointer of a message with `segments` segments: null, a
-/// struct of sane size not far away, or a far pointer to another segment. (A root struct over
-/// 16 KiB or 1 GiB away is possible but so unlikely that it says the input is something else.)
-fn could_be_root(word: &[u8], segments: u64) -> bool {
+/// Whether `word` is the root pointer of a message with `segments` segments as writers write
+/// them: a struct right after it, the canonical empty struct, or a far pointer to another
+/// segment. `None` when it cannot tell: a null root, a list (the wrong root, but in a message
+/// of the format), or a struct further away. A root struct over 16 KiB, or before its pointer,
+/// says the input is something else.
+fn judge_root(word: &[u8], segments: u64) -> Option<bool> {
     let w = u64::from_le_bytes(word.try_into().expect("one word"));
-    if w == 0 {
-        return true;
-    }
+    let offset = (w as u32 as i32) >> 2;
     let words = (w >> 32 & 0xffff) + (w >> 48);
     match w & 3 {
-        0 => match (w as u32 as i32) >> 2 {
-            // The canonical pointer to an empty struct.
-            -1 => words == 0,
-            offset => (0..1 << 27).contains(&offset) && words <= 2048,
-        },
-        2 => (1..segments).contains(&(w >> 32)),
-        _ => false,
+        0 if w == 0 => None,
+        0 if offset == -1 => Some(words == 0),
+        0 if offset < 0 || words > 2048 => Some(false),
+        0 if offset == 0 => Some(true),
+        // Over a gigabyte away.
+        0 | 1 if offset >= 1 << 27 => Some(false),
+        0 | 1 => None,
+        2 => Some((1..segments).contains(&(w >> 32))),
+        _ => Some(false),
     }
 }
 

@@ -23,6 +23,10 @@ pub(crate) trait Input {
     fn finish(&mut self) -> Result<()> {
         Ok(())
     }
+
+    /// Adds to the prefix what the input already holds beyond it, without consuming it: more
+    /// to go on for a guess at the format of a message that failed to read.
+    fn look_ahead(&mut self) {}
 }
 
 /// The first bytes of a message as they came in.
@@ -243,6 +247,12 @@ impl<R: BufRead> Input for Unpack<R> {
 
     fn prefix(&self) -> &[u8] {
         self.prefix.get()
+    }
+
+    fn look_ahead(&mut self) {
+        if let Ok(buf) = self.inner.fill_buf() {
+            self.prefix.record(buf);
+        }
     }
 
     fn finish(&mut self) -> Result<()> {

@@ -306,9 +306,10 @@ impl StructSchema {
         let Some(segments) = framing::next_message(input, &self.options, format)? else {
             return Ok(None);
         };
-        Ok(Some(self.read_segments(&segments).map_err(|e| {
-            framing::hint_format(e, input.prefix(), format)
-        })))
+        Ok(Some(
+            self.read_segments(&segments)
+                .map_err(|e| framing::hinted(e, input, format)),
+        ))
     }
 
     fn read_segments<T: DeserializeOwned>(&self, segments: &framing::Segments) -> Result<T> {
