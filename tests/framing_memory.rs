@@ -93,9 +93,7 @@ fn table(sizes: &[u32]) -> Vec<u8> {
     for s in sizes {
         out.extend_from_slice(&s.to_le_bytes());
     }
-    if out.len() % 8 != 0 {
-        out.extend_from_slice(&[0; 4]);
-    }
+    out.resize(out.len().div_ceil(8) * 8, 0);
     out
 }
 
