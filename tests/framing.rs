@@ -509,3 +509,37 @@ fn format_names_and_descriptions() {
         assert_eq!(format.to_string(), description);
     }
 }
+
+#[test]
+fn hints_from_packed_readers_do_not_depend_on_how_they_buffer() {
+    // What a packed reader guesses from is the start of the message as it came in, pieced
+    // together from the reader's buffer and what was consumed: never garbled, and complete
+    // enough once the buffer holds a few dozen bytes.
+    let st = point_type();
+    let binary = st.to_vec(&point(7)).unwrap();
+    let text = b"(x = 1.5, y = -2, label = \"a point\")".to_vec();
+    let cases = [
+        (
+            binary,
+            "; the input looks like an unpacked message, not a packed message",
+        ),
+        (
+            text,
+            "; the input looks like Cap'n Proto text, not a packed message",
+        ),
+    ];
+    for (input, hint) in &cases {
+        for capacity in [1, 2, 3, 5, 8, 13, 64, 8192] {
+            let reader = std::io::BufReader::with_capacity(capacity, &input[..]);
+            let err = st.from_reader_packed::<_, Point>(reader).unwrap_err();
+            let message = err.message();
+            assert!(
+                !message.contains("looks like") || message.ends_with(hint),
+                "capacity {capacity}: {message}"
+            );
+            if capacity >= 64 {
+                assert!(message.ends_with(hint), "capacity {capacity}: {message}");
+            }
+        }
+    }
+}

@@ -310,18 +310,24 @@ pub(crate) fn hinted(error: Error, input: &mut impl Input, format: Format) -> Er
 }
 
 fn read_frame(input: &mut impl Input, options: &ReadOptions) -> Result<Option<Segments>> {
-    let mut table = [0u8; MAX_TABLE_BYTES];
-    match input.fill(&mut table[..8])? {
+    let mut first = [0u8; 8];
+    match input.fill(&mut first)? {
         0 => return Ok(None),
         8 => {}
         _ => return Err(truncated()),
     }
-    let count = segment_count(&table)?;
-    let len = table_bytes(count);
-    if input.fill(&mut table[8..len])? < len - 8 {
-        return Err(truncated());
-    }
-    let ends = segment_ends(&table, count, options)?;
+    let count = segment_count(&first)?;
+    let ends = if count == 1 {
+        segment_ends(&first, 1, options)?
+    } else {
+        let len = table_bytes(count);
+        let mut table = [0u8; MAX_TABLE_BYTES];
+        table[..8].copy_from_slice(&first);
+        if input.fill(&mut table[8..len])? < len - 8 {
+            return Err(truncated());
+        }
+        segment_ends(&table, count, options)?
+    };
     let words = read_words(input, ends.last().copied().unwrap_or(0))?;
     input.finish()?;
     Ok(Some(Segments { words, ends }))
@@ -467,7 +473,11 @@ pub fn looks_like(input: &[u8], format: Format) -> bool {
 }
 
 /// The format `input` (the start of a message) most likely is in, if it looks like any.
+///
+/// The first word of an unpacked message also looks like the root of a flat one, so a flat
+/// format is only guessed once its framed counterpart is ruled out.
 pub fn guess_format(input: &[u8]) -> Option<Format> {
+    let ruled_out = |format| judge(input, format) == Some(false);
     [
         Format::Binary,
         Format::Packed,
@@ -477,7 +487,12 @@ pub fn guess_format(input: &[u8]) -> Option<Format> {
         Format::FlatPacked,
     ]
     .into_iter()
-    .find(|&f| judge(input, f) == Some(true))
+    .filter(|&format| match format {
+        Format::Flat => ruled_out(Format::Binary),
+        Format::FlatPacked => ruled_out(Format::Packed),
+        _ => true,
+    })
+    .find(|&format| judge(input, format) == Some(true))
 }
 
 /// Whether `input` looks like `format`; `None` when there is too little of it to tell.
@@ -669,10 +684,10 @@ mod tests {
 
     #[test]
     fn formats_are_told_apart() {
-        // A root struct with one data word and a text pointer, unpacked and packed.
+        // A root struct with a data word (1.5) and a text pointer, unpacked and packed.
         let binary = [
-            0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-            0x12, 0, 0, 0, b'a', 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 1, 0, 0,
+            0, 0x12, 0, 0, 0, b'a', 0, 0, 0, 0, 0, 0, 0,
         ];
         let packed = crate::packing::pack(&binary);
         let flat = &binary[8..];

@@ -54,6 +54,29 @@ impl Prefix {
     }
 }
 
+/// Adds to `prefix`, which holds the first bytes of a message, those of `bytes` it lacks:
+/// `bytes` start `at` bytes into the message, and the prefix may already reach past that.
+#[inline]
+fn note(prefix: &mut Prefix, at: usize, bytes: &[u8]) {
+    let held = prefix.len.saturating_sub(at);
+    if held < bytes.len() && prefix.len < INSPECTED_BYTES {
+        prefix.record(&bytes[held..]);
+    }
+}
+
+/// What `inner` holds, filled if it was empty; interruptions are retried.
+fn buffered<R: BufRead>(inner: &mut R) -> Result<&[u8]> {
+    loop {
+        match inner.fill_buf() {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(e)),
+        }
+    }
+    // The second call only hands back what the first one buffered.
+    inner.fill_buf().map_err(Error::io)
+}
+
 /// Message bytes read as they are.
 pub(crate) struct Plain<R> {
     inner: R,
@@ -99,7 +122,11 @@ impl<R: Read> Input for Plain<R> {
 /// message.
 pub(crate) struct Unpack<R> {
     inner: R,
+    /// The message's first bytes as they came in: taken from the reader's buffer when the
+    /// message starts, and completed from what is consumed beyond that.
     prefix: Prefix,
+    /// How many bytes of the message have been consumed.
+    taken: usize,
     /// A decoded word, handed out from `at` on (`at == 8`: none).
     word: [u8; 8],
     at: usize,
@@ -120,6 +147,7 @@ impl<R: BufRead> Unpack<R> {
         Unpack {
             inner,
             prefix: Prefix::new(),
+            taken: 0,
             word: [0; 8],
             at: 8,
             zeros: 0,
@@ -132,56 +160,53 @@ impl<R: BufRead> Unpack<R> {
         Error::wire(self.truncated)
     }
 
-    fn buffer(&mut self) -> Result<&[u8]> {
-        loop {
-            match self.inner.fill_buf() {
-                Ok(_) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io(e)),
-            }
-        }
-        // The second call only hands back what the first one buffered.
-        self.inner.fill_buf().map_err(Error::io)
-    }
-
+    /// Consumes `n` bytes of what `fill_buf` holds.
     fn consume(&mut self, n: usize) {
         if self.prefix.len < INSPECTED_BYTES {
             // Hands back what is already buffered: no I/O, and no error.
             if let Ok(buf) = self.inner.fill_buf() {
-                self.prefix.record(&buf[..n.min(buf.len())]);
+                note(&mut self.prefix, self.taken, &buf[..n.min(buf.len())]);
             }
         }
+        self.taken += n;
         self.inner.consume(n);
     }
 
     fn byte(&mut self) -> Result<Option<u8>> {
-        let b = self.buffer()?.first().copied();
+        let b = buffered(&mut self.inner)?.first().copied();
         if b.is_some() {
             self.consume(1);
         }
         Ok(b)
     }
 
-    /// Decodes the next tag, its word and its run count; `false` at the end of the input.
-    fn decode(&mut self) -> Result<bool> {
-        let buf = self.buffer()?;
+    /// Decodes the next tag, its word and its run count, and returns the word; `None` at the
+    /// end of the input.
+    fn decode(&mut self) -> Result<Option<[u8; 8]>> {
+        let buf = buffered(&mut self.inner)?;
         let Some(&tag) = buf.first() else {
-            return Ok(false);
+            return Ok(None);
         };
-        let present = tag.count_ones() as usize;
-        let needed = 1 + present + usize::from(tag == 0 || tag == 0xff);
+        if self.taken == 0 && self.prefix.len == 0 {
+            // Usually the whole start of the message, in one copy.
+            self.prefix.record(buf);
+        }
+        let run = tag == 0 || tag == 0xff;
+        let needed = 1 + tag.count_ones() as usize + usize::from(run);
         let mut word = [0u8; 8];
         let count = if buf.len() >= needed {
-            // The whole tag group is buffered: decode it in place.
+            // The whole group is buffered: decode it in place.
             let mut i = 1;
-            for (bit, b) in word.iter_mut().enumerate() {
-                if tag & (1 << bit) != 0 {
-                    *b = buf[i];
-                    i += 1;
-                }
+            let mut bits = tag;
+            while bits != 0 {
+                word[bits.trailing_zeros() as usize] = buf[i];
+                i += 1;
+                bits &= bits - 1;
             }
-            let count = (needed > i).then(|| buf[i]);
-            self.consume(needed);
+            let count = if run { buf[i] } else { 0 };
+            note(&mut self.prefix, self.taken, &buf[..needed]);
+            self.taken += needed;
+            self.inner.consume(needed);
             count
         } else {
             self.consume(1);
@@ -190,20 +215,18 @@ impl<R: BufRead> Unpack<R> {
                     *b = self.byte()?.ok_or_else(|| self.truncated())?;
                 }
             }
-            if tag == 0 || tag == 0xff {
-                Some(self.byte()?.ok_or_else(|| self.truncated())?)
+            if run {
+                self.byte()?.ok_or_else(|| self.truncated())?
             } else {
-                None
+                0
             }
         };
-        self.word = word;
-        self.at = 0;
-        match (tag, count) {
-            (0, Some(n)) => self.zeros = usize::from(n) * 8,
-            (0xff, Some(n)) => self.verbatim = usize::from(n) * 8,
+        match tag {
+            0 => self.zeros = usize::from(count) * 8,
+            0xff => self.verbatim = usize::from(count) * 8,
             _ => {}
         }
-        Ok(true)
+        Ok(Some(word))
     }
 
     /// Whether a word or a run is still being handed out.
@@ -229,7 +252,7 @@ impl<R: BufRead> Input for Unpack<R> {
                 n += k;
             } else if self.verbatim > 0 {
                 let verbatim = self.verbatim;
-                let buf = self.buffer()?;
+                let buf = buffered(&mut self.inner)?;
                 if buf.is_empty() {
                     return Err(self.truncated());
                 }
@@ -238,8 +261,17 @@ impl<R: BufRead> Input for Unpack<R> {
                 self.consume(k);
                 self.verbatim -= k;
                 n += k;
-            } else if !self.decode()? {
-                break;
+            } else {
+                let Some(word) = self.decode()? else {
+                    break;
+                };
+                if room >= 8 {
+                    out[n..][..8].copy_from_slice(&word);
+                    n += 8;
+                } else {
+                    self.word = word;
+                    self.at = 0;
+                }
             }
         }
         Ok(n)
@@ -251,7 +283,7 @@ impl<R: BufRead> Input for Unpack<R> {
 
     fn look_ahead(&mut self) {
         if let Ok(buf) = self.inner.fill_buf() {
-            self.prefix.record(buf);
+            note(&mut self.prefix, self.taken, buf);
         }
     }
 
