@@ -129,6 +129,7 @@ mod de_fast;
 pub mod dynamic;
 mod error;
 mod float;
+pub mod framing;
 mod io;
 mod json;
 pub mod packing;
@@ -142,7 +143,6 @@ mod wire;
 
 use std::io::{BufRead, Read, Write};
 
-use capnp::message::ReaderSegments;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -258,20 +258,23 @@ impl StructSchema {
         Ok(value)
     }
 
-    /// Deserializes one message from `reader`.
+    /// Deserializes one message from `reader`. Only the message's bytes are read: what follows
+    /// it stays in the reader.
+    ///
+    /// The segment table is checked against the read options before anything is allocated, and
+    /// the segments are read into a buffer that grows as their bytes arrive, so that a table
+    /// claiming more than is sent costs nothing (see [`framing`]).
     pub fn from_reader<R: Read, T: DeserializeOwned>(&self, reader: R) -> Result<T> {
-        let mut reader = io::Recording::new(reader);
-        let message = capnp::serialize::read_message(&mut reader, self.options.capnp())
-            .map_err(|e| reader.error(e))?;
-        self.read_segments(message.into_segments())
+        let mut input = io::Plain::new(reader);
+        self.read_next(&mut input, framing::Format::Binary)?
+            .ok_or_else(framing::empty_stream)?
     }
 
-    /// Deserializes one packed message from `reader`.
+    /// Deserializes one packed message from `reader`, consuming only its bytes.
     pub fn from_reader_packed<R: BufRead, T: DeserializeOwned>(&self, reader: R) -> Result<T> {
-        let mut reader = io::Recording::new(reader);
-        let message = capnp::serialize_packed::read_message(&mut reader, self.options.capnp())
-            .map_err(|e| reader.error(e))?;
-        self.read_segments(message.into_segments())
+        let mut input = io::Unpack::new(reader);
+        self.read_next(&mut input, framing::Format::Packed)?
+            .ok_or_else(framing::empty_stream)?
     }
 
     /// Reads a stream of messages, one after another, from `reader` (like pycapnp's
@@ -301,19 +304,27 @@ impl StructSchema {
         })
     }
 
-    fn read_segments<S: ReaderSegments, T: DeserializeOwned>(&self, segments: S) -> Result<T> {
-        let mut list = Vec::with_capacity(segments.len());
-        for i in 0..segments.len() {
-            list.push(
-                segments
-                    .get_segment(i as u32)
-                    .ok_or_else(|| Error::wire("segment missing"))?,
-            );
-        }
+    /// Reads the next message of `input` (`None` at its end) and deserializes it; an error
+    /// about input that is not in `format` says what it looks like instead.
+    fn read_next<T: DeserializeOwned>(
+        &self,
+        input: &mut impl io::Input,
+        format: framing::Format,
+    ) -> Result<Option<Result<T>>> {
+        let Some(segments) = framing::next_message(input, &self.options, format)? else {
+            return Ok(None);
+        };
+        Ok(Some(
+            self.read_segments(&segments)
+                .map_err(|e| framing::hinted(e, input, format)),
+        ))
+    }
+
+    fn read_segments<T: DeserializeOwned>(&self, segments: &framing::Segments) -> Result<T> {
         de::deserialize(
             &self.pool,
             self.node,
-            list,
+            segments.to_slices(),
             self.options.limits(),
             &self.plans,
         )
@@ -333,37 +344,16 @@ pub struct StreamDeserializer<'s, R, T> {
 pub struct PackedStreamDeserializer<'s, R, T>(StreamDeserializer<'s, R, T>);
 
 impl<R, T: DeserializeOwned> StreamDeserializer<'_, R, T> {
-    fn step(
-        &mut self,
-        read: impl FnOnce(
-            &mut io::Recording<&mut R>,
-            capnp::message::ReaderOptions,
-        ) -> capnp::Result<
-            Option<capnp::message::Reader<capnp::serialize::OwnedSegments>>,
-        >,
-    ) -> Option<Result<T>> {
-        if self.done {
-            return None;
-        }
-        let mut reader = io::Recording::new(&mut self.reader);
-        let read = read(&mut reader, self.schema.options.capnp());
-        let result = match read {
-            Ok(None) => Ok(None),
-            Ok(Some(m)) => self.schema.read_segments(m.into_segments()).map(Some),
-            Err(e) => Err(reader.error(e)),
+    /// The item for what reading the next message gave.
+    fn item(&mut self, next: Result<Option<Result<T>>>) -> Option<Result<T>> {
+        let item = match next {
+            Ok(Some(Ok(value))) => return Some(Ok(value)),
+            Ok(None) => None,
+            Ok(Some(Err(e))) | Err(e) => Some(Err(e)),
         };
-        match result {
-            Ok(Some(v)) => Some(Ok(v)),
-            Ok(None) => {
-                self.done = true;
-                None
-            }
-            Err(e) => {
-                // A stream cannot resynchronize after a bad message.
-                self.done = true;
-                Some(Err(e))
-            }
-        }
+        // A stream cannot resynchronize after a bad message.
+        self.done = true;
+        item
     }
 }
 
@@ -371,7 +361,12 @@ impl<R: Read, T: DeserializeOwned> Iterator for StreamDeserializer<'_, R, T> {
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
-        self.step(|r, o| capnp::serialize::try_read_message(r, o))
+        if self.done {
+            return None;
+        }
+        let mut input = io::Plain::new(&mut self.reader);
+        let next = self.schema.read_next(&mut input, framing::Format::Binary);
+        self.item(next)
     }
 }
 
@@ -379,8 +374,13 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, 
     type Item = Result<T>;
 
     fn next(&mut self) -> Option<Result<T>> {
-        self.0
-            .step(|r, o| capnp::serialize_packed::try_read_message(r, o))
+        let this = &mut self.0;
+        if this.done {
+            return None;
+        }
+        let mut input = io::Unpack::new(&mut this.reader);
+        let next = this.schema.read_next(&mut input, framing::Format::Packed);
+        this.item(next)
     }
 }
 

@@ -467,3 +467,354 @@ fn convert_lays_out_segments_as_capnp_does() {
         assert!(convert(args, &binary) == theirs.stdout, "{args:?}");
     }
 }
+
+// -------------------------------------------------------------------------------------------
+// Hostile and mistaken input
+// -------------------------------------------------------------------------------------------
+
+/// A segment table claiming one segment of 0xf600001d words (33 GB), and nothing else.
+const HOSTILE: [u8; 8] = [0, 0, 0, 0, 0x1d, 0, 0, 0xf6];
+
+/// `serde-capnp`, with its address space limited to `mib` MiB where the platform allows, so that
+/// an allocation of what the input claims fails the test instead of paging the machine.
+fn limited(mib: u64) -> Command {
+    if cfg!(target_os = "linux") {
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -v {}; exec \"$0\" \"$@\"", mib * 1024))
+            .arg(env!("CARGO_BIN_EXE_serde-capnp"));
+        cmd
+    } else {
+        bin()
+    }
+}
+
+/// What a failed conversion printed: one line, ours, with nothing of the `capnp` crate's.
+fn one_clean_line(out: &Output, what: &str) -> String {
+    assert!(!out.status.success(), "{what}: accepted");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    for bad in [
+        "panicked",
+        "memory allocation",
+        "capnp crate",
+        "unaligned",
+        "ReaderOptions",
+        "Failed:",
+    ] {
+        assert!(!stderr.contains(bad), "{what}: {stderr}");
+    }
+    assert!(
+        stderr.starts_with("serde-capnp convert: ") && stderr.lines().count() == 1,
+        "{what}: {stderr}"
+    );
+    stderr.trim_end().to_string()
+}
+
+fn convert_limited(conversion: &str, schema: &str, root: &str, input: &[u8]) -> Output {
+    pipe(
+        limited(256)
+            .arg("convert")
+            .arg(conversion)
+            .arg(repo().join("schemas").join(schema))
+            .arg(root),
+        input,
+    )
+}
+
+#[test]
+fn convert_refuses_a_header_claiming_33_gb_in_every_format() {
+    let expected = [
+        ("binary", "reading message 1: message is truncated"),
+        ("packed", "message 1: message has no root pointer"),
+        ("flat", "the message contains an out-of-bounds pointer"),
+        ("flat-packed", "reading the message: message is truncated"),
+        ("canonical", "the message contains an out-of-bounds pointer"),
+        (
+            "text",
+            "the input is not UTF-8: byte 7 is not part of a character",
+        ),
+        (
+            "json",
+            "the input is not UTF-8: byte 7 is not part of a character",
+        ),
+    ];
+    for (from, message) in expected {
+        let out = convert_limited(
+            &format!("{from}:binary"),
+            "alltypes.capnp",
+            "AllTypes",
+            &HOSTILE,
+        );
+        let stderr = one_clean_line(&out, from);
+        assert_eq!(stderr, format!("serde-capnp convert: {message}"), "{from}");
+    }
+    // The reference fails too (by running out of memory for `binary`).
+    if let Some(capnp) = capnp_or_skip() {
+        for from in ["binary", "packed"] {
+            let theirs = pipe(
+                Command::new(&capnp)
+                    .args(["convert", &format!("{from}:binary")])
+                    .arg(repo().join("schemas/alltypes.capnp"))
+                    .arg("AllTypes"),
+                &HOSTILE,
+            );
+            assert!(!theirs.status.success(), "{from}");
+        }
+    }
+}
+
+#[test]
+fn convert_allocates_for_what_arrives_not_for_what_a_table_claims() {
+    // 2^31 words (16 GiB) claimed, within the lifted limit, and 1 MiB sent: binary and packed.
+    let mut claim = vec![0, 0, 0, 0, 0, 0, 0, 0x80];
+    claim.extend(std::iter::repeat_n(0x11, 1 << 20));
+    let packed = serde_capnp::packing::pack(&claim);
+    for (from, input) in [("binary", &claim), ("packed", &packed)] {
+        let out = convert_limited(
+            &format!("{from}:binary"),
+            "alltypes.capnp",
+            "AllTypes",
+            input,
+        );
+        assert_eq!(
+            one_clean_line(&out, from),
+            "serde-capnp convert: reading message 1: message is truncated"
+        );
+    }
+    // Packed zero runs: 2 bytes stand for 2 KiB, up to the 64 MiB the table claims.
+    let mut zeros = vec![0x80, 0x01];
+    zeros.extend([0u8, 255].repeat(32 << 10));
+    let out = convert_limited("packed:binary", "alltypes.capnp", "AllTypes", &zeros);
+    one_clean_line(&out, "zero runs");
+}
+
+/// A message of 1 MiB whose 4096 pointers all point at the same 1 MiB list: copied, it would
+/// take 4 GiB.
+fn amplifying_message() -> Vec<u8> {
+    let struct_ptr = |data: u64, ptrs: u64| data << 32 | ptrs << 48;
+    let list_ptr = |offset: u64, size: u64, count: u64| offset << 2 | 1 | size << 32 | count << 35;
+    let (pointers, shared) = (4096u64, 1u64 << 17);
+    let mut words = vec![struct_ptr(0, 1), list_ptr(0, 6, pointers)];
+    words.extend((0..pointers).map(|i| list_ptr(pointers - 1 - i, 5, shared)));
+    words.extend(std::iter::repeat_n(0x0101_0101_0101_0101, shared as usize));
+    let mut bytes = 0u32.to_le_bytes().to_vec();
+    bytes.extend_from_slice(&(words.len() as u32).to_le_bytes());
+    bytes.extend(words.iter().flat_map(|w| w.to_le_bytes()));
+    bytes
+}
+
+#[test]
+fn convert_refuses_to_amplify_overlapping_pointers() {
+    let message = amplifying_message();
+    for to in [
+        "binary",
+        "packed",
+        "flat",
+        "flat-packed",
+        "canonical",
+        "json",
+    ] {
+        let out = convert_limited(
+            &format!("binary:{to}"),
+            "alltypes.capnp",
+            "AllTypes",
+            &message,
+        );
+        assert_eq!(
+            one_clean_line(&out, to),
+            "serde-capnp convert: message 1: the message is too large to copy (read limit exceeded)",
+            "{to}"
+        );
+    }
+}
+
+#[test]
+fn convert_stops_at_a_bad_message_after_converting_the_good_ones() {
+    let schema = repo().join("schemas/addressbook.capnp");
+    let text = "(id = 1, name = \"a\")\n(id = 2, name = \"b\")\n";
+    let encode = |to: &str| {
+        pipe(
+            bin()
+                .args(["convert", &format!("text:{to}")])
+                .arg(&schema)
+                .arg("Person"),
+            text.as_bytes(),
+        )
+        .stdout
+    };
+    for (from, bad) in [
+        ("binary", HOSTILE.to_vec()),
+        (
+            "packed",
+            serde_capnp::packing::pack(&[0, 0, 0, 0, 0, 0, 0, 0x10]),
+        ),
+    ] {
+        let input = encode(from);
+        let out = pipe(
+            bin().args(["convert", &format!("{from}:binary")]),
+            &[input, bad].concat(),
+        );
+        assert_eq!(
+            one_clean_line(&out, from),
+            "serde-capnp convert: reading message 3: message is truncated"
+        );
+        assert_eq!(out.stdout, encode("binary"), "{from}");
+    }
+}
+
+#[test]
+fn convert_reports_every_truncated_prefix_alike() {
+    let schema = repo().join("schemas/addressbook.capnp");
+    let encode = |to: &str| {
+        pipe(
+            bin()
+                .args(["convert", &format!("text:{to}")])
+                .arg(&schema)
+                .arg("Person"),
+            b"(id = 7, name = \"Alice\", email = \"a@example.com\")",
+        )
+        .stdout
+    };
+    for from in ["binary", "packed"] {
+        let message = encode(from);
+        assert!(message.len() > 30, "{from}");
+        for len in 1..message.len() {
+            let out = pipe(
+                bin().args(["convert", &format!("{from}:binary")]),
+                &message[..len],
+            );
+            assert_eq!(
+                one_clean_line(&out, &format!("{from} prefix of {len}")),
+                "serde-capnp convert: reading message 1: message is truncated",
+                "{from} prefix of {len}"
+            );
+        }
+    }
+}
+
+#[test]
+fn convert_says_what_format_the_input_looks_like() {
+    let schema = repo().join("schemas/addressbook.capnp");
+    let person = "(id = 7, name = \"Alice\", email = \"a@example.com\")";
+    let encode = |to: &str| {
+        let out = pipe(
+            bin()
+                .args(["convert", &format!("text:{to}")])
+                .arg(&schema)
+                .arg("Person"),
+            person.as_bytes(),
+        );
+        assert!(out.status.success());
+        out.stdout
+    };
+    let cases = [
+        (
+            "binary:text",
+            "packed",
+            "a packed message, not an unpacked message",
+        ),
+        (
+            "packed:text",
+            "binary",
+            "an unpacked message, not a packed message",
+        ),
+        ("text:binary", "json", "JSON, not Cap'n Proto text"),
+        ("json:binary", "text", "Cap'n Proto text, not JSON"),
+        (
+            "binary:json",
+            "text",
+            "Cap'n Proto text, not an unpacked message",
+        ),
+        (
+            "text:json",
+            "binary",
+            "an unpacked message, not Cap'n Proto text",
+        ),
+        (
+            "flat:json",
+            "packed",
+            "a packed message, not a flat message",
+        ),
+    ];
+    let capnp = capnp_or_skip();
+    for (conversion, actual, looks) in cases {
+        let input = encode(actual);
+        let out = pipe(
+            bin()
+                .args(["convert", conversion])
+                .arg(&schema)
+                .arg("Person"),
+            &input,
+        );
+        let stderr = one_clean_line(&out, conversion);
+        let to = conversion.split(':').nth(1).unwrap();
+        let hint = format!("; the input looks like {looks} (try `{actual}:{to}`)");
+        assert!(stderr.ends_with(&hint), "{conversion}: {stderr}");
+        // The reference makes the same guess.
+        if let Some(capnp) = &capnp {
+            let theirs = pipe(
+                Command::new(capnp)
+                    .args(["convert", conversion])
+                    .arg(&schema)
+                    .arg("Person"),
+                &input,
+            );
+            // Refusing the input, or warning about it.
+            let said = String::from_utf8_lossy(&theirs.stderr).replace('\n', " ");
+            assert!(
+                said.contains(&format!("looks like it is in \"{actual}\" format"))
+                    || said.contains(&format!("looks like it may be in \"{actual}\" format")),
+                "{conversion}: capnp said {said}"
+            );
+        }
+    }
+}
+
+#[test]
+fn convert_never_prints_the_capnp_crates_internals() {
+    let schema = repo().join("schemas/alltypes.capnp");
+    let mut failures = 0;
+    for from in ["binary", "packed", "flat", "flat-packed", "canonical"] {
+        let original = pipe(
+            bin()
+                .args(["convert", &format!("text:{from}")])
+                .arg(&schema)
+                .arg("AllTypes"),
+            ALLTYPES_TEXT.as_bytes(),
+        )
+        .stdout;
+        assert!(!original.is_empty(), "{from}");
+        // Deterministic damage: a byte set high, a byte cleared, a word of ones, cuts.
+        let mut inputs = Vec::new();
+        for k in 0..6 {
+            let at = (original.len() * (2 * k + 1) / 13).max(1);
+            let mut high = original.clone();
+            high[at] = 0xff;
+            let mut cleared = original.clone();
+            cleared[at / 2] = 0;
+            let mut ones = original.clone();
+            let w = at / 8 * 8;
+            ones[w..(w + 8).min(original.len())].fill(0xff);
+            inputs.extend([high, cleared, ones, original[..at].to_vec()]);
+        }
+        for input in &inputs {
+            for to in ["binary", "flat", "canonical", "json"] {
+                let out = pipe(
+                    bin()
+                        .args(["convert", &format!("{from}:{to}")])
+                        .arg(&schema)
+                        .arg("AllTypes"),
+                    input,
+                );
+                if !out.status.success() {
+                    failures += 1;
+                    one_clean_line(&out, &format!("{from}:{to}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures > 50,
+        "only {failures} of the damaged inputs failed"
+    );
+}

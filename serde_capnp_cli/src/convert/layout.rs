@@ -15,10 +15,9 @@ pub const FIRST_SEGMENT_WORDS: u32 = 1024;
 /// The largest segment the reference allocates, in words.
 const MAX_SEGMENT_WORDS: u32 = (1 << 29) - 1;
 
-/// How deeply objects may nest, and how many words a copy may read in all (the reference lifts
-/// its limits for conversions; these only keep a hostile message from running for ever).
+/// How deeply objects may nest (the reference lifts its limits for conversions; this only
+/// keeps a hostile message from exhausting the stack).
 const NESTING_LIMIT: u32 = 1024;
-const TRAVERSAL_LIMIT_WORDS: u64 = 1 << 40;
 
 const STRUCT: u64 = 0;
 const LIST: u64 = 1;
@@ -46,19 +45,20 @@ pub struct Copy {
 
 impl Copy {
     /// A copy whose first segment has `first_words` words; later segments have as many words
-    /// (`fixed`) or as many as everything so far.
-    pub fn new(first_words: u32, fixed: bool) -> Copy {
+    /// (`fixed`) or as many as everything so far. It may read `budget` words in all: what it
+    /// writes is bounded by that, however the message's pointers overlap.
+    pub fn new(first_words: u32, fixed: bool, budget: u64) -> Copy {
         Copy {
             segments: Vec::new(),
             with_space: 0,
             next_size: first_words.clamp(1, MAX_SEGMENT_WORDS),
             fixed,
-            budget: TRAVERSAL_LIMIT_WORDS,
+            budget,
         }
     }
 
     /// Copies the root struct of the message held in `source` (its segments).
-    pub fn root(&mut self, source: &[Vec<u8>]) -> Result<(), String> {
+    pub fn root(&mut self, source: &[&[u8]]) -> Result<(), String> {
         let src = Source { segments: source };
         let root = self.arena_allocate(1);
         let word = src.word(0, 0)?;
@@ -329,14 +329,14 @@ type SrcAt = (u32, u32);
 
 /// The message being copied, every access bounds-checked.
 struct Source<'a> {
-    segments: &'a [Vec<u8>],
+    segments: &'a [&'a [u8]],
 }
 
 impl Source<'_> {
     fn segment(&self, segment: u32) -> Result<&[u8], String> {
         self.segments
             .get(segment as usize)
-            .map(|s| s.as_slice())
+            .copied()
             .ok_or_else(|| format!("a far pointer names segment {segment}, which is missing"))
     }
 
@@ -418,8 +418,9 @@ mod tests {
     }
 
     fn copy(source: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, String> {
-        let mut copy = Copy::new(FIRST_SEGMENT_WORDS, false);
-        copy.root(source)?;
+        let mut copy = Copy::new(FIRST_SEGMENT_WORDS, false, 1 << 20);
+        let slices: Vec<&[u8]> = source.iter().map(|s| s.as_slice()).collect();
+        copy.root(&slices)?;
         Ok(copy.framed())
     }
 
@@ -453,6 +454,26 @@ mod tests {
     fn a_null_root_copies_as_an_empty_struct() {
         let framed = copy(&segments(&[&[0]])).unwrap();
         assert_eq!(framed[1], 0xffff_fffcu64.to_le_bytes());
+    }
+
+    #[test]
+    fn overlapping_pointers_cannot_copy_more_than_the_budget() {
+        // 256 pointers to one list of 8192 words: 2 Mi words to copy from a message of 8 Ki.
+        let shared = 8192u32;
+        let mut words = vec![struct_ptr(0, 0, 1), list_ptr(0, 6, 256)];
+        words.extend((0..256).map(|i| list_ptr(255 - i, 5, shared)));
+        words.extend(std::iter::repeat_n(7, shared as usize));
+        let source = segments(&[&words]);
+        let slices: Vec<&[u8]> = source.iter().map(|s| s.as_slice()).collect();
+        let mut copy = Copy::new(FIRST_SEGMENT_WORDS, false, 1 << 20);
+        let err = copy.root(&slices).unwrap_err();
+        assert!(err.contains("too large to copy"), "{err}");
+        // What was copied before the budget ran out is no more than the budget.
+        let written: usize = copy.segments.iter().map(|s| s.words.len()).sum();
+        assert!(written <= 3 << 20, "{written}");
+        // With room for every copy, it goes through.
+        let mut copy = Copy::new(FIRST_SEGMENT_WORDS, false, 3 << 20);
+        copy.root(&slices).unwrap();
     }
 
     #[test]
