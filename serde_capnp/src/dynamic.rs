@@ -55,7 +55,7 @@ impl StructSchema {
     /// A zero-copy view of the message in `bytes` (unpacked, with its segment table), whose
     /// root is this struct. See the [`dynamic`](crate::dynamic) module.
     pub fn reader<'a>(&'a self, bytes: &'a [u8]) -> Result<MessageReader<'a>> {
-        let segments = Msg::parse_flat(bytes)?;
+        let segments = crate::framing::split_exact(bytes, &self.read_options())?;
         self.reader_from_segments(segments)
     }
 

@@ -278,6 +278,11 @@ pub fn split_message<'a>(bytes: &'a [u8], options: &ReadOptions) -> Result<(Vec<
 /// Splits `bytes`, which must hold exactly one message, into its segments; bytes after the
 /// message are an error.
 pub fn split_exact<'a>(bytes: &'a [u8], options: &ReadOptions) -> Result<Vec<&'a [u8]>> {
+    split_exact_plain(bytes, options).map_err(|e| hint_format(e, bytes, Format::Binary))
+}
+
+/// [`split_exact`] without the format hint.
+fn split_exact_plain<'a>(bytes: &'a [u8], options: &ReadOptions) -> Result<Vec<&'a [u8]>> {
     let (segments, end) = split_message(bytes, options)?;
     if end != bytes.len() {
         return Err(Error::wire(format!(

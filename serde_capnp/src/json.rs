@@ -136,7 +136,7 @@ impl StructSchema {
         style: JsonStyle,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let segments = Msg::parse_flat(bytes)?;
+        let segments = crate::framing::split_exact(bytes, &self.options)?;
         let (pool, node) = self.pool();
         let msg = Msg::new(segments, self.options.limits())?;
         let root = msg

@@ -224,7 +224,7 @@ impl StructSchema {
     /// Text and Data can be borrowed from `bytes` (`&str`, `&[u8]`, `Cow`) with no copy.
     /// Bytes after the message are an error.
     pub fn from_slice<'de, T: Deserialize<'de>>(&'de self, bytes: &'de [u8]) -> Result<T> {
-        let segments = wire::Msg::parse_flat(bytes)?;
+        let segments = framing::split_exact(bytes, &self.options)?;
         de::deserialize(
             &self.pool,
             self.node,
@@ -232,6 +232,7 @@ impl StructSchema {
             self.options.limits(),
             &self.plans,
         )
+        .map_err(|e| framing::hint_format(e, bytes, framing::Format::Binary))
     }
 
     /// Deserializes a message from its segments (no segment table), as given by

@@ -258,7 +258,7 @@ impl From<()> for Value {
 impl StructSchema {
     /// Reads a message into a [`Value`].
     pub fn read_value(&self, bytes: &[u8]) -> Result<Value> {
-        let segments = crate::wire::Msg::parse_flat(bytes)?;
+        let segments = crate::framing::split_exact(bytes, &self.options)?;
         let (pool, node) = self.pool();
         crate::de::deserialize_seed(
             pool,

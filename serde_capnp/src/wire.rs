@@ -10,8 +10,7 @@ use serde_capnp_schema::{StructNode, Type};
 
 use crate::error::{Error, Result};
 
-/// The most segments a message may have (the same limit as the reference implementation).
-pub(crate) const MAX_SEGMENTS: usize = 512;
+use crate::framing::MAX_SEGMENTS;
 
 /// Segment used for pointers that live outside the message (schema default values).
 const DETACHED: u32 = u32::MAX;
@@ -235,46 +234,6 @@ impl<'a> Msg<'a> {
             self.charge(node.fields.len() as u64)?;
         }
         Ok(())
-    }
-
-    /// Splits a flat buffer holding exactly one message (segment table followed by segments)
-    /// into segments; bytes after the message are an error.
-    pub(crate) fn parse_flat(bytes: &'a [u8]) -> Result<Vec<&'a [u8]>> {
-        let truncated = || Error::wire("message is truncated");
-        if bytes.len() < 8 {
-            return Err(if bytes.is_empty() {
-                Error::wire("message is empty")
-            } else {
-                truncated()
-            });
-        }
-        let count = u32::from_le_bytes(bytes[0..4].try_into().unwrap()) as usize + 1;
-        if count > MAX_SEGMENTS || count == 0 {
-            return Err(Error::limit(format!(
-                "message claims {count} segments, more than the limit of {MAX_SEGMENTS}"
-            )));
-        }
-        let header = (4 + count * 4).div_ceil(8) * 8;
-        if bytes.len() < header {
-            return Err(truncated());
-        }
-        let mut segments = Vec::with_capacity(count);
-        let mut pos = header;
-        for i in 0..count {
-            let words = u32::from_le_bytes(bytes[4 + i * 4..8 + i * 4].try_into().unwrap());
-            let len = words as usize * 8;
-            let end = pos.checked_add(len).ok_or_else(truncated)?;
-            let seg = bytes.get(pos..end).ok_or_else(truncated)?;
-            segments.push(seg);
-            pos = end;
-        }
-        if pos != bytes.len() {
-            return Err(Error::wire(format!(
-                "{} bytes follow the message",
-                bytes.len() - pos
-            )));
-        }
-        Ok(segments)
     }
 
     #[inline]
