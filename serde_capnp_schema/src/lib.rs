@@ -24,6 +24,7 @@ pub mod compiler;
 mod load;
 mod model;
 
+pub use load::{MAX_GROUP_NESTING, MAX_MEMBERS, MEMORY_BASE, MEMORY_PER_REQUEST_BYTE};
 pub use model::*;
 
 /// An error found while building or querying a schema.
