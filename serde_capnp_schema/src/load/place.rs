@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::{TRAVERSAL_BASE, TRAVERSAL_PER_WORD};
 use crate::SchemaError;
 
 /// Where in the request something is: a node (or the request itself) and a member of it.
@@ -84,7 +85,14 @@ pub(super) trait At<T> {
 
 impl<T> At<T> for capnp::Result<T> {
     fn at(self, place: &Place<'_>) -> Result<T, SchemaError> {
-        self.map_err(|e| place.error(format_args!("the request is malformed: {e}")))
+        self.map_err(|e| match e.kind {
+            capnp::ErrorKind::ReadLimitExceeded => place.error(format_args!(
+                "the request claims far more than it holds: reading it goes past the traversal \
+                 limit of {TRAVERSAL_PER_WORD} words per word of request plus {TRAVERSAL_BASE} \
+                 (lists of zero-sized elements, or pointers that overlap)"
+            )),
+            _ => place.error(format_args!("the request is malformed: {e}")),
+        })
     }
 }
 
