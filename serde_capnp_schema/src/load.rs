@@ -38,10 +38,14 @@ pub const MEMORY_PER_REQUEST_BYTE: usize = 48;
 /// Bytes of memory any pool may take, whatever the size of its request.
 pub const MEMORY_BASE: usize = 256 * 1024;
 
-/// How deeply groups (and named unions) may nest inside one struct. A group is read in place,
-/// without the nesting a message's pointers are charged for, so this bounds how deeply a reader
-/// recurses through one struct.
-pub const MAX_GROUP_NESTING: usize = 32;
+/// How deeply groups (and named unions) may nest inside one struct: enough for any real schema
+/// (the compiler's tests nest five deep), few enough that reading one struct recurses a bounded
+/// number of times.
+///
+/// A group is read in place, without the nesting a message's pointers are charged for, so a
+/// reader that does not count groups against its nesting limit recurses through up to this
+/// many levels of groups at each level of a message's nesting.
+pub const MAX_GROUP_NESTING: usize = 16;
 
 /// The most members one node may have: fields, enumerants, methods or generic parameters.
 /// Positions and discriminants are 16-bit, and a discriminant of `0xffff` means "no union".
