@@ -26,7 +26,8 @@ pub type NodeIndex = u32;
 /// - **Groups.** A group's node has `is_group` set, its `scope_id` is the struct (or group)
 ///   holding the field, and its data and pointer sections are that struct's. Groups nest at most
 ///   [`MAX_GROUP_NESTING`](crate::MAX_GROUP_NESTING) deep, so following groups always ends:
-///   no struct contains itself through groups.
+///   no struct contains itself through groups. A group is no pointer: a reader that bounds its
+///   recursion by a message's nesting should count the groups it enters too.
 /// - **Unions.** `discriminant_count` is 0 or at least 2. `union_members` has exactly
 ///   `discriminant_count` entries; `union_members[d]` is the field whose discriminant is `d`,
 ///   and every field with a discriminant is listed there; `plain_fields` lists all the others,
@@ -36,8 +37,8 @@ pub type NodeIndex = u32;
 ///   `pointer_count`, and a union's discriminant lies inside the data section.
 /// - **Members.** A struct has at most [`MAX_MEMBERS`](crate::MAX_MEMBERS) fields, an enum
 ///   that many enumerants, an interface that many methods, a node that many generic
-///   parameters. Within a node, member names are distinct and code orders are a permutation of
-///   the positions; explicit field ordinals increase.
+///   parameters. Within a node, the names of fields, enumerants and methods are distinct and
+///   their code orders are a permutation of their positions; explicit field ordinals increase.
 /// - **Types and values.** Brand scopes name generic nodes of the pool and bind as many types
 ///   as those declare parameters, all of them pointer types; a `Type::Param` names a generic
 ///   node of the pool and a parameter it declares. A default value, a constant's value and an
@@ -48,6 +49,9 @@ pub type NodeIndex = u32;
 /// - **Scopes.** A file's `scope_id` is 0; any other node's is 0 or names a node of the pool,
 ///   and following scope IDs ends. A nested node present in the pool has the nesting node as
 ///   its scope. `parameters` is empty unless `is_generic` is set.
+/// - **Interfaces.** Superclasses are interfaces of the pool, but they may extend each other
+///   in a cycle (the reference compiler accepts `interface A extends(B)` with `B extends(A)`):
+///   a walk over superclasses must remember the interfaces it has seen.
 /// - **Annotations.** Every annotation applied names an annotation declaration that allows
 ///   the kind of declaration it is applied to, and its value has the declaration's type.
 /// - **Names.** `display_name_prefix_length` is a character boundary of `display_name`. Node
