@@ -1308,3 +1308,33 @@ fn every_real_request_loads() {
     }
     assert!(loaded > 30, "only {loaded} requests");
 }
+
+/// A reader the caller made is checked the same way, its memory bounded by its total size.
+#[test]
+fn a_request_reader_is_checked_too() {
+    let read = |bytes: &[u8]| {
+        let message =
+            capnp::serialize::read_message(&mut &bytes[..], ReaderOptions::new()).unwrap();
+        let request: code_generator_request::Reader = message.get_root().unwrap();
+        SchemaPool::from_request_reader(request).map_err(|e| e.message().to_string())
+    };
+    assert!(read(&base()).is_ok());
+    let color = id("Color");
+    let mut e = Edit::new();
+    e.slot_type("Shape", "inner")
+        .init_struct()
+        .set_type_id(color);
+    assert!(read(&e.bytes())
+        .unwrap_err()
+        .ends_with("which is an enum, not a struct"));
+    let bytes = one_struct(|n| {
+        let mut f = n.init_struct().init_fields(1).get(0);
+        f.set_name("a");
+        f.set_discriminant_value(0xffff);
+    });
+    let err = read(&zero_sized(&bytes, 3, 4, 60_000)).unwrap_err();
+    assert!(
+        err.contains("its 60000 fields would take the schema past"),
+        "{err}"
+    );
+}
