@@ -5,6 +5,11 @@
 //! `CodeGeneratorRequest` — the message every Cap'n Proto compiler hands to its code generator
 //! plugins — with [`SchemaPool::from_code_generator_request`].
 //!
+//! A request is untrusted input. The loader checks everything the readers and writers of
+//! `serde_capnp` take for granted (the list is on [`SchemaPool`]) and bounds the memory it takes
+//! by the request's size, so that a hostile request is an error naming the node and member at
+//! fault, never a panic or a huge allocation.
+//!
 //! The model is precomputed for the serializer's hot path: node references are indices into the
 //! pool (not IDs), data-field defaults are kept as the raw bit patterns that get XOR-ed on the wire,
 //! and pointer defaults are kept as ready-to-read single-segment messages.
@@ -24,6 +29,7 @@ pub mod compiler;
 mod load;
 mod model;
 
+pub use load::{MAX_GROUP_NESTING, MAX_MEMBERS, MEMORY_BASE, MEMORY_PER_REQUEST_BYTE};
 pub use model::*;
 
 /// An error found while building or querying a schema.

@@ -9,6 +9,58 @@ use crate::SchemaError;
 pub type NodeIndex = u32;
 
 /// Every node of a set of compiled schema files.
+///
+/// # What a pool guarantees
+///
+/// A pool is built only by the loader ([`SchemaPool::from_code_generator_request`], which the
+/// compiler goes through too), and the loader refuses any request that breaks one of the rules
+/// below. Code that reads the model may rely on them; the accessors that return `Option`
+/// ([`SchemaPool::struct_node`], [`StructNode::union_member`], ...) never return `None` where
+/// a rule says the thing exists.
+///
+/// - **Indices.** Every [`NodeIndex`] in the model (in [`Type`]s and [`FieldSlot::Group`]) is
+///   an index into [`nodes`](SchemaPool::nodes). `Type::Struct` names a struct node,
+///   `Type::Enum` an enum node, `Type::Interface` an interface node, `FieldSlot::Group` a group
+///   node. Method parameter and result structs, superclasses and annotations name nodes of the
+///   pool of the right kind (struct, interface, annotation), and requested files name files.
+/// - **Groups.** A group's node has `is_group` set, its `scope_id` is the struct (or group)
+///   holding the field, and its data and pointer sections are that struct's. Groups nest at most
+///   [`MAX_GROUP_NESTING`](crate::MAX_GROUP_NESTING) deep, so following groups always ends:
+///   no struct contains itself through groups. A group is no pointer: a reader that bounds its
+///   recursion by a message's nesting should count the groups it enters too.
+/// - **Unions.** `discriminant_count` is 0 or at least 2. `union_members` has exactly
+///   `discriminant_count` entries; `union_members[d]` is the field whose discriminant is `d`,
+///   and every field with a discriminant is listed there; `plain_fields` lists all the others,
+///   in code order.
+/// - **Layout.** Every data field lies inside its struct's data section (`offset × width +
+///   width ≤ data_words × 64`, computed without overflow), every pointer field's index is below
+///   `pointer_count`, and a union's discriminant lies inside the data section.
+/// - **Members.** A struct has at most [`MAX_MEMBERS`](crate::MAX_MEMBERS) fields, an enum
+///   that many enumerants, an interface that many methods, a node that many generic
+///   parameters. Within a node, the names of fields, enumerants and methods are distinct and
+///   their code orders are a permutation of their positions; explicit field ordinals increase.
+/// - **Types and values.** Brand scopes name generic nodes of the pool and bind as many types
+///   as those declare parameters, all of them pointer types; a `Type::Param` names a generic
+///   node of the pool and a parameter it declares. A default value, a constant's value and an
+///   annotation's value have the kind of their type (Text for `Text`, a struct for a struct
+///   type, ...; a generic parameter takes any pointer value). Struct and list values are
+///   single-segment messages with no far pointers and no capabilities, whose root pointer is
+///   null or of the value's kind; their size counts towards the memory bound below.
+/// - **Scopes.** A file's `scope_id` is 0; any other node's is 0 or names a node of the pool,
+///   and following scope IDs ends. A nested node present in the pool has the nesting node as
+///   its scope. `parameters` is empty unless `is_generic` is set.
+/// - **Interfaces.** Superclasses are interfaces of the pool, but they may extend each other
+///   in a cycle (the reference compiler accepts `interface A extends(B)` with `B extends(A)`):
+///   a walk over superclasses must remember the interfaces it has seen.
+/// - **Annotations.** Every annotation applied names an annotation declaration that allows
+///   the kind of declaration it is applied to, and its value has the declaration's type.
+/// - **Names.** `display_name_prefix_length` is a character boundary of `display_name`. Node
+///   IDs are distinct and not 0.
+/// - **Memory.** Loading a request of `n` bytes takes at most
+///   [`MEMORY_PER_REQUEST_BYTE`](crate::MEMORY_PER_REQUEST_BYTE)` × n + `
+///   [`MEMORY_BASE`](crate::MEMORY_BASE) bytes for the pool, plus a copy of the request while
+///   it is read: lists are charged for before anything is allocated for them, so a request
+///   whose lists claim far more elements than it holds is refused early.
 #[derive(Debug, Clone, Default)]
 pub struct SchemaPool {
     pub(crate) nodes: Vec<Node>,
@@ -42,9 +94,53 @@ impl SchemaPool {
         &self.nodes[index as usize]
     }
 
+    /// The node at `index`, or `None` if the pool has no such node.
+    pub fn get(&self, index: NodeIndex) -> Option<&Node> {
+        self.nodes.get(index as usize)
+    }
+
     /// The index of the node with this 64-bit ID.
     pub fn index_of(&self, id: u64) -> Option<NodeIndex> {
         self.by_id.get(&id).copied()
+    }
+
+    /// The struct (or group) at `index`; `None` if that node is not a struct.
+    pub fn struct_node(&self, index: NodeIndex) -> Option<&StructNode> {
+        self.get(index)?.as_struct()
+    }
+
+    /// The enum at `index`; `None` if that node is not an enum.
+    pub fn enum_node(&self, index: NodeIndex) -> Option<&EnumNode> {
+        self.get(index)?.as_enum()
+    }
+
+    /// The interface at `index`; `None` if that node is not an interface.
+    pub fn interface_node(&self, index: NodeIndex) -> Option<&InterfaceNode> {
+        self.get(index)?.as_interface()
+    }
+
+    /// The struct a struct type names, with its index; `None` for other types.
+    pub fn struct_of(&self, ty: &Type) -> Option<(NodeIndex, &StructNode)> {
+        match ty {
+            Type::Struct(n, _) => Some((*n, self.struct_node(*n)?)),
+            _ => None,
+        }
+    }
+
+    /// The enum an enum type names, with its index; `None` for other types.
+    pub fn enum_of(&self, ty: &Type) -> Option<(NodeIndex, &EnumNode)> {
+        match ty {
+            Type::Enum(n) => Some((*n, self.enum_node(*n)?)),
+            _ => None,
+        }
+    }
+
+    /// The group a group field holds, with its index; `None` for other fields.
+    pub fn group_of(&self, slot: &FieldSlot) -> Option<(NodeIndex, &StructNode)> {
+        match slot {
+            FieldSlot::Group { node } => Some((*node, self.struct_node(*node)?)),
+            _ => None,
+        }
     }
 
     /// The files the request asked to compile.
@@ -110,7 +206,9 @@ pub struct Node {
 impl Node {
     /// The node's own name, e.g. `PhoneNumber`.
     pub fn short_name(&self) -> &str {
-        &self.display_name[self.display_name_prefix_length.min(self.display_name.len())..]
+        self.display_name
+            .get(self.display_name_prefix_length..)
+            .unwrap_or(&self.display_name)
     }
 
     /// The struct part, when this node is a struct.
@@ -125,6 +223,30 @@ impl Node {
     pub fn as_enum(&self) -> Option<&EnumNode> {
         match &self.kind {
             NodeKind::Enum(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The interface part, when this node is an interface.
+    pub fn as_interface(&self) -> Option<&InterfaceNode> {
+        match &self.kind {
+            NodeKind::Interface(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The constant part, when this node is a constant.
+    pub fn as_const(&self) -> Option<&ConstNode> {
+        match &self.kind {
+            NodeKind::Const(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The annotation declaration part, when this node declares an annotation.
+    pub fn as_annotation(&self) -> Option<&AnnotationNode> {
+        match &self.kind {
+            NodeKind::Annotation(a) => Some(a),
             _ => None,
         }
     }
@@ -179,6 +301,19 @@ impl StructNode {
     /// PascalCase form (`first_name`, `FirstName` for `firstName`).
     pub fn field_by_rust_name(&self, name: &str) -> Option<u16> {
         self.by_name.rust(name)
+    }
+
+    /// The field at `index` (an index from [`field_index`](Self::field_index),
+    /// `union_members` or `plain_fields`).
+    pub fn field(&self, index: u16) -> Option<&Field> {
+        self.fields.get(index as usize)
+    }
+
+    /// The member of the unnamed union whose discriminant is `discriminant`, with its index in
+    /// `fields`; `None` past the last member (a discriminant written by a newer schema).
+    pub fn union_member(&self, discriminant: u16) -> Option<(u16, &Field)> {
+        let index = *self.union_members.get(discriminant as usize)?;
+        Some((index, self.field(index)?))
     }
 
     /// Whether the struct has an unnamed union.
@@ -507,6 +642,12 @@ impl EnumNode {
     pub fn enumerant_by_rust_name(&self, name: &str) -> Option<u16> {
         self.by_name.rust(name)
     }
+
+    /// The enumerant with ordinal `ordinal`; `None` for an ordinal the enum does not have (a
+    /// message may hold one written by a newer schema).
+    pub fn enumerant(&self, ordinal: u16) -> Option<&Enumerant> {
+        self.enumerants.get(ordinal as usize)
+    }
 }
 
 /// A hash map with [`FastHasher`], for the model's small keys.
@@ -554,11 +695,29 @@ pub(crate) struct NameIndex {
 }
 
 impl NameIndex {
+    /// Indexes `names`, which must be distinct: the position of the first name that repeats an
+    /// earlier one is the error.
+    pub(crate) fn distinct<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Self, usize> {
+        let mut repeated = None;
+        let index = Self::build(names, &mut repeated);
+        match repeated {
+            Some(i) => Err(i),
+            None => Ok(index),
+        }
+    }
+
+    #[cfg(test)]
     pub(crate) fn new<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Self::build(names, &mut None)
+    }
+
+    fn build<'a>(names: impl IntoIterator<Item = &'a str>, repeated: &mut Option<usize>) -> Self {
         let mut index = NameIndex::default();
         let mut ambiguous = Vec::new();
         for (i, name) in names.into_iter().enumerate() {
-            index.exact.insert(name.to_string(), i as u16);
+            if index.exact.insert(name.to_string(), i as u16).is_some() && repeated.is_none() {
+                *repeated = Some(i);
+            }
             let mut pascal = name.to_string();
             if let Some(first) = pascal.get_mut(0..1) {
                 first.make_ascii_uppercase();
