@@ -595,6 +595,9 @@ impl<'c, 'de> ValueDe<'c, 'de> {
         let ctx = self.ctx;
         if by_pointer {
             ctx.enter()?;
+        } else {
+            // A group is no nesting level, but nested groups still take stack.
+            ctx.stack.check()?;
         }
         let pool: &'de SchemaPool = ctx.pool;
         let schema = pool.node(node).as_struct().expect("struct");

@@ -48,7 +48,8 @@ use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::Value;
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StructRef,
+    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StackBase,
+    StructRef,
 };
 
 impl StructSchema {
@@ -94,6 +95,7 @@ impl<'a> MessageReader<'a> {
                 msg: &self.msg,
                 pool: self.pool,
                 depth,
+                stack: StackBase::here(),
             },
             node: self.node,
             brand: None,
@@ -173,6 +175,9 @@ struct At<'r> {
     pool: &'r SchemaPool,
     /// How many more levels of nesting may be entered below this value.
     depth: u32,
+    /// Where the reader's root was taken on the stack: a printer recursing through the
+    /// message (`Debug`) stops before the stack ends.
+    stack: StackBase,
 }
 
 impl<'r> StructReader<'r> {
@@ -641,6 +646,7 @@ impl<'r> At<'r> {
     }
 
     fn nested(&self) -> Result<At<'r>> {
+        self.stack.check()?;
         Ok(At {
             depth: self.depth.checked_sub(1).ok_or_else(too_deep)?,
             ..*self
@@ -829,6 +835,7 @@ impl crate::schema::Schema {
             msg: &msg,
             pool,
             depth: limits.nesting,
+            stack: StackBase::here(),
         };
         let value = match (constant, &decl.kind) {
             (Some(c), _) => match &c.value {

@@ -1106,6 +1106,8 @@ impl<'a> Enc<'a> {
     /// that are set), then the union's tag and its active member; flattened structs and groups
     /// contribute their own entries in place.
     fn walk(&mut self, cx: &Ctx<'a, '_>, prefix: Option<&Prefix<'_>>, w: &mut Walk) -> Result<()> {
+        // Groups recurse here without a nesting level; they still take stack.
+        self.stack.check()?;
         let node = cx.node;
         for f in &node.fields {
             if w.done() {

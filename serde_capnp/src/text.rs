@@ -396,6 +396,8 @@ impl<'a> Printer<'a> {
         mode: Mode,
     ) -> Result<()> {
         let schema = struct_node(self.pool, node)?;
+        // Groups recurse here without a nesting level; they still take stack.
+        self.stack.check()?;
         self.msg.charge_defaults(&s, schema)?;
         let active = schema
             .has_union()
