@@ -264,6 +264,32 @@ fn reading_a_rust_field_the_schema_lacks() {
     );
     let v: WithDefault = st.from_slice(&bytes).unwrap();
     assert_eq!((v.id, v.nickname.as_str()), (4, ""));
+
+    // Nested, and in a list: the error names the struct at its path.
+    #[derive(Deserialize, Debug)]
+    struct Outer {
+        #[allow(dead_code)]
+        struct_field: Extra,
+        #[allow(dead_code)]
+        struct_list: Vec<Extra>,
+    }
+    #[derive(Serialize)]
+    struct WithList {
+        struct_list: Vec<Id>,
+    }
+    let st = all_types();
+    let bytes = st
+        .to_vec(&WithList {
+            struct_list: vec![Id { id: 1 }],
+        })
+        .unwrap();
+    let err = st.from_slice::<Outer>(&bytes).unwrap_err();
+    check(
+        &err,
+        Category::Schema,
+        "struct_field",
+        &["`nickname` is not a field of `Inner`"],
+    );
 }
 
 #[test]

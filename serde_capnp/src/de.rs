@@ -32,17 +32,18 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
 ) -> Result<T> {
     let msg = Msg::new(segments, limits)?;
     let root = msg.root()?;
+    let ty = Type::Struct(node, None);
     let (r, plans, _) = read(
         pool,
         msg,
-        Type::Struct(node, None),
+        ty.clone(),
         Src::Ptr(Some(root), None),
         limits.nesting,
         cache.take_read(pool),
         PhantomData,
     );
     cache.put_read(pool, plans);
-    r
+    r.map_err(|e| explain_missing(e, pool, &ty))
 }
 
 /// Deserializes the message in `segments` with a seed (which, for a dynamic value, carries the
@@ -87,9 +88,17 @@ pub(crate) fn deserialize_seed_in<'de, S: DeserializeSeed<'de>>(
     depth_left: u32,
     seed: S,
 ) -> Result<S::Value> {
-    let (r, _, left) = read(pool, msg.share(), ty, src, depth_left, Plans::new(), seed);
+    let (r, _, left) = read(
+        pool,
+        msg.share(),
+        ty.clone(),
+        src,
+        depth_left,
+        Plans::new(),
+        seed,
+    );
     msg.rejoin(&left);
-    r
+    r.map_err(|e| explain_missing(e, pool, &ty))
 }
 
 /// Reads a value of type `ty` at `src` with `plans`, and gives the plans and the message (with
@@ -985,15 +994,8 @@ impl<'c, 'de> StructAccess<'c, 'de> {
     /// an error, as the map form reports the duplicate field. Any other visitor, and any other
     /// plan, gets the map.
     #[inline]
-    pub(crate) fn visit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+    pub(crate) fn visit<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value> {
         self.ctx.msg.charge_defaults(&self.s, self.schema)?;
-        let (pool, node, schema) = (self.ctx.pool, self.node, self.schema);
-        self.visit_fields(visitor)
-            .map_err(|e| explain_missing(e, pool, node, schema))
-    }
-
-    #[inline]
-    fn visit_fields<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value> {
         let Some(plan) = self.in_order else {
             return visitor.visit_map(self);
         };
@@ -1179,10 +1181,37 @@ impl<'de> de::SeqAccess<'de> for StructAccess<'_, 'de> {
 /// name the derive gives it, inside the anonymous `const _` the derive puts its impl in.
 /// Turns serde's "missing field" for a Rust field the schema does not have into an error that
 /// says so and lists the schema's fields: reading tolerates fields missing from a message,
-/// never from the schema.
+/// never from the schema. Done where the error leaves the reader, by following its path from
+/// the type read, so that reading pays nothing for it.
 #[cold]
-fn explain_missing(err: Error, pool: &SchemaPool, node: NodeIndex, schema: &StructNode) -> Error {
+fn explain_missing(err: Error, pool: &SchemaPool, ty: &Type) -> Error {
     let Some(field) = err.missing_field() else {
+        return err;
+    };
+    // The struct at the error's path; a path this walk cannot follow (a union member, a map
+    // entry) leaves the error as it is.
+    let at = |err: &Error| -> Option<NodeIndex> {
+        let mut ty = Cow::Borrowed(ty);
+        for step in err.steps() {
+            ty = match (step, &*ty) {
+                (Ok(name), Type::Struct(n, brand)) => {
+                    let s = pool.node(*n).as_struct()?;
+                    let f = &s.fields[find_field(s, name)? as usize];
+                    Cow::Owned(field_type(&f.slot, brand.as_deref()).into_owned())
+                }
+                (Err(_), Type::List(element)) => Cow::Owned((**element).clone()),
+                _ => return None,
+            };
+        }
+        match *ty {
+            Type::Struct(n, _) => Some(n),
+            _ => None,
+        }
+    };
+    let Some(n) = at(&err) else {
+        return err;
+    };
+    let Some(schema) = pool.node(n).as_struct() else {
         return err;
     };
     if find_field(schema, field).is_some() || field == UNION_FIELD {
@@ -1193,15 +1222,16 @@ fn explain_missing(err: Error, pool: &SchemaPool, node: NodeIndex, schema: &Stru
         .iter()
         .map(|f| format!("`{}`", f.name))
         .collect();
-    Error::schema(format!(
+    let message = format!(
         "`{field}` is not a field of `{}`; its fields are {}",
-        pool.node(node).short_name(),
+        pool.node(n).short_name(),
         if names.is_empty() {
             "none".to_string()
         } else {
             names.join(", ")
         }
-    ))
+    );
+    err.reworded(crate::error::Category::Schema, message)
 }
 
 /// Derived struct visitors always implement `visit_seq`; a hand-written visitor may implement

@@ -120,12 +120,25 @@ impl Error {
     }
 
     /// Adds the enclosing list index to the path.
-    /// The field serde reported missing, when this error says so of the struct being read
-    /// (not of one nested in it).
+    /// The field serde reported missing, if this error says so.
     pub(crate) fn missing_field(&self) -> Option<&'static str> {
-        self.inner
-            .missing_field
-            .filter(|_| self.inner.path.is_empty())
+        self.inner.missing_field
+    }
+
+    /// The path's steps from the outermost: a field name, or a list index.
+    pub(crate) fn steps(&self) -> impl Iterator<Item = Result<&str, u64>> {
+        self.inner.path.iter().rev().map(|s| match s {
+            Segment::Field(name) => Ok(&**name),
+            Segment::Index(i) => Err(*i),
+        })
+    }
+
+    /// This error with another message and category, its path kept.
+    pub(crate) fn reworded(mut self, category: Category, message: String) -> Self {
+        self.inner.category = category;
+        self.inner.message = message.into();
+        self.inner.missing_field = None;
+        self
     }
 
     pub(crate) fn at_index(mut self, index: u64) -> Self {

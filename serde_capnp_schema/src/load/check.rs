@@ -216,10 +216,15 @@ fn check_scopes(pool: &SchemaPool) -> Result<(), SchemaError> {
                 )));
             }
             let Some(scope) = pool.index_of(n.scope_id) else {
-                return Err(at.error(format_args!(
-                    "its scope @{:#x} is no node of the request",
-                    n.scope_id
-                )));
+                // A request may hold a node without the one it is nested in (an evaluation
+                // compiles only what a value needs), but a group lives in its struct.
+                if n.as_struct().is_some_and(|s| s.is_group) {
+                    return Err(at.error(format_args!(
+                        "it is a group, yet its scope @{:#x} is no node of the request",
+                        n.scope_id
+                    )));
+                }
+                break;
             };
             i = scope as usize;
             if state[i] == ON_PATH {
