@@ -67,6 +67,7 @@ pub struct Compiler {
 #[derive(Debug, Clone)]
 pub struct Compiled {
     request: Vec<u8>,
+    files_read: Vec<PathBuf>,
 }
 
 /// A compile that found errors: every diagnostic, in source order per file.
@@ -240,6 +241,7 @@ impl Compiler {
             embeds,
             refused,
             mut diagnostics,
+            files_read,
             ..
         } = loader;
         let (request, errors) = translate::translate(
@@ -287,7 +289,10 @@ impl Compiler {
             }],
             sources: HashMap::new(),
         })?;
-        Ok(Compiled { request })
+        Ok(Compiled {
+            request,
+            files_read,
+        })
     }
 }
 
@@ -318,6 +323,12 @@ impl Compiled {
     /// Takes the request bytes.
     pub fn into_request_bytes(self) -> Vec<u8> {
         self.request
+    }
+
+    /// Every file read from disk, schema or embedded, by its canonical path, in the order it
+    /// was read: what a build must watch to know when to compile again.
+    pub fn files_read(&self) -> &[PathBuf] {
+        &self.files_read
     }
 
     /// Loads the result into a [`SchemaPool`].
@@ -494,6 +505,8 @@ struct Loader<'c> {
     search: Vec<PathBuf>,
     /// Bytes of sources and embedded files loaded so far, against `max_total_size`.
     loaded: u64,
+    /// Files read from disk, canonical, each once.
+    files_read: Vec<PathBuf>,
 }
 
 impl<'c> Loader<'c> {
@@ -520,6 +533,7 @@ impl<'c> Loader<'c> {
             diagnostics: Vec::new(),
             search,
             loaded: 0,
+            files_read: Vec::new(),
         }
     }
 
@@ -667,6 +681,11 @@ impl<'c> Loader<'c> {
             }
         };
         self.loaded += bytes.len() as u64;
+        if let Location::Disk(path) = &found.location {
+            if !self.files_read.contains(path) {
+                self.files_read.push(path.clone());
+            }
+        }
         Ok(bytes)
     }
 
