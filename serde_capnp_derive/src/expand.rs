@@ -31,13 +31,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         match schema::Request::new(&schema_lit.value(), &imports).and_then(|r| schema::load(&r)) {
             Ok(l) => l,
             Err(message) => {
-                cx.error_spanned_by(
-                    schema_lit,
-                    format!(
-                        "the schema `{}` does not compile:\n{message}",
-                        schema_lit.value()
-                    ),
-                );
+                cx.error_spanned_by(schema_lit, message);
                 cx.check()?;
                 return unreachable_ok();
             }
@@ -97,7 +91,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     });
     let asserts = asserts.iter().map(|(ty, id, message)| {
         let id = Literal::u64_suffixed(*id);
-        let message = format!("{message} (`{}`: the type is bound to another node)", quote!(#ty).to_string().replace(' ', ""));
+        let message = format!("`{}` is bound to another node: {message}", quote!(#ty).to_string().replace(' ', ""));
         quote_spanned! {ty.span()=>
             const _: () = {
                 #[allow(unused_imports)]
@@ -204,12 +198,7 @@ pub fn include_schema(input: TokenStream) -> syn::Result<TokenStream> {
     let imports: Vec<String> = imports.iter().map(|l| l.value()).collect();
     let loaded = schema::Request::new(&path.value(), &imports)
         .and_then(|r| schema::load(&r))
-        .map_err(|m| {
-            syn::Error::new(
-                path.span(),
-                format!("the schema `{}` does not compile:\n{m}", path.value()),
-            )
-        })?;
+        .map_err(|m| syn::Error::new(path.span(), m))?;
     let rebuild = rebuild_on_change(&loaded);
     let bytes = Literal::byte_string(&loaded.request);
     let hash = Literal::u64_suffixed(loaded.hash);

@@ -34,6 +34,8 @@ pub struct Loaded {
 pub struct Request {
     pub file: PathBuf,
     pub imports: Vec<PathBuf>,
+    /// The path as written, for messages.
+    pub written: String,
 }
 
 type Cache = Mutex<HashMap<Request, Arc<Loaded>>>;
@@ -55,6 +57,7 @@ impl Request {
     pub fn new(file: &str, imports: &[String]) -> Result<Request, String> {
         let dir = manifest_dir()?;
         Ok(Request {
+            written: file.to_string(),
             file: normalize(&dir.join(file)),
             imports: imports.iter().map(|i| normalize(&dir.join(i))).collect(),
         })
@@ -77,6 +80,13 @@ pub fn load(request: &Request) -> Result<Arc<Loaded>, String> {
 
 fn compile(request: &Request) -> Result<Loaded, String> {
     let dir = manifest_dir()?;
+    if !request.file.is_file() {
+        return Err(format!(
+            "cannot find the schema `{}`: its path is relative to the directory of the crate's `Cargo.toml` (`{}`)",
+            request.written,
+            dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+        ));
+    }
     // Files are named relative to the nearest directory above the crate that holds the file,
     // so names in the compiled schema do not depend on where the build runs.
     let prefix = dir
@@ -89,7 +99,13 @@ fn compile(request: &Request) -> Result<Loaded, String> {
         compiler = compiler.import_path(i);
     }
     let file = request.file.to_string_lossy().into_owned();
-    let compiled = compiler.compile(&[&file]).map_err(|e| e.render())?;
+    let compiled = compiler.compile(&[&file]).map_err(|e| {
+        format!(
+            "the schema `{}` does not compile:\n{}",
+            request.written,
+            e.render()
+        )
+    })?;
     let pool = compiled.schema_pool().map_err(|e| e.to_string())?;
     let files = compiled.files_read().to_vec();
     let mut positions = HashMap::new();
@@ -124,7 +140,7 @@ fn known_name(pool: &SchemaPool, path: &Path) -> Option<String> {
         }
         let name = n.display_name.as_str();
         let rel = Path::new(name.trim_start_matches('/'));
-        if path.ends_with(rel) && best.is_none_or(|b| b.len() < name.len()) {
+        if path.ends_with(rel) && best.map_or(true, |b| b.len() < name.len()) {
             best = Some(name);
         }
     }

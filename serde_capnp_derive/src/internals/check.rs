@@ -53,6 +53,8 @@ enum Pos {
     Data,
     /// A pointer field or a pointer list element: may be null.
     Pointer,
+    /// An element of a list of data values.
+    Element,
 }
 
 /// A reason a Rust type does not fit a schema type.
@@ -227,10 +229,11 @@ impl<'a> Checker<'a> {
                 let rust = classify(f.ty, &self.params);
                 if let RustTy::Opaque { ty, generic: false } = rust {
                     if s.has_union() {
-                        self.assert(ty, node, format!(
-                            "`{rust_name}` is flattened into `{}`, so its type must be bound to `{}` (its unnamed union)",
-                            self.short(node), self.short(node)
-                        ));
+                        let message = format!(
+                            "`{rust_name}` is flattened into `{}`; use an enum bound to `{}` itself (`#[capnp(name = \"{}\")]`), whose variants are its union's members",
+                            self.short(node), self.short(node), self.short(node)
+                        );
+                        self.assert(ty, node, message);
                     }
                 }
                 continue;
@@ -374,7 +377,7 @@ impl<'a> Checker<'a> {
             self.cx.error_spanned_by(
                 f.ty,
                 format!(
-                    "`{}` does not fit the schema's field `{}` ({}), which is `{}`: {}",
+                    "`{}` does not fit the schema's field `{}` ({}), which is {}: {}",
                     f.original
                         .ident
                         .as_ref()
@@ -400,7 +403,7 @@ impl<'a> Checker<'a> {
             }
             slot => slot
                 .ty()
-                .map(|t| t.resolve(brand).describe(&self.schema.pool))
+                .map(|t| format!("`{}`", t.resolve(brand).describe(&self.schema.pool)))
                 .unwrap_or_default(),
         }
     }
@@ -412,7 +415,7 @@ impl<'a> Checker<'a> {
                 ty,
                 node,
                 format!(
-                    "`which` stands for the unnamed union of `{}`, so its type must be an enum bound to `{}`",
+                    "`which` stands for the unnamed union of `{}`; use an enum bound to it (`#[capnp(name = \"{}\")]`)",
                     self.short(node),
                     self.short(node)
                 ),
@@ -496,9 +499,9 @@ impl<'a> Checker<'a> {
                         ty,
                         group,
                         format!(
-                            "the schema's `{}` is {}, so this type must be bound to it (`#[capnp(name = \"{}\")]`)",
+                            "the schema has the {} `{}` here; use a type bound to it (`#[capnp(name = \"{}\")]`)",
+                            if is_union { "union" } else { "group" },
                             self.short(group),
-                            if is_union { "a union" } else { "a group" },
                             self.short(group)
                         ),
                     );
@@ -537,6 +540,12 @@ impl<'a> Checker<'a> {
         };
         match (rust, ty) {
             (RustTy::Option(inner), _) => {
+                if pos == Pos::Element {
+                    return Err(Misfit(format!(
+                        "`Option` needs pointer elements, and every element of a list of `{}` holds a value, so `None` cannot be written; use {suggest}",
+                        ty.describe(pool)
+                    )));
+                }
                 if pos == Pos::Data {
                     return Err(Misfit(format!(
                         "`Option` needs a pointer field, and `{}` is stored in the data section, which always holds a value: an unset field reads as its default ({{default}}), so `None` would come back as `Some({{default}})`; use {suggest}, or a union with a `Void` member where \"no value\" must be told apart",
@@ -558,7 +567,7 @@ impl<'a> Checker<'a> {
                             rty,
                             n,
                             format!(
-                                "the schema has `{}` here, so this type must be bound to it (`#[capnp(name = \"{}\")]`)",
+                                "the schema has `{}` here; use a type bound to it (`#[capnp(name = \"{}\")]`)",
                                 self.short(n),
                                 self.short(n)
                             ),
@@ -608,12 +617,12 @@ impl<'a> Checker<'a> {
             (RustTy::Bytes, Type::List(e)) if **e == Type::UInt8 => Ok(()),
             (RustTy::Seq(_), Type::Data) if rust.is_u8_seq() => Ok(()),
             (RustTy::Seq(elem), Type::List(e)) => {
-                let epos = if e.is_data() { Pos::Data } else { Pos::Pointer };
+                let epos = if e.is_data() { Pos::Element } else { Pos::Pointer };
                 self.value(elem, e, epos, context)
                     .map_err(|m| Misfit(format!("its elements are `{}`: {}", e.describe(pool), m.0)))
             }
             (RustTy::Tuple(elems), Type::List(e)) => {
-                let epos = if e.is_data() { Pos::Data } else { Pos::Pointer };
+                let epos = if e.is_data() { Pos::Element } else { Pos::Pointer };
                 for elem in elems {
                     self.value(elem, e, epos, context).map_err(|m| {
                         Misfit(format!("its elements are `{}`: {}", e.describe(pool), m.0))
@@ -831,7 +840,7 @@ impl<'a> Checker<'a> {
         brand: Option<&Brand>,
     ) {
         let at = format!(
-            "the member `{}` ({}) is `{}`",
+            "the member `{}` ({}) is {}",
             member.name,
             self.loc(node, Some(&member.name)),
             self.slot_type_name(member, brand)
@@ -841,12 +850,11 @@ impl<'a> Checker<'a> {
             (Style::Unit, _) => self.cx.error_spanned_by(
                 &v.original.ident,
                 format!(
-                    "`{}` is a unit variant, which can only select a `Void` member, and {at}; give it the member's value, as in `{}({})`",
-                    v.original.ident,
+                    "`{}` is a unit variant, which can only select a `Void` member, and {at}; give it the member's value: {}",
                     v.original.ident,
                     match &member.slot {
-                        FieldSlot::Group { .. } => "a struct variant or a type bound to the group".to_string(),
-                        slot => suggestion(&self.schema.pool, &slot.ty().cloned().unwrap_or(Type::Void).resolve(brand)),
+                        FieldSlot::Group { .. } => format!("make it a struct variant with the group's fields, or a newtype variant of a type bound to `{}.{}`", self.short(node), member.name),
+                        slot => format!("`{}({})`", v.original.ident, rust_spelling(&self.schema.pool, &slot.ty().cloned().unwrap_or(Type::Void).resolve(brand))),
                     }
                 ),
             ),
@@ -930,29 +938,7 @@ fn suggest_variants(missing: &[String]) -> String {
 
 /// The Rust type to use for a schema type, for messages.
 fn suggestion(pool: &serde_capnp_schema::SchemaPool, ty: &Type) -> String {
-    fn rust(pool: &serde_capnp_schema::SchemaPool, ty: &Type) -> String {
-        match ty {
-            Type::Void => "()".into(),
-            Type::Bool => "bool".into(),
-            Type::Int8 => "i8".into(),
-            Type::Int16 => "i16".into(),
-            Type::Int32 => "i32".into(),
-            Type::Int64 => "i64".into(),
-            Type::UInt8 => "u8".into(),
-            Type::UInt16 => "u16".into(),
-            Type::UInt32 => "u32".into(),
-            Type::UInt64 => "u64".into(),
-            Type::Float32 => "f32".into(),
-            Type::Float64 => "f64".into(),
-            Type::Text => "String".into(),
-            Type::Data => "Vec<u8>".into(),
-            Type::List(e) => format!("Vec<{}>", rust(pool, e)),
-            Type::Enum(n) | Type::Struct(n, _) | Type::Interface(n, _) => {
-                pool.node(*n).short_name().to_string()
-            }
-            _ => "()".into(),
-        }
-    }
+    let rust = rust_spelling;
     match ty {
         Type::Enum(n) => format!(
             "a Rust enum bound to `{}` (`#[capnp(name = \"{}\")]`)",
@@ -967,6 +953,31 @@ fn suggestion(pool: &serde_capnp_schema::SchemaPool, ty: &Type) -> String {
         Type::Data => "`Vec<u8>` or `serde_bytes::ByteBuf`".into(),
         Type::AnyPointer(_) | Type::Param { .. } | Type::MethodParam(_) => "`()`".into(),
         t => format!("`{}`", rust(pool, t)),
+    }
+}
+
+/// A Rust type spelled for a schema type.
+fn rust_spelling(pool: &serde_capnp_schema::SchemaPool, ty: &Type) -> String {
+    match ty {
+        Type::Void => "()".into(),
+        Type::Bool => "bool".into(),
+        Type::Int8 => "i8".into(),
+        Type::Int16 => "i16".into(),
+        Type::Int32 => "i32".into(),
+        Type::Int64 => "i64".into(),
+        Type::UInt8 => "u8".into(),
+        Type::UInt16 => "u16".into(),
+        Type::UInt32 => "u32".into(),
+        Type::UInt64 => "u64".into(),
+        Type::Float32 => "f32".into(),
+        Type::Float64 => "f64".into(),
+        Type::Text => "String".into(),
+        Type::Data => "Vec<u8>".into(),
+        Type::List(e) => format!("Vec<{}>", rust_spelling(pool, e)),
+        Type::Enum(n) | Type::Struct(n, _) | Type::Interface(n, _) => {
+            pool.node(*n).short_name().to_string()
+        }
+        _ => "()".into(),
     }
 }
 

@@ -125,20 +125,20 @@ impl RustTy<'_> {
     /// How the type is spelled in messages.
     pub fn describe(&self) -> String {
         match self {
-            RustTy::Unit => "()".into(),
-            RustTy::Bool => "bool".into(),
+            RustTy::Unit => "`()`".into(),
+            RustTy::Bool => "`bool`".into(),
             RustTy::Int {
                 signed,
                 bits,
                 pointer,
             } => match (signed, pointer) {
-                (true, true) => "isize".into(),
-                (false, true) => "usize".into(),
-                (true, false) => format!("i{bits}"),
-                (false, false) => format!("u{bits}"),
+                (true, true) => "`isize`".into(),
+                (false, true) => "`usize`".into(),
+                (true, false) => format!("`i{bits}`"),
+                (false, false) => format!("`u{bits}`"),
             },
-            RustTy::Float(b) => format!("f{b}"),
-            RustTy::Char => "char".into(),
+            RustTy::Float(b) => format!("`f{b}`"),
+            RustTy::Char => "`char`".into(),
             RustTy::Str => "a string".into(),
             RustTy::Bytes => "bytes".into(),
             RustTy::Option(_) => "an `Option`".into(),
