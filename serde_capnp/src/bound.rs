@@ -42,6 +42,78 @@ impl Embedded {
     }
 }
 
+/// A schema embedded once by `include_schema!(static NAME = "...")`, for the crate's bound
+/// types to share.
+///
+/// `#[derive(Capnp)]` embeds the compiled schema with each type it binds, and the compiler keeps
+/// one copy per codegen unit. A static declared with `include_schema!` holds the one copy
+/// instead: every derive of the same compiled schema in the module that declares it (or in a
+/// module that glob-imports that module, `use super::*;`) uses it.
+///
+/// ```
+/// serde_capnp::include_schema!(static ADDRESSBOOK = "../schemas/addressbook.capnp");
+///
+/// #[derive(serde::Serialize, serde::Deserialize, serde_capnp::Capnp)]
+/// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person.PhoneNumber.Type")]
+/// enum PhoneType { Mobile, Home, Work }
+///
+/// let schema: &'static serde_capnp::Schema = ADDRESSBOOK.get()?;
+/// assert!(schema.struct_type("Person").is_ok());
+/// # Ok::<(), serde_capnp::Error>(())
+/// ```
+pub struct IncludedSchema {
+    embedded: Embedded,
+    cell: OnceLock<std::result::Result<Schema, String>>,
+}
+
+impl IncludedSchema {
+    #[doc(hidden)]
+    pub const fn new(embedded: Embedded) -> Self {
+        IncludedSchema {
+            embedded,
+            cell: OnceLock::new(),
+        }
+    }
+
+    /// The schema, loaded on first use. It fails only when the `serde_capnp` linked is another
+    /// version than the one the macro was built with, and then on every call.
+    pub fn get(&'static self) -> Result<&'static Schema> {
+        match self
+            .cell
+            .get_or_init(|| self.embedded.schema().map_err(|e| e.message().to_string()))
+        {
+            Ok(s) => Ok(s),
+            Err(message) => Err(Error::schema(message.clone())),
+        }
+    }
+}
+
+impl std::fmt::Debug for IncludedSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IncludedSchema")
+            .field("bytes", &self.embedded.request.len())
+            .finish()
+    }
+}
+
+/// The embedded bytes, from a derive's own copy or from a shared [`IncludedSchema`].
+pub trait AsEmbedded {
+    /// The compiled schema.
+    fn embedded(&self) -> &Embedded;
+}
+
+impl AsEmbedded for Embedded {
+    fn embedded(&self) -> &Embedded {
+        self
+    }
+}
+
+impl AsEmbedded for IncludedSchema {
+    fn embedded(&self) -> &Embedded {
+        &self.embedded
+    }
+}
+
 /// The handle of one bound type, built on first use.
 pub struct Binding {
     cell: OnceLock<std::result::Result<StructSchema, String>>,

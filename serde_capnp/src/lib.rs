@@ -147,6 +147,7 @@ use capnp::message::ReaderSegments;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use bound::IncludedSchema;
 pub use error::{Category, Error, Result};
 pub use json::JsonStyle;
 pub use schema::{ReadOptions, Schema, StructSchema};
@@ -465,6 +466,10 @@ pub fn from_reader<R: Read, T: DeserializeOwned + CapnpStruct>(reader: R) -> Res
 /// Compiles a `.capnp` file when the crate is built and embeds it: pycapnp's `capnp.load`, at
 /// compile time. The expression is a `Result<&'static Schema>`, loaded on first use.
 ///
+/// As an item, `include_schema!(static NAME = "schemas/x.capnp");` declares an
+/// [`IncludedSchema`] static (`pub` and other visibilities work too), which also holds the
+/// schema once for every `#[derive(Capnp)]` of that file in the module.
+///
 /// The path is relative to the crate's manifest directory; `import = "dir"` (repeatable) adds
 /// a directory for absolute imports, as in `include_schema!("x.capnp", import = "include")`.
 /// A schema that does not compile is a compile error that quotes the schema's own line and
@@ -494,7 +499,9 @@ pub use serde_capnp_derive::Capnp;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::bound::{Binding, Deferred, Embedded, NotBound, NotTraceable, Probe, Trace};
+    pub use crate::bound::{
+        AsEmbedded, Binding, Deferred, Embedded, NotBound, NotTraceable, Probe, Trace,
+    };
     pub use crate::{CapnpStruct, Error, Result, Schema, StructSchema};
     pub use std::string::String;
     pub use std::sync::OnceLock;

@@ -82,6 +82,7 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let node_id = Literal::u64_suffixed(loaded.pool.node(node).id);
     let embedded = embedded(&loaded);
+    let shared = shared_name(&loaded);
     let rebuild = rebuild_on_change(&loaded);
     let rust_name = ident.to_string();
     let deferred = deferred.iter().map(|d| {
@@ -110,25 +111,33 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         const _: () = {
             #krate
             #rebuild
-            const __SCHEMA: _serde_capnp::__private::Embedded = #embedded;
-            #[automatically_derived]
-            impl #impl_generics _serde_capnp::CapnpStruct for #ident #ty_generics #where_clause {
-                const NODE_ID: u64 = #node_id;
+            // This type's own copy of the compiled schema, used when no `include_schema!` static
+            // of the same schema is in scope: the glob import below finds such a static (by
+            // the name its hash gives it) in the module and shadows this one, so that the
+            // crate's binary holds the schema once.
+            const #shared: _serde_capnp::__private::Embedded = #embedded;
+            const _: () = {
+                #[allow(unused_imports)]
+                use self::*;
+                #[automatically_derived]
+                impl #impl_generics _serde_capnp::CapnpStruct for #ident #ty_generics #where_clause {
+                    const NODE_ID: u64 = #node_id;
 
-                fn struct_schema() -> _serde_capnp::Result<&'static _serde_capnp::StructSchema> {
-                    #[allow(unused_imports)]
-                    use _serde_capnp::__private::NotTraceable as _;
-                    static BINDING: _serde_capnp::__private::Binding =
-                        _serde_capnp::__private::Binding::new();
-                    BINDING.get(
-                        &__SCHEMA,
-                        #node_id,
-                        #rust_name,
-                        _serde_capnp::__private::Probe::<Self>::TRACE,
-                        &[#(#deferred),*],
-                    )
+                    fn struct_schema() -> _serde_capnp::Result<&'static _serde_capnp::StructSchema> {
+                        #[allow(unused_imports)]
+                        use _serde_capnp::__private::NotTraceable as _;
+                        static BINDING: _serde_capnp::__private::Binding =
+                            _serde_capnp::__private::Binding::new();
+                        BINDING.get(
+                            _serde_capnp::__private::AsEmbedded::embedded(&#shared),
+                            #node_id,
+                            #rust_name,
+                            _serde_capnp::__private::Probe::<Self>::TRACE,
+                            &[#(#deferred),*],
+                        )
+                    }
                 }
-            }
+            };
             #(#asserts)*
         };
     })
@@ -150,6 +159,14 @@ fn crate_alias(krate: &Option<syn::Path>) -> TokenStream {
     }
 }
 
+/// The name a shared copy of the compiled schema goes by, from its hash.
+fn shared_name(loaded: &Loaded) -> syn::Ident {
+    syn::Ident::new(
+        &format!("__SERDE_CAPNP_SCHEMA_{:016X}", loaded.hash),
+        Span::call_site(),
+    )
+}
+
 /// The compiled schema as an `Embedded` value.
 fn embedded(loaded: &Loaded) -> TokenStream {
     let bytes = Literal::byte_string(&loaded.request);
@@ -169,15 +186,33 @@ fn rebuild_on_change(loaded: &Loaded) -> TokenStream {
     quote!(#(#files)*)
 }
 
-/// `include_schema!(($crate) "path", import = "dir", ...)`.
+/// `include_schema!(($crate) "path", import = "dir", ...)`, an expression, or
+/// `include_schema!(($crate) VIS static NAME = "path", ...)`, an item.
 pub fn include_schema(input: TokenStream) -> syn::Result<TokenStream> {
     use syn::parse::Parser;
-    let parser = |stream: syn::parse::ParseStream| -> syn::Result<(TokenStream, syn::LitStr, Vec<syn::LitStr>)> {
+    type Parsed = (
+        TokenStream,
+        Option<(syn::Visibility, syn::Ident)>,
+        syn::LitStr,
+        Vec<syn::LitStr>,
+    );
+    let parser = |stream: syn::parse::ParseStream| -> syn::Result<Parsed> {
         let content;
         syn::parenthesized!(content in stream);
         let krate: TokenStream = content.parse()?;
+        let item = if stream.peek(syn::Token![static])
+            || (stream.peek(syn::Token![pub]) && !stream.peek(syn::LitStr))
+        {
+            let vis: syn::Visibility = stream.parse()?;
+            stream.parse::<syn::Token![static]>()?;
+            let name: syn::Ident = stream.parse()?;
+            stream.parse::<syn::Token![=]>()?;
+            Some((vis, name))
+        } else {
+            None
+        };
         let path: syn::LitStr = stream.parse().map_err(|e| {
-            syn::Error::new(e.span(), "`include_schema!` takes the schema's path, relative to the crate's `Cargo.toml`: `include_schema!(\"schemas/x.capnp\")`")
+            syn::Error::new(e.span(), "`include_schema!` takes the schema's path, relative to the crate's `Cargo.toml`: `include_schema!(\"schemas/x.capnp\")`, or `include_schema!(static NAME = \"schemas/x.capnp\")`")
         })?;
         let mut imports = Vec::new();
         while !stream.is_empty() {
@@ -187,14 +222,17 @@ pub fn include_schema(input: TokenStream) -> syn::Result<TokenStream> {
             }
             let key: syn::Ident = stream.parse()?;
             if key != "import" {
-                return Err(syn::Error::new(key.span(), format!("unknown option `{key}`: expected `import = \"dir\"`")));
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("unknown option `{key}`: expected `import = \"dir\"`"),
+                ));
             }
             stream.parse::<syn::Token![=]>()?;
             imports.push(stream.parse()?);
         }
-        Ok((krate, path, imports))
+        Ok((krate, item, path, imports))
     };
-    let (krate, path, imports) = parser.parse2(input)?;
+    let (krate, item, path, imports) = parser.parse2(input)?;
     let imports: Vec<String> = imports.iter().map(|l| l.value()).collect();
     let loaded = schema::Request::new(&path.value(), &imports)
         .and_then(|r| schema::load(&r))
@@ -202,16 +240,25 @@ pub fn include_schema(input: TokenStream) -> syn::Result<TokenStream> {
     let rebuild = rebuild_on_change(&loaded);
     let bytes = Literal::byte_string(&loaded.request);
     let hash = Literal::u64_suffixed(loaded.hash);
+    let embedded = quote!(#krate::__private::Embedded { request: #bytes, hash: #hash });
+    if let Some((vis, name)) = item {
+        let shared = shared_name(&loaded);
+        return Ok(quote! {
+            #rebuild
+            #vis static #name: #krate::IncludedSchema = #krate::IncludedSchema::new(#embedded);
+            // The name derives of the same schema look for (see `#[derive(Capnp)]`).
+            #[doc(hidden)]
+            #[allow(unused_imports)]
+            #vis use self::#name as #shared;
+        });
+    }
     Ok(quote! {
         {
             #rebuild
             static SCHEMA: #krate::__private::OnceLock<
                 ::core::result::Result<#krate::Schema, #krate::__private::String>,
             > = #krate::__private::OnceLock::new();
-            #krate::__private::schema_once(
-                &SCHEMA,
-                &#krate::__private::Embedded { request: #bytes, hash: #hash },
-            )
+            #krate::__private::schema_once(&SCHEMA, &#embedded)
         }
     })
 }

@@ -171,9 +171,9 @@ mod tests {
         assert_eq!(p.get("Person", "id"), Some((3, 3)));
         assert_eq!(p.get("Person", "PhoneNumber"), Some((5, 10)));
         assert_eq!(p.get("Person.PhoneNumber", "number"), Some((6, 5)));
-        assert_eq!(p.get("Person.PhoneNumber.Type", "home"), Some((7, 29)));
+        assert_eq!(p.get("Person.PhoneNumber.Type", "home"), Some((7, 28)));
         assert_eq!(p.get("Person", "employment"), Some((9, 3)));
         assert_eq!(p.get("Person.employment", "unemployed"), Some((10, 5)));
-        assert_eq!(p.get("Person", "b"), Some((12, 22)));
+        assert_eq!(p.get("Person", "b"), Some((12, 23)));
     }
 }

@@ -396,3 +396,58 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     }
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A second macro naming the same file in the same process gets the same compile; an
+    /// edited file is compiled again.
+    #[test]
+    fn one_compile_per_process_until_a_file_changes() {
+        let dir =
+            std::env::temp_dir().join(format!("serde_capnp_derive-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("x.capnp");
+        let imported = dir.join("y.capnp");
+        std::fs::write(
+            &imported,
+            "@0xd1b7f5c2a9e8d301;\nstruct Y { a @0 :UInt8; }\n",
+        )
+        .unwrap();
+        std::fs::write(
+            &file,
+            "@0xd1b7f5c2a9e8d302;\nusing import \"y.capnp\".Y;\nstruct X { y @0 :Y; }\n",
+        )
+        .unwrap();
+        let request = Request {
+            file: file.clone(),
+            imports: Vec::new(),
+            written: "x.capnp".into(),
+        };
+        let first = load(&request).unwrap();
+        let second = load(&request).unwrap();
+        assert!(Arc::ptr_eq(&first, &second));
+        let mut files = first.files.clone();
+        files.sort();
+        assert_eq!(
+            files,
+            vec![
+                file.canonicalize().unwrap(),
+                imported.canonicalize().unwrap()
+            ]
+        );
+        let x = first.find("X").unwrap().0;
+        let at = first.location(x, Some("y")).unwrap();
+        assert!(at.ends_with("x.capnp:3:12"), "{at}");
+
+        std::fs::write(
+            &imported,
+            "@0xd1b7f5c2a9e8d301;\nstruct Y { a @0 :UInt8; b @1 :Text; }\n",
+        )
+        .unwrap();
+        let third = load(&request).unwrap();
+        assert!(!Arc::ptr_eq(&first, &third));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
