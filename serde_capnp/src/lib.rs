@@ -423,6 +423,9 @@ pub trait CapnpStruct {
 
     /// The handle of the struct the type is bound to.
     ///
+    /// A Rust enum bound to a schema enum has none (an enum is no message), and gets an error
+    /// that says so; its `NODE_ID` is what the structs holding it check at compile time.
+    ///
     /// A derived implementation builds it on the first call from the schema embedded at
     /// compile time, and returns the same handle after that. It fails only if what the macro
     /// could not see (a field whose type is an alias, a newtype or has a `deserialize_with`)
