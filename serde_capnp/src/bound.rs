@@ -57,10 +57,14 @@ impl Embedded {
 /// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person.PhoneNumber.Type")]
 /// enum PhoneType { Mobile, Home, Work }
 ///
-/// let schema: &'static serde_capnp::Schema = ADDRESSBOOK.get()?;
-/// assert!(schema.struct_type("Person").is_ok());
-/// # Ok::<(), serde_capnp::Error>(())
+/// fn main() -> serde_capnp::Result<()> {
+///     let schema: &'static serde_capnp::Schema = ADDRESSBOOK.get()?;
+///     assert!(schema.struct_type("Person").is_ok());
+///     Ok(())
+/// }
 /// ```
+///
+/// The static must be declared at module level, as the derives look for it there.
 pub struct IncludedSchema {
     embedded: Embedded,
     cell: OnceLock<std::result::Result<Schema, String>>,

@@ -140,7 +140,7 @@ fn known_name(pool: &SchemaPool, path: &Path) -> Option<String> {
         }
         let name = n.display_name.as_str();
         let rel = Path::new(name.trim_start_matches('/'));
-        if path.ends_with(rel) && best.map_or(true, |b| b.len() < name.len()) {
+        if path.ends_with(rel) && best.is_none_or(|b| b.len() < name.len()) {
             best = Some(name);
         }
     }
@@ -193,15 +193,6 @@ impl Loaded {
 
     fn brand_of(&self, node: NodeIndex, args: Vec<Type>) -> Result<Brand, String> {
         let n = self.pool.node(node);
-        if n.parameters.len() != args.len() {
-            return Err(format!(
-                "`{}` takes {} generic parameters ({}), {} given",
-                n.short_name(),
-                n.parameters.len(),
-                n.parameters.join(", "),
-                args.len()
-            ));
-        }
         for (param, arg) in n.parameters.iter().zip(&args) {
             if arg.is_data() {
                 return Err(format!(
@@ -211,12 +202,7 @@ impl Loaded {
                 ));
             }
         }
-        Ok(Brand {
-            scopes: vec![BrandScope {
-                scope_id: n.id,
-                bindings: Some(args.into_iter().map(Some).collect()),
-            }],
-        })
+        Loaded::brand_of_pool(&self.pool, node, args)
     }
 
     /// `file:LINE:COL` of the declaration of `member` in `node` (or of `node` itself).
@@ -357,9 +343,10 @@ impl Loaded {
         let n = pool.node(node);
         if n.parameters.len() != args.len() {
             return Err(format!(
-                "`{}` takes {} generic parameters, {} given",
+                "`{}` takes {} generic parameters ({}), {} given",
                 n.short_name(),
                 n.parameters.len(),
+                n.parameters.join(", "),
                 args.len()
             ));
         }

@@ -118,7 +118,7 @@ impl<'a> Checker<'a> {
                 };
                 let rust = classify(inner.ty, &self.params);
                 let ty = Type::Struct(node, brand.map(|b| std::sync::Arc::new(b.clone())));
-                if let Err(m) = self.value(&rust, &ty, Pos::Pointer, node) {
+                if let Err(m) = self.value(&rust, &ty, Pos::Pointer) {
                     self.cx.error_spanned_by(
                         inner.ty,
                         format!(
@@ -373,7 +373,7 @@ impl<'a> Checker<'a> {
         brand: Option<&Brand>,
     ) {
         let field = &s.fields[index as usize];
-        if let Err(m) = self.slot(rust, field, brand, node) {
+        if let Err(m) = self.slot(rust, field, brand) {
             self.cx.error_spanned_by(
                 f.ty,
                 format!(
@@ -438,18 +438,15 @@ impl<'a> Checker<'a> {
         rust: &RustTy<'a>,
         field: &Field,
         brand: Option<&Brand>,
-        node: NodeIndex,
     ) -> Result<(), Misfit> {
         match &field.slot {
-            FieldSlot::Void => self.value(rust, &Type::Void, Pos::Data, node),
+            FieldSlot::Void => self.value(rust, &Type::Void, Pos::Data),
             FieldSlot::Data {
                 ty, default_bits, ..
             } => self
-                .value(rust, ty, Pos::Data, node)
+                .value(rust, ty, Pos::Data)
                 .map_err(|m| self.explain_default(m, ty, *default_bits)),
-            FieldSlot::Pointer { ty, .. } => {
-                self.value(rust, &ty.resolve(brand), Pos::Pointer, node)
-            }
+            FieldSlot::Pointer { ty, .. } => self.value(rust, &ty.resolve(brand), Pos::Pointer),
             FieldSlot::Group { node: group } => self.group(rust, *group),
         }
     }
@@ -523,13 +520,7 @@ impl<'a> Checker<'a> {
     }
 
     /// A Rust type against a schema type.
-    fn value(
-        &mut self,
-        rust: &RustTy<'a>,
-        ty: &Type,
-        pos: Pos,
-        context: NodeIndex,
-    ) -> Result<(), Misfit> {
+    fn value(&mut self, rust: &RustTy<'a>, ty: &Type, pos: Pos) -> Result<(), Misfit> {
         let pool = &self.schema.pool;
         let suggest = suggestion(pool, ty);
         let mismatch = |rust: &RustTy| {
@@ -557,7 +548,7 @@ impl<'a> Checker<'a> {
                         "a pointer is null or not: `Option<Option<_>>` has one state too many; use a single `Option`".into(),
                     ));
                 }
-                self.value(inner, ty, pos, context)
+                self.value(inner, ty, pos)
             }
             (RustTy::Opaque { ty: rty, generic }, _) => {
                 match ty {
@@ -618,13 +609,13 @@ impl<'a> Checker<'a> {
             (RustTy::Seq(_), Type::Data) if rust.is_u8_seq() => Ok(()),
             (RustTy::Seq(elem), Type::List(e)) => {
                 let epos = if e.is_data() { Pos::Element } else { Pos::Pointer };
-                self.value(elem, e, epos, context)
+                self.value(elem, e, epos)
                     .map_err(|m| Misfit(format!("its elements are `{}`: {}", e.describe(pool), m.0)))
             }
             (RustTy::Tuple(elems), Type::List(e)) => {
                 let epos = if e.is_data() { Pos::Element } else { Pos::Pointer };
                 for elem in elems {
-                    self.value(elem, e, epos, context).map_err(|m| {
+                    self.value(elem, e, epos).map_err(|m| {
                         Misfit(format!("its elements are `{}`: {}", e.describe(pool), m.0))
                     })?;
                 }
@@ -646,9 +637,9 @@ impl<'a> Checker<'a> {
                 };
                 let es = es.clone();
                 let brand = entry_brand.as_deref();
-                self.slot(k, &es.fields[ki as usize], brand, entry)
+                self.slot(k, &es.fields[ki as usize], brand)
                     .map_err(|m| Misfit(format!("the map's keys go to `key`: {}", m.0)))?;
-                self.slot(v, &es.fields[vi as usize], brand, entry)
+                self.slot(v, &es.fields[vi as usize], brand)
                     .map_err(|m| Misfit(format!("the map's values go to `value`: {}", m.0)))
             }
             // A map with string keys is a struct whose fields the keys name.
@@ -887,7 +878,7 @@ impl<'a> Checker<'a> {
                 if f.serde.custom.is_some() {
                     return;
                 }
-                if let Err(m) = self.slot(&rust, member, brand, node) {
+                if let Err(m) = self.slot(&rust, member, brand) {
                     self.cx.error_spanned_by(
                         f.ty,
                         format!("`{}` does not fit: {at}: {}", v.original.ident, m.0),
