@@ -123,6 +123,7 @@ macro_rules! tuples_as_seq {
     };
 }
 
+mod bound;
 mod content;
 mod de;
 mod de_fast;
@@ -146,6 +147,7 @@ use std::io::{BufRead, Read, Write};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub use bound::IncludedSchema;
 pub use error::{Category, Error, Result};
 pub use json::JsonStyle;
 pub use schema::{ReadOptions, Schema, StructSchema};
@@ -387,19 +389,59 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, 
 
 /// A Rust type bound to its Cap'n Proto struct, so that the schema need not be passed around:
 /// [`to_vec`] and [`from_slice`] work like `serde_json::to_vec` and `serde_json::from_slice`.
+///
+/// `#[derive(Capnp)]` implements it from a schema compiled at build time, after checking every
+/// field against the schema:
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use serde_capnp::Capnp;
+///
+/// #[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+/// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person.PhoneNumber")]
+/// struct PhoneNumber { number: String, #[serde(rename = "type")] kind: PhoneType }
+///
+/// #[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+/// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person.PhoneNumber.Type")]
+/// enum PhoneType { Mobile, Home, Work }
+///
+/// # fn main() -> serde_capnp::Result<()> {
+/// let phone = PhoneNumber { number: "555-1212".into(), kind: PhoneType::Home };
+/// let bytes = serde_capnp::to_vec(&phone)?;
+/// assert_eq!(serde_capnp::from_slice::<PhoneNumber>(&bytes)?, phone);
+///
+/// use serde_capnp::CapnpStruct;
+/// assert_eq!(PhoneNumber::NODE_ID, PhoneNumber::struct_schema()?.id());
+/// # Ok(())
+/// # }
+/// ```
+///
+/// It can also be implemented by hand, for a schema loaded some other way.
 pub trait CapnpStruct {
-    /// The struct the type is bound to.
-    fn struct_schema() -> &'static StructSchema;
+    /// The 64-bit ID of the node the type is bound to: a struct, a group, a named union, or
+    /// (for a Rust enum) an enum.
+    const NODE_ID: u64;
+
+    /// The handle of the struct the type is bound to.
+    ///
+    /// A Rust enum bound to a schema enum has none (an enum is no message), and gets an error
+    /// that says so; its `NODE_ID` is what the structs holding it check at compile time.
+    ///
+    /// A derived implementation builds it on the first call from the schema embedded at
+    /// compile time, and returns the same handle after that. It fails only if what the macro
+    /// could not see (a field whose type is an alias, a newtype or has a `deserialize_with`)
+    /// turns out not to fit the schema, and then fails the same way on every call.
+    fn struct_schema() -> Result<&'static StructSchema>;
 }
 
 /// Serializes a bound value; see [`CapnpStruct`].
 pub fn to_vec<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<Vec<u8>> {
-    T::struct_schema().to_vec(value)
+    T::struct_schema()?.to_vec(value)
 }
 
 /// Serializes a bound value as a packed message.
 pub fn to_vec_packed<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<Vec<u8>> {
-    T::struct_schema().to_vec_packed(value)
+    T::struct_schema()?.to_vec_packed(value)
 }
 
 /// Serializes a bound value into a writer.
@@ -407,20 +449,77 @@ pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(
     writer: W,
     value: &T,
 ) -> Result<()> {
-    T::struct_schema().to_writer(writer, value)
+    T::struct_schema()?.to_writer(writer, value)
 }
 
 /// Deserializes a bound value from a slice.
 pub fn from_slice<'de, T: Deserialize<'de> + CapnpStruct>(bytes: &'de [u8]) -> Result<T> {
-    T::struct_schema().from_slice(bytes)
+    T::struct_schema()?.from_slice(bytes)
 }
 
 /// Deserializes a bound value from a packed slice.
 pub fn from_slice_packed<T: DeserializeOwned + CapnpStruct>(bytes: &[u8]) -> Result<T> {
-    T::struct_schema().from_slice_packed(bytes)
+    T::struct_schema()?.from_slice_packed(bytes)
 }
 
 /// Deserializes a bound value from a reader.
 pub fn from_reader<R: Read, T: DeserializeOwned + CapnpStruct>(reader: R) -> Result<T> {
-    T::struct_schema().from_reader(reader)
+    T::struct_schema()?.from_reader(reader)
+}
+
+/// Compiles a `.capnp` file when the crate is built and embeds it: pycapnp's `capnp.load`, at
+/// compile time. The expression is a `Result<&'static Schema>`, loaded on first use.
+///
+/// As an item, `include_schema!(static NAME = "schemas/x.capnp");` declares an
+/// [`IncludedSchema`] static (`pub` and other visibilities work too), which also holds the
+/// schema once for every `#[derive(Capnp)]` of that file in the module.
+///
+/// The path is relative to the crate's manifest directory; `import = "dir"` (repeatable) adds
+/// a directory for absolute imports, as in `include_schema!("x.capnp", import = "include")`.
+/// A schema that does not compile is a compile error that quotes the schema's own line and
+/// column, and Cargo builds again when the file or anything it imports changes. Nothing is read
+/// at run time.
+///
+/// Loading the embedded bytes repeats what the macro already did, so it fails only when the
+/// `serde_capnp` linked differs from the one the macro was built with; that failure is the
+/// `Err`, on every use.
+///
+/// ```
+/// let schema: &'static serde_capnp::Schema =
+///     serde_capnp::include_schema!("../schemas/addressbook.capnp")?;
+/// assert_eq!(schema.struct_type("Person")?.name(), "Person");
+/// # Ok::<(), serde_capnp::Error>(())
+/// ```
+#[cfg(feature = "derive")]
+#[macro_export]
+macro_rules! include_schema {
+    ($($input:tt)*) => {
+        $crate::__private::include_schema! { ($crate) $($input)* }
+    };
+}
+
+#[cfg(feature = "derive")]
+pub use serde_capnp_derive::Capnp;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::bound::{
+        AsEmbedded, Binding, Deferred, Embedded, NotBound, NotTraceable, Probe, Trace,
+    };
+    pub use crate::{CapnpStruct, Error, Result, Schema, StructSchema};
+    #[cfg(feature = "derive")]
+    pub use serde_capnp_derive::include_schema;
+    pub use std::string::String;
+    pub use std::sync::OnceLock;
+
+    /// Backs [`include_schema!`](crate::include_schema): the schema, loaded on first use.
+    pub fn schema_once(
+        cell: &'static std::sync::OnceLock<std::result::Result<Schema, String>>,
+        schema: &Embedded,
+    ) -> Result<&'static Schema> {
+        match cell.get_or_init(|| schema.schema().map_err(|e| e.message().to_string())) {
+            Ok(s) => Ok(s),
+            Err(message) => Err(Error::schema(message.clone())),
+        }
+    }
 }

@@ -887,7 +887,7 @@ impl Out {
 
 /// Packs a framed message with the standard Cap'n Proto packing.
 pub(crate) fn pack(input: &[u8], out: &mut Vec<u8>) {
-    debug_assert!(input.len() % 8 == 0);
+    debug_assert!(input.len().is_multiple_of(8));
     let start = out.len();
     // Worst case: a tag and eight bytes per word, plus a count byte per run.
     out.resize(start + input.len() + input.len() / 8 + 16, 0);

@@ -343,7 +343,7 @@ impl Hostile<'_> {
             };
         }
         let v = cx.u64();
-        let edge = b % 5 == 0;
+        let edge = b.is_multiple_of(5);
         match ty {
             Type::Void => s.serialize_unit(),
             Type::Bool => s.serialize_bool(v & 1 == 1),
@@ -470,7 +470,7 @@ impl Hostile<'_> {
             .map(|&i| (intern(&st.fields[i as usize].name), hint_of(i)))
             .collect();
         if st.has_union() {
-            if cx.byte() % 2 == 0 {
+            if cx.byte().is_multiple_of(2) {
                 out.push((
                     "which",
                     Hint::Union(node, brand.map(|b| Arc::new(b.clone()))),
@@ -575,7 +575,7 @@ impl Hostile<'_> {
             ),
             None => ("noSuchMember", None),
         };
-        let variant = if cx.byte() % 4 == 0 {
+        let variant = if cx.byte().is_multiple_of(4) {
             intern(&upper_first(variant))
         } else {
             variant
@@ -671,7 +671,7 @@ impl Hostile<'_> {
             27 => {
                 let mut m = s.serialize_map(cx.hint(n))?;
                 for _ in 0..n {
-                    if cx.byte() % 4 == 0 {
+                    if cx.byte().is_multiple_of(4) {
                         m.serialize_key(&any())?;
                         m.serialize_value(&any())?;
                     } else {

@@ -311,7 +311,7 @@ impl Copy {
         let total_bits = u64::from(count) * bits;
         let bytes = src.bytes(segment, at, total_bits.div_ceil(8) as usize)?;
         let mut out: Vec<u8> = bytes.to_vec();
-        if total_bits % 8 != 0 {
+        if !total_bits.is_multiple_of(8) {
             let last = out.len() - 1;
             out[last] &= (1u8 << (total_bits % 8)) - 1;
         }

@@ -67,6 +67,7 @@ pub struct Compiler {
 #[derive(Debug, Clone)]
 pub struct Compiled {
     request: Vec<u8>,
+    files_read: Vec<PathBuf>,
 }
 
 /// The result of [`Compiler::compile_for_eval`]: what the evaluation needs, and the errors met
@@ -232,6 +233,7 @@ impl Compiler {
             embeds,
             refused,
             mut diagnostics,
+            files_read,
             ..
         } = loader;
         let (request, errors) = translate::translate(
@@ -251,6 +253,7 @@ impl Compiler {
         }
         Ok(Compiled {
             request: write(&request)?,
+            files_read,
         })
     }
 
@@ -273,6 +276,7 @@ impl Compiler {
             embeds,
             refused,
             mut diagnostics,
+            files_read,
             ..
         } = loader;
         let Some(&unit) = requested.first() else {
@@ -299,6 +303,7 @@ impl Compiler {
         Ok(Evaluated {
             compiled: Compiled {
                 request: write(&request)?,
+                files_read,
             },
             errors,
         })
@@ -395,6 +400,12 @@ impl Compiled {
     /// Takes the request bytes.
     pub fn into_request_bytes(self) -> Vec<u8> {
         self.request
+    }
+
+    /// Every file read from disk, schema or embedded, by its canonical path, in the order it
+    /// was read: what a build must watch to know when to compile again.
+    pub fn files_read(&self) -> &[PathBuf] {
+        &self.files_read
     }
 
     /// Loads the result into a [`SchemaPool`].
@@ -584,6 +595,8 @@ struct Loader<'c> {
     search: Vec<PathBuf>,
     /// Bytes of sources and embedded files loaded so far, against `max_total_size`.
     loaded: u64,
+    /// Files read from disk, canonical, each once.
+    files_read: Vec<PathBuf>,
 }
 
 impl<'c> Loader<'c> {
@@ -610,6 +623,7 @@ impl<'c> Loader<'c> {
             diagnostics: Vec::new(),
             search,
             loaded: 0,
+            files_read: Vec::new(),
         }
     }
 
@@ -757,6 +771,11 @@ impl<'c> Loader<'c> {
             }
         };
         self.loaded += bytes.len() as u64;
+        if let Location::Disk(path) = &found.location {
+            if !self.files_read.contains(path) {
+                self.files_read.push(path.clone());
+            }
+        }
         Ok(bytes)
     }
 

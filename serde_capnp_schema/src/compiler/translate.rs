@@ -3694,7 +3694,7 @@ impl Obj {
     /// empty struct there too.
     fn from_message(bytes: &[u8]) -> Option<Obj> {
         // The reference reads the file as words and refuses a partial one.
-        if bytes.len() % 8 != 0 {
+        if !bytes.len().is_multiple_of(8) {
             return None;
         }
         let options = capnp::message::ReaderOptions {
