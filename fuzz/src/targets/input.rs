@@ -191,7 +191,12 @@ fn from_text(ctx: &Ctx, case: &[u8]) -> u64 {
                         "`to_text` rejects what `from_text` wrote: {e}"
                     ))
                 });
-                if reprinted != printed {
+                // `-0` reads back as the integer 0, as it does for the reference.
+                let same = |a: &str, b: &str| {
+                    super::messages::without_negative_zero(a)
+                        == super::messages::without_negative_zero(b)
+                };
+                if !same(&reprinted, &printed) {
                     oracle(format_args!(
                         "text read, printed and read again prints otherwise: {}",
                         difference(&st, &bytes, &again)

@@ -734,7 +734,7 @@ fn to_text(ctx: &Ctx, case: &[u8]) -> u64 {
 }
 
 /// Text with every `-0` number written `0`.
-fn without_negative_zero(text: &str) -> String {
+pub(crate) fn without_negative_zero(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
     for (i, c) in text.char_indices() {
