@@ -318,6 +318,31 @@ impl<'r> Loader<'r> {
         }
     }
 
+    /// The names of a node's or a method's generic parameters, charged for.
+    fn parameter_names(
+        &mut self,
+        list: capnp::Result<capnp::struct_list::Reader<'_, node::parameter::Owned>>,
+        at: &Place<'_>,
+    ) -> Result<Vec<String>, SchemaError> {
+        let list = list.at(at)?;
+        let count = list.len() as usize;
+        members(count, MAX_MEMBERS, "generic parameters", at)?;
+        self.budget.take(
+            vec_cost::<String>(count),
+            at,
+            format_args!("its {count} generic parameters"),
+        )?;
+        let mut names = Vec::with_capacity(count);
+        for (j, p) in list.iter().enumerate() {
+            names.push(self.text(
+                p.get_name(),
+                at,
+                format_args!("the name of generic parameter {j}"),
+            )?);
+        }
+        Ok(names)
+    }
+
     /// Names a node of the request for a message: its display name if it can be read.
     fn describe(&self, index: NodeIndex) -> String {
         let n = self.nodes.get(index);
@@ -394,22 +419,7 @@ impl<'r> Loader<'r> {
         }
         let mut parameters = Vec::new();
         if n.has_parameters() {
-            let list = n.get_parameters().at(&at)?;
-            let count = list.len() as usize;
-            members(count, MAX_MEMBERS, "generic parameters", &at)?;
-            self.budget.take(
-                vec_cost::<String>(count),
-                &at,
-                format_args!("its {count} generic parameters"),
-            )?;
-            parameters.reserve_exact(count);
-            for (j, p) in list.iter().enumerate() {
-                parameters.push(self.text(
-                    p.get_name(),
-                    &at,
-                    format_args!("the name of generic parameter {j}"),
-                )?);
-            }
+            parameters = self.parameter_names(n.get_parameters(), &at)?;
         }
         if !parameters.is_empty() && !n.get_is_generic() {
             return Err(at.error("it declares generic parameters but is not marked generic"));
@@ -721,22 +731,7 @@ impl<'r> Loader<'r> {
             distinct_position(&mut code_orders, code_order, &at, "methods")?;
             let mut implicit_parameters = Vec::new();
             if m.has_implicit_parameters() {
-                let list = m.get_implicit_parameters().at(&at)?;
-                let count = list.len() as usize;
-                members(count, MAX_MEMBERS, "generic parameters", &at)?;
-                self.budget.take(
-                    vec_cost::<String>(count),
-                    &at,
-                    format_args!("its {count} generic parameters"),
-                )?;
-                implicit_parameters.reserve_exact(count);
-                for (k, p) in list.iter().enumerate() {
-                    implicit_parameters.push(self.text(
-                        p.get_name(),
-                        &at,
-                        format_args!("the name of generic parameter {k}"),
-                    )?);
-                }
+                implicit_parameters = self.parameter_names(m.get_implicit_parameters(), &at)?;
             }
             let param_struct = m.get_param_struct_type();
             self.reference(param_struct, Kind::Struct, &at, "its parameter struct")?;
