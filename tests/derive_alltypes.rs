@@ -313,3 +313,157 @@ fn a_bound_group_or_struct_alone() {
     );
     assert_eq!(serde_capnp::from_slice::<Inner>(&bytes).unwrap(), inner);
 }
+
+fn text_inner_pair() -> TextInnerPair {
+    TextInnerPair {
+        key: "key ✓".into(),
+        value: Inner {
+            id: 5,
+            label: "pair value".into(),
+            color: Color::Blue,
+        },
+    }
+}
+
+fn nested_pair() -> NestedPair {
+    NestedPair {
+        key: "outer".into(),
+        value: DataInnerPair {
+            key: vec![9, 8, 7],
+            value: Inner {
+                id: 6,
+                label: "innermost".into(),
+                color: Color::Red,
+            },
+        },
+    }
+}
+
+/// The text of `text_inner_pair()` and `nested_pair()`, as `capnp convert` reads it.
+const TEXT_INNER_PAIR: &str =
+    r#"(key = "key ✓", value = (id = 5, label = "pair value", color = blue))"#;
+const NESTED_PAIR: &str = r#"(key = "outer", value = (key = "\t\b\a", value = (id = 6, label = "innermost", color = red)))"#;
+
+/// A generic struct with its parameters bound is a message's root: the handle
+/// `struct_type("Pair(Text, Inner)")` and the type bound to that name write the same bytes, the
+/// bytes `capnp convert text:binary` writes, and read them back.
+#[test]
+fn a_branded_generic_struct_as_a_root() {
+    fn check<T>(name: &str, value: &T, text: &str)
+    where
+        T: Serialize + serde::de::DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+    {
+        let st = runtime(name);
+        assert!(st.brand().is_some(), "{name}");
+        let bytes = st.to_vec(value).unwrap();
+        common::assert_same_bytes(&serde_capnp::to_vec(value).unwrap(), &bytes);
+        assert!(T::struct_schema().unwrap().brand().is_some(), "{name}");
+        assert_eq!(&serde_capnp::from_slice::<T>(&bytes).unwrap(), value);
+        assert_eq!(&st.from_slice::<T>(&bytes).unwrap(), value);
+        common::assert_same_bytes(&st.from_text(text).unwrap(), &bytes);
+        match common::capnp_convert(
+            "text:binary",
+            &common::schema_path("alltypes"),
+            name,
+            text.as_bytes(),
+        ) {
+            Ok(tool) => common::assert_same_bytes(&bytes, &tool),
+            Err(why) if common::capnp_tool().is_none() => common::skip(&why),
+            Err(why) => panic!("{why}"),
+        }
+    }
+    check("Pair(Text, Inner)", &text_inner_pair(), TEXT_INNER_PAIR);
+    check("Pair(Text, Pair(Data, Inner))", &nested_pair(), NESTED_PAIR);
+}
+
+/// JSON, the text format, `Value`s and the dynamic reader see a branded root's fields with their
+/// bound types, not as `AnyPointer`s.
+#[test]
+fn a_branded_root_in_json_text_and_dynamic_reads() {
+    let st = runtime("Pair(Text, Pair(Data, Inner))");
+    let bytes = serde_capnp::to_vec(&nested_pair()).unwrap();
+    let json = st.to_json_short(&bytes).unwrap();
+    assert_eq!(
+        json,
+        r#"{"key":"outer","value":{"key":[9,8,7],"value":{"id":6,"label":"innermost","color":"red"}}}"#
+    );
+    common::assert_same_bytes(&st.from_json(&json).unwrap(), &bytes);
+    assert_eq!(
+        st.to_text_short(&bytes).unwrap(),
+        r#"(key = "outer", value = (key = "\t\b\a", value = (id = 6, label = "innermost", color = red)))"#
+    );
+    if let Some(_tool) = common::capnp_tool() {
+        let path = common::schema_path("alltypes");
+        let name = "Pair(Text, Pair(Data, Inner))";
+        let tool_json = common::capnp_convert("binary:json", &path, name, &bytes).unwrap();
+        assert_eq!(
+            st.to_json(&bytes).unwrap(),
+            String::from_utf8(tool_json).unwrap().trim_end()
+        );
+        let tool_text = common::capnp_convert("binary:text", &path, name, &bytes).unwrap();
+        assert_eq!(
+            st.to_text(&bytes).unwrap(),
+            String::from_utf8(tool_text).unwrap().trim_end()
+        );
+    } else {
+        common::skip("the `capnp` tool is not installed");
+    }
+
+    let value = st.read_value(&bytes).unwrap();
+    assert_eq!(st.to_vec(&value).unwrap(), bytes);
+    assert_eq!(
+        serde_capnp::from_value::<NestedPair>(&st, &value).unwrap(),
+        nested_pair()
+    );
+
+    let reader = st.reader(&bytes).unwrap();
+    let root = reader.root().unwrap();
+    assert_eq!(
+        root.path("value.value.label").unwrap().as_text().unwrap(),
+        "innermost"
+    );
+    assert_eq!(root.deserialize::<NestedPair>().unwrap(), nested_pair());
+
+    // Unbound, the same message's parameters are `AnyPointer`s, which JSON cannot print.
+    let unbound = runtime("Pair");
+    assert!(unbound.brand().is_none());
+    assert!(unbound.to_json(&bytes).is_err());
+}
+
+/// A generic struct named with the wrong parameters is a schema error saying what it takes.
+#[test]
+fn wrong_generic_parameters_are_schema_errors() {
+    let schema = schema();
+    for (name, expected) in [
+        (
+            "Pair(Text)",
+            "`Pair` takes 2 generic parameters (Key, Value), 1 given",
+        ),
+        (
+            "Pair(Text, Pair(Data))",
+            "`Pair` takes 2 generic parameters (Key, Value), 1 given",
+        ),
+        (
+            "Pair(Text, Int32)",
+            "generic parameter `Value` of `Pair` must be a pointer type",
+        ),
+        (
+            "Pair(Text, Color)",
+            "generic parameter `Value` of `Pair` must be a pointer type",
+        ),
+        (
+            "Inner(Text)",
+            "`Inner` is not generic: it takes no parameters, 1 given",
+        ),
+        ("Pair(Text, Inner", "expected `,` or `)`"),
+        ("Pair(Text, Nope)", "no node named `Nope`"),
+        (
+            "Pair(Text, Inner) x",
+            "unexpected `x` after the node's name",
+        ),
+    ] {
+        let e = schema.struct_type(name).unwrap_err();
+        assert_eq!(e.category(), serde_capnp::Category::Schema, "{name}: {e}");
+        assert!(e.to_string().contains(expected), "{name}: {e}");
+    }
+}

@@ -10,7 +10,7 @@ use std::marker::PhantomData;
 use std::sync::{Mutex, OnceLock};
 
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Visitor};
-use serde_capnp_schema::{names_match, FieldSlot, NodeIndex, SchemaPool, StructNode, Type};
+use serde_capnp_schema::{names_match, Brand, FieldSlot, NodeIndex, SchemaPool, StructNode, Type};
 
 use crate::ser::{find_field, UNION_FIELD};
 use crate::{CapnpStruct, Error, Result, Schema, StructSchema};
@@ -134,8 +134,8 @@ pub struct Deferred {
 }
 
 /// A check of a bound type's deferred fields, when the type can be read (it implements
-/// `DeserializeOwned`).
-pub type Trace = fn(&SchemaPool, NodeIndex, &[Deferred]) -> Result<()>;
+/// `DeserializeOwned`): the node's field types are resolved with the brand, if any.
+pub type Trace = fn(&SchemaPool, NodeIndex, Option<&Brand>, &[Deferred]) -> Result<()>;
 
 impl Binding {
     /// An empty binding, for a `static`.
@@ -155,12 +155,37 @@ impl Binding {
         trace: Option<Trace>,
         deferred: &[Deferred],
     ) -> Result<&'static StructSchema> {
+        self.get_branded(schema, id, "", rust_type, trace, deferred)
+    }
+
+    /// Like [`get`](Self::get), for a generic struct bound with its parameters: `name` is the
+    /// node's name with them, as the macro was given it (`Pair(Text, Inner)`), and the handle
+    /// has their brand. An empty `name` binds the node `id` itself.
+    pub fn get_branded(
+        &'static self,
+        schema: &Embedded,
+        id: u64,
+        name: &'static str,
+        rust_type: &'static str,
+        trace: Option<Trace>,
+        deferred: &[Deferred],
+    ) -> Result<&'static StructSchema> {
         let built = self.cell.get_or_init(|| {
             let build = || -> Result<StructSchema> {
-                let st = schema.schema()?.struct_by_id(id)?;
+                let st = if name.is_empty() {
+                    schema.schema()?.struct_by_id(id)?
+                } else {
+                    schema.schema()?.struct_type(name)?
+                };
+                if st.id() != id {
+                    return Err(Error::schema(format!(
+                        "`{name}` names the node {:#x} at run time, and {id:#x} when `{rust_type}` was compiled",
+                        st.id()
+                    )));
+                }
                 if let Some(trace) = trace {
                     let (pool, node) = st.pool();
-                    trace(pool, node, deferred).map_err(|e| {
+                    trace(pool, node, st.brand(), deferred).map_err(|e| {
                         Error::schema(format!(
                             "`{rust_type}` does not fit its schema: {}",
                             e.message()
@@ -246,8 +271,10 @@ impl de::Error for Stop {
 fn trace<T: DeserializeOwned>(
     pool: &SchemaPool,
     node: NodeIndex,
+    brand: Option<&Brand>,
     deferred: &[Deferred],
 ) -> Result<()> {
+    let this = || Type::Struct(node, brand.map(|b| std::sync::Arc::new(b.clone())));
     for d in deferred {
         let mut steps = Vec::new();
         let r = if d.key.is_empty() {
@@ -266,20 +293,20 @@ fn trace<T: DeserializeOwned>(
         let s = pool.node(node).as_struct();
         let (ty, pos, name) = match (d.key.is_empty(), s) {
             (true, _) => (
-                Type::Struct(node, None),
+                this(),
                 Pos::Pointer,
                 pool.node(node).short_name().to_string(),
             ),
-            (false, Some(_)) if d.field == u16::MAX => (
-                Type::Struct(node, None),
-                Pos::Union,
-                UNION_FIELD.to_string(),
-            ),
+            (false, Some(_)) if d.field == u16::MAX => {
+                (this(), Pos::Union, UNION_FIELD.to_string())
+            }
             (false, Some(s)) => match s.fields.get(d.field as usize) {
                 Some(f) => match &f.slot {
                     FieldSlot::Void => (Type::Void, Pos::Data, f.name.clone()),
                     FieldSlot::Data { ty, .. } => (ty.clone(), Pos::Data, f.name.clone()),
-                    FieldSlot::Pointer { ty, .. } => (ty.clone(), Pos::Pointer, f.name.clone()),
+                    FieldSlot::Pointer { ty, .. } => {
+                        (ty.resolve(brand), Pos::Pointer, f.name.clone())
+                    }
                     FieldSlot::Group { node } => {
                         (Type::Struct(*node, None), Pos::Group, f.name.clone())
                     }

@@ -21,18 +21,17 @@ use crate::wire::{
     StructRef,
 };
 
-/// Deserializes the message in `segments`, whose root is the struct `node`, with the plans of
-/// `cache` (a handle's, kept for its next message).
+/// Deserializes the message in `segments`, whose root is of the struct type `ty`, with the
+/// plans of `cache` (a handle's, kept for its next message).
 pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     pool: &'de SchemaPool,
-    node: NodeIndex,
+    ty: Type,
     segments: Vec<&'de [u8]>,
     limits: Limits,
     cache: &PlanCache,
 ) -> Result<T> {
     let msg = Msg::new(segments, limits)?;
     let root = msg.root()?;
-    let ty = Type::Struct(node, None);
     let (r, plans, _) = read(
         pool,
         msg,
@@ -46,11 +45,11 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     r.map_err(|e| explain_missing(e, pool, &ty))
 }
 
-/// Deserializes the message in `segments` with a seed (which, for a dynamic value, carries the
-/// schema type).
+/// Deserializes the message in `segments`, whose root is of the struct type `ty`, with a seed
+/// (which, for a dynamic value, carries the schema type).
 pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
     pool: &'de SchemaPool,
-    node: NodeIndex,
+    ty: Type,
     segments: Vec<&'de [u8]>,
     limits: Limits,
     seed: S,
@@ -60,7 +59,7 @@ pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
     deserialize_seed_in(
         pool,
         &msg,
-        Type::Struct(node, None),
+        ty,
         Src::Ptr(Some(root), None),
         limits.nesting,
         seed,

@@ -71,6 +71,7 @@ impl StructSchema {
             msg: Msg::new(segments, limits)?,
             pool,
             node,
+            brand: self.brand.clone(),
             nesting: limits.nesting,
         })
     }
@@ -81,6 +82,7 @@ pub struct MessageReader<'a> {
     msg: Msg<'a>,
     pool: &'a SchemaPool,
     node: NodeIndex,
+    brand: Option<Arc<Brand>>,
     nesting: u32,
 }
 
@@ -98,7 +100,7 @@ impl<'a> MessageReader<'a> {
                 stack: StackBase::here(),
             },
             node: self.node,
-            brand: None,
+            brand: self.brand.clone(),
             s,
         })
     }

@@ -109,7 +109,7 @@ impl StructSchema {
     /// as it was). Reusing `out` across messages saves its allocation.
     pub fn to_json_in(&self, bytes: &[u8], style: JsonStyle, out: &mut Vec<u8>) -> Result<()> {
         let start = out.len();
-        let r = self.write_json_into(bytes, None, style, out);
+        let r = self.write_json_into(bytes, self.brand(), style, out);
         if r.is_err() {
             out.truncate(start);
         }
@@ -242,7 +242,7 @@ impl StructSchema {
                 ptrs: root.ptrs,
                 idx: node,
                 node: st,
-                brand: None,
+                brand: self.brand.clone(),
             })?;
         }
         dec.p.ws();
@@ -257,9 +257,8 @@ impl StructSchema {
     /// Refuses, as the reference does whichever way it converts, a root from which a struct
     /// with `$Json` annotations the codec cannot honour is reachable. Checked once per handle.
     fn check_json(&self) -> Result<()> {
-        let (pool, node) = self.pool();
         self.plans
-            .json_check(|| check_annotations(pool, node))
+            .json_check(|| check_annotations(&self.pool, &self.root_type()))
             .map_err(Error::schema)
     }
 
@@ -1909,8 +1908,9 @@ struct Plan {
 /// Refuses, as the reference does before it writes anything, a root struct from which a
 /// struct with `$Json` annotations the codec cannot honour is reachable, whether the message
 /// holds a value of it or not. The checks are the ones reading makes (see [`Plans`]); the
-/// result depends on the schema only, so a handle keeps it.
-fn check_annotations(pool: &SchemaPool, root: NodeIndex) -> std::result::Result<(), String> {
+/// result depends on the schema only, so a handle keeps it. The structs a branded root binds
+/// its parameters to are reachable too.
+fn check_annotations(pool: &SchemaPool, root: &Type) -> std::result::Result<(), String> {
     fn structs_in(ty: &Type, found: &mut Vec<NodeIndex>) {
         match ty {
             Type::Struct(n, brand) => {
@@ -1927,7 +1927,8 @@ fn check_annotations(pool: &SchemaPool, root: NodeIndex) -> std::result::Result<
     }
     let mut plans = Plans::new(pool);
     let mut seen = vec![false; pool.nodes().len()];
-    let mut todo = vec![root];
+    let mut todo = Vec::new();
+    structs_in(root, &mut todo);
     while let Some(n) = todo.pop() {
         if std::mem::replace(&mut seen[n as usize], true) {
             continue;

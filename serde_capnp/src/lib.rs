@@ -165,7 +165,7 @@ impl StructSchema {
         let out = wire::Out::zeroed(self.size_hint.load(Relaxed));
         let bytes = ser::serialize(
             &self.pool,
-            self.node,
+            self.root_type(),
             value,
             out,
             &self.plans,
@@ -179,7 +179,7 @@ impl StructSchema {
     pub fn to_vec_in<T: ?Sized + Serialize>(&self, value: &T, buffer: Vec<u8>) -> Result<Vec<u8>> {
         ser::serialize(
             &self.pool,
-            self.node,
+            self.root_type(),
             value,
             wire::Out::with_buffer(buffer),
             &self.plans,
@@ -229,7 +229,7 @@ impl StructSchema {
         let segments = framing::split_exact(bytes, &self.options)?;
         de::deserialize(
             &self.pool,
-            self.node,
+            self.root_type(),
             segments,
             self.options.limits(),
             &self.plans,
@@ -242,7 +242,7 @@ impl StructSchema {
     pub fn from_segments<'de, T: Deserialize<'de>>(&'de self, segments: &[&'de [u8]]) -> Result<T> {
         de::deserialize(
             &self.pool,
-            self.node,
+            self.root_type(),
             segments.to_vec(),
             self.options.limits(),
             &self.plans,
@@ -326,7 +326,7 @@ impl StructSchema {
     fn read_segments<T: DeserializeOwned>(&self, segments: &framing::Segments) -> Result<T> {
         de::deserialize(
             &self.pool,
-            self.node,
+            self.root_type(),
             segments.to_slices(),
             self.options.limits(),
             &self.plans,

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
 
-use serde_capnp_schema::{NodeIndex, SchemaPool, StructNode};
+use serde_capnp_schema::{Brand, NodeIndex, SchemaPool, StructNode, Type};
 
 use crate::error::{Error, Result};
 
@@ -114,6 +114,9 @@ pub struct StructSchema {
     pub(crate) plans: Arc<crate::plan::PlanCache>,
     pub(crate) pool: Arc<SchemaPool>,
     pub(crate) node: NodeIndex,
+    /// The bindings of the struct's generic parameters, when it is generic and they were
+    /// given; `None` leaves them unbound (`AnyPointer`), and costs nothing per message.
+    pub(crate) brand: Option<Arc<Brand>>,
     pub(crate) options: ReadOptions,
     /// The size of the last message written through this handle (or a clone of it): new
     /// messages start with that much room, so that a stream of similar messages does not
@@ -190,8 +193,35 @@ impl Schema {
 
     /// The struct named `name`: a short name (`Person`), a nested path (`Person.PhoneNumber`),
     /// or a file-qualified name (`addressbook.capnp:Person`).
+    ///
+    /// A generic struct takes its parameters in the schema language's syntax, as in
+    /// `Pair(Text, Inner)` or `Pair(Text, Pair(Data, List(Inner)))`: messages whose root is
+    /// the handle have its fields of those types. As in a schema, every parameter is given and
+    /// is a pointer type; without parameters, a generic struct's parameters are unbound and
+    /// hold `AnyPointer`s.
+    ///
+    /// ```
+    /// # fn main() -> serde_capnp::Result<()> {
+    /// let schema = serde_capnp::Schema::parse(
+    ///     "pair.capnp",
+    ///     "@0xbf5147cbbecf40c2;\nstruct Pair(K, V) { key @0 :K; value @1 :V; }\n",
+    /// )?;
+    /// let pair = schema.struct_type("Pair(Text, List(Int32))")?;
+    /// let bytes = pair.from_json(r#"{"key": "k", "value": [1, 2]}"#)?;
+    /// assert_eq!(pair.to_json_short(&bytes)?, r#"{"key":"k","value":[1,2]}"#);
+    /// assert!(schema.struct_type("Pair(Text)").is_err());
+    /// assert!(schema.struct_type("Pair(Text, Int32)").is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn struct_type(&self, name: &str) -> Result<StructSchema> {
-        self.struct_at(self.pool.find(name)?)
+        if !name.contains('(') {
+            return self.struct_at(self.pool.find(name)?);
+        }
+        let (node, brand) = self.pool.find_branded(name)?;
+        let mut st = self.struct_at(node)?;
+        st.brand = brand.map(Arc::new);
+        Ok(st)
     }
 
     /// The struct with this 64-bit ID.
@@ -208,6 +238,7 @@ impl Schema {
         Ok(StructSchema {
             pool: self.pool.clone(),
             node: index,
+            brand: None,
             options: ReadOptions::default(),
             size_hint: Arc::new(AtomicUsize::new(0)),
             plans: Arc::default(),
@@ -234,6 +265,18 @@ impl StructSchema {
     /// The schema model and the struct's index in it.
     pub fn pool(&self) -> (&SchemaPool, NodeIndex) {
         (&self.pool, self.node)
+    }
+
+    /// The bindings of the struct's generic parameters (see [`Schema::struct_type`]); `None`
+    /// for a struct that is not generic, or whose parameters are left unbound.
+    pub fn brand(&self) -> Option<&Brand> {
+        self.brand.as_deref()
+    }
+
+    /// The type of the root of this handle's messages.
+    #[inline]
+    pub(crate) fn root_type(&self) -> Type {
+        Type::Struct(self.node, self.brand.clone())
     }
 
     /// The same struct with other read limits.

@@ -14,10 +14,10 @@ use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser_fast::{DataSer, ElemSer, PtrSer};
 use crate::wire::{too_deep, ElemSize, ListB, Out, StackBase, StructB};
 
-/// Serializes `value` as a message whose root is the struct `node`, into `buf` (cleared first).
+/// Serializes `value` as a message whose root is of the struct type `root`, into `out`.
 pub(crate) fn serialize<T: ?Sized + Serialize>(
     pool: &SchemaPool,
-    node: NodeIndex,
+    root: Type,
     value: &T,
     out: Out,
     cache: &PlanCache,
@@ -30,10 +30,9 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
         depth_left: nesting_limit,
         stack: StackBase::here(),
     };
-    let ty = Type::Struct(node, None);
     let r = value.serialize(ValueSer {
         ctx: &mut ctx,
-        ty: Cow::Owned(ty),
+        ty: Cow::Owned(root),
         target: Target::Ptr(Out::ROOT),
     });
     cache.put_write(pool, ctx.plans);

@@ -142,7 +142,7 @@ impl StructSchema {
             .msg
             .read_struct(root)?
             .unwrap_or_else(StructRef::empty);
-        printer.print_struct(s, node, None, indent, Mode::Bare)?;
+        printer.print_struct(s, node, self.brand(), indent, Mode::Bare)?;
         Ok(printer.out)
     }
 
@@ -179,7 +179,7 @@ impl StructSchema {
             ));
         };
         let translator = Translator { pool, src: text };
-        translator.fill_struct(params, node, None)
+        translator.fill_struct(params, node, self.brand())
     }
 }
 

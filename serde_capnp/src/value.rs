@@ -259,15 +259,15 @@ impl StructSchema {
     /// Reads a message into a [`Value`].
     pub fn read_value(&self, bytes: &[u8]) -> Result<Value> {
         let segments = crate::framing::split_exact(bytes, &self.options)?;
-        let (pool, node) = self.pool();
+        let pool = &*self.pool;
         crate::de::deserialize_seed(
             pool,
-            node,
+            self.root_type(),
             segments,
             self.options.limits(),
             Seed {
                 pool,
-                ty: Type::Struct(node, None),
+                ty: self.root_type(),
             },
         )
     }

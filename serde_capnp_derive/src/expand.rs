@@ -85,6 +85,14 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let shared = shared_name(&loaded);
     let rebuild = rebuild_on_change(&loaded);
     let rust_name = ident.to_string();
+    // A generic struct bound with its parameters gets a handle with their brand, so that it
+    // works as a message's root too: the runtime finds it again by the name the macro was
+    // given, in the same compiled schema.
+    let (getter, brand_name) = match (&brand, &c.capnp.name) {
+        (Some(_), Some(name)) => (quote!(get_branded), Some(name.value())),
+        _ => (quote!(get), None),
+    };
+    let brand_name = brand_name.iter();
     let deferred = deferred.iter().map(|d| {
         let key = &d.key;
         let field = d.field.unwrap_or(u16::MAX);
@@ -128,9 +136,10 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                         use _serde_capnp::__private::NotTraceable as _;
                         static BINDING: _serde_capnp::__private::Binding =
                             _serde_capnp::__private::Binding::new();
-                        BINDING.get(
+                        BINDING.#getter(
                             _serde_capnp::__private::AsEmbedded::embedded(&#shared),
                             #node_id,
+                            #(#brand_name,)*
                             #rust_name,
                             _serde_capnp::__private::Probe::<Self>::TRACE,
                             &[#(#deferred),*],

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use serde_capnp_schema::compiler::Compiler;
-use serde_capnp_schema::{Brand, BrandScope, NodeIndex, SchemaPool, Type};
+use serde_capnp_schema::{Brand, NodeIndex, SchemaPool};
 
 use crate::locate::{self, Positions};
 
@@ -164,24 +164,9 @@ impl Loaded {
     /// The node `name` denotes (`Outer.Inner`, `file.capnp:Name`), with the brand given by
     /// generic arguments (`Pair(Text, Inner)`).
     pub fn find(&self, name: &str) -> Result<(NodeIndex, Option<Brand>), String> {
-        let mut p = TypeParser {
-            s: name.trim(),
-            pos: 0,
-            pool: &self.pool,
-        };
-        let (node, args) = p.named()?;
-        p.skip_ws();
-        if p.pos != p.s.len() {
-            return Err(format!(
-                "unexpected `{}` after the node's name in `{name}`",
-                &p.s[p.pos..]
-            ));
-        }
-        let brand = match args {
-            None => None,
-            Some(args) => Some(self.brand_of(node, args)?),
-        };
-        Ok((node, brand))
+        self.pool
+            .find_branded(name)
+            .map_err(|e| e.message().to_string())
     }
 
     /// The node with this ID.
@@ -189,20 +174,6 @@ impl Loaded {
         self.pool
             .index_of(id)
             .ok_or_else(|| format!("no node with ID {id:#x} in the schema"))
-    }
-
-    fn brand_of(&self, node: NodeIndex, args: Vec<Type>) -> Result<Brand, String> {
-        let n = self.pool.node(node);
-        for (param, arg) in n.parameters.iter().zip(&args) {
-            if arg.is_data() {
-                return Err(format!(
-                    "generic parameter `{param}` of `{}` must be a pointer type (Text, Data, a list, a struct or AnyPointer), not `{}`",
-                    n.short_name(),
-                    arg.describe(&self.pool)
-                ));
-            }
-        }
-        Loaded::brand_of_pool(&self.pool, node, args)
     }
 
     /// `file:LINE:COL` of the declaration of `member` in `node` (or of `node` itself).
@@ -226,136 +197,6 @@ impl Loaded {
             .requested_files()
             .first()
             .map_or("", |f| f.filename.as_str())
-    }
-}
-
-/// Parses a node name with optional generic arguments, in the schema language's type syntax.
-struct TypeParser<'a> {
-    s: &'a str,
-    pos: usize,
-    pool: &'a SchemaPool,
-}
-
-impl TypeParser<'_> {
-    fn skip_ws(&mut self) {
-        while self.s[self.pos..].starts_with(char::is_whitespace) {
-            self.pos += 1;
-        }
-    }
-
-    fn word(&mut self) -> &str {
-        self.skip_ws();
-        let rest = &self.s[self.pos..];
-        let len = rest
-            .find(|c: char| !(c.is_alphanumeric() || "_.:/-".contains(c)))
-            .unwrap_or(rest.len());
-        self.pos += len;
-        &rest[..len]
-    }
-
-    fn eat(&mut self, c: char) -> bool {
-        self.skip_ws();
-        if self.s[self.pos..].starts_with(c) {
-            self.pos += c.len_utf8();
-            true
-        } else {
-            false
-        }
-    }
-
-    /// `Name` or `Name(T, ...)`.
-    fn named(&mut self) -> Result<(NodeIndex, Option<Vec<Type>>), String> {
-        let word = self.word().to_string();
-        if word.is_empty() {
-            return Err(format!("expected a node name in `{}`", self.s));
-        }
-        let node = self.pool.find(&word).map_err(|e| e.message().to_string())?;
-        if !self.eat('(') {
-            return Ok((node, None));
-        }
-        let mut args = Vec::new();
-        loop {
-            args.push(self.ty()?);
-            if self.eat(')') {
-                break;
-            }
-            if !self.eat(',') {
-                return Err(format!("expected `,` or `)` in `{}`", self.s));
-            }
-        }
-        Ok((node, Some(args)))
-    }
-
-    fn ty(&mut self) -> Result<Type, String> {
-        let save = self.pos;
-        let word = self.word().to_string();
-        let builtin = match word.as_str() {
-            "Void" => Some(Type::Void),
-            "Bool" => Some(Type::Bool),
-            "Int8" => Some(Type::Int8),
-            "Int16" => Some(Type::Int16),
-            "Int32" => Some(Type::Int32),
-            "Int64" => Some(Type::Int64),
-            "UInt8" => Some(Type::UInt8),
-            "UInt16" => Some(Type::UInt16),
-            "UInt32" => Some(Type::UInt32),
-            "UInt64" => Some(Type::UInt64),
-            "Float32" => Some(Type::Float32),
-            "Float64" => Some(Type::Float64),
-            "Text" => Some(Type::Text),
-            "Data" => Some(Type::Data),
-            "AnyPointer" => Some(Type::AnyPointer(serde_capnp_schema::AnyPointerKind::Any)),
-            "List" => {
-                if !self.eat('(') {
-                    return Err(format!("`List` needs its element type in `{}`", self.s));
-                }
-                let elem = self.ty()?;
-                if !self.eat(')') {
-                    return Err(format!("expected `)` in `{}`", self.s));
-                }
-                return Ok(Type::List(Box::new(elem)));
-            }
-            _ => None,
-        };
-        if let Some(t) = builtin {
-            return Ok(t);
-        }
-        self.pos = save;
-        let (node, args) = self.named()?;
-        let brand = match args {
-            Some(a) => Some(Arc::new(Loaded::brand_of_pool(self.pool, node, a)?)),
-            None => None,
-        };
-        match &self.pool.node(node).kind {
-            serde_capnp_schema::NodeKind::Struct(_) => Ok(Type::Struct(node, brand)),
-            serde_capnp_schema::NodeKind::Enum(_) => Ok(Type::Enum(node)),
-            serde_capnp_schema::NodeKind::Interface(_) => Ok(Type::Interface(node, brand)),
-            _ => Err(format!(
-                "`{}` is not a type",
-                self.pool.node(node).display_name
-            )),
-        }
-    }
-}
-
-impl Loaded {
-    fn brand_of_pool(pool: &SchemaPool, node: NodeIndex, args: Vec<Type>) -> Result<Brand, String> {
-        let n = pool.node(node);
-        if n.parameters.len() != args.len() {
-            return Err(format!(
-                "`{}` takes {} generic parameters ({}), {} given",
-                n.short_name(),
-                n.parameters.len(),
-                n.parameters.join(", "),
-                args.len()
-            ));
-        }
-        Ok(Brand {
-            scopes: vec![BrandScope {
-                scope_id: n.id,
-                bindings: Some(args.into_iter().map(Some).collect()),
-            }],
-        })
     }
 }
 

@@ -28,6 +28,7 @@
 pub mod compiler;
 mod load;
 mod model;
+mod type_name;
 
 pub use load::{MAX_GROUP_NESTING, MAX_MEMBERS, MEMORY_BASE, MEMORY_PER_REQUEST_BYTE};
 pub use model::*;
