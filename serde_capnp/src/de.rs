@@ -17,8 +17,7 @@ use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
 use crate::wire::{
-    read_bits, read_discriminant, too_deep, Expect, Limits, ListRef, Msg, PtrRef, StackBase,
-    StructRef,
+    read_bits, read_discriminant, Depth, Expect, Limits, ListRef, Msg, PtrRef, StructRef,
 };
 
 /// Deserializes the message in `segments`, whose root is of the struct type `ty`, with the
@@ -114,8 +113,7 @@ fn read<'de, S: DeserializeSeed<'de>>(
     let mut ctx = DeCtx {
         pool,
         msg,
-        depth_left,
-        stack: StackBase::here(),
+        depth: Depth::new(depth_left),
         plans,
     };
     let r = seed.deserialize(ValueDe {
@@ -131,10 +129,7 @@ const WHICH: u16 = u16::MAX;
 pub(crate) struct DeCtx<'de> {
     pub(crate) pool: &'de SchemaPool,
     pub(crate) msg: Msg<'de>,
-    depth_left: u32,
-    /// Where the read started on the stack, so that nesting stops before the stack ends
-    /// whatever the nesting limit.
-    stack: StackBase,
+    depth: Depth,
     plans: Plans<'de>,
 }
 
@@ -408,17 +403,12 @@ impl<'de> DeCtx<'de> {
 
     #[inline]
     pub(crate) fn enter(&mut self) -> Result<()> {
-        if self.depth_left == 0 {
-            return Err(too_deep());
-        }
-        self.stack.check()?;
-        self.depth_left -= 1;
-        Ok(())
+        self.depth.enter()
     }
 
     #[inline]
     pub(crate) fn leave(&mut self) {
-        self.depth_left += 1;
+        self.depth.leave();
     }
 }
 
@@ -605,7 +595,7 @@ impl<'c, 'de> ValueDe<'c, 'de> {
             ctx.enter()?;
         } else {
             // A group is no nesting level, but nested groups still take stack.
-            ctx.stack.check()?;
+            ctx.depth.check_stack()?;
         }
         let pool: &'de SchemaPool = ctx.pool;
         let schema = pool.node(node).as_struct().expect("struct");

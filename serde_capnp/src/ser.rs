@@ -12,7 +12,7 @@ use crate::content::{Capture, Content};
 use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser_fast::{DataSer, ElemSer, PtrSer};
-use crate::wire::{too_deep, ElemSize, ListB, Out, StackBase, StructB};
+use crate::wire::{Depth, ElemSize, ListB, Out, StructB};
 
 /// Serializes `value` as a message whose root is of the struct type `root`, into `out`.
 pub(crate) fn serialize<T: ?Sized + Serialize>(
@@ -27,8 +27,7 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
         pool,
         out,
         plans: cache.take_write(pool),
-        depth_left: nesting_limit,
-        stack: StackBase::here(),
+        depth: Depth::new(nesting_limit),
     };
     let r = value.serialize(ValueSer {
         ctx: &mut ctx,
@@ -71,27 +70,21 @@ pub(crate) struct Ctx<'s> {
     pub(crate) pool: &'s SchemaPool,
     pub(crate) out: Out,
     plans: Plans<'s>,
-    /// How many more levels of structs and lists may be entered: the handle's nesting limit,
-    /// counted as readers count it, so that what is written can be read back.
-    depth_left: u32,
-    stack: StackBase,
+    /// The handle's nesting limit, counted as readers count it, so that what is written can be
+    /// read back.
+    depth: Depth,
 }
 
 impl Ctx<'_> {
     /// Enters a struct behind a pointer, or a list.
     #[inline]
     pub(crate) fn enter(&mut self) -> Result<()> {
-        if self.depth_left == 0 {
-            return Err(too_deep());
-        }
-        self.stack.check()?;
-        self.depth_left -= 1;
-        Ok(())
+        self.depth.enter()
     }
 
     #[inline]
     pub(crate) fn leave(&mut self) {
-        self.depth_left += 1;
+        self.depth.leave();
     }
 }
 

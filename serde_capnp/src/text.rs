@@ -44,8 +44,7 @@ use crate::float::{push_f32, push_f64, push_i64, push_u64};
 use crate::schema::{struct_node, StructSchema};
 use crate::value::{Enumerant, Value};
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StackBase,
-    StructRef,
+    read_bits, read_discriminant, read_slot, Depth, Expect, ListRef, Msg, PtrRef, StructRef,
 };
 
 impl StructSchema {
@@ -334,8 +333,7 @@ fn lay_out(
 struct Printer<'a> {
     pool: &'a SchemaPool,
     msg: Msg<'a>,
-    depth_left: u32,
-    stack: StackBase,
+    depth: Depth,
     out: String,
     /// Where the items of the structs and lists being printed are in `out`, innermost last.
     spans: Vec<(usize, usize)>,
@@ -346,24 +344,18 @@ impl<'a> Printer<'a> {
         Printer {
             pool,
             msg,
-            depth_left: nesting,
-            stack: StackBase::here(),
+            depth: Depth::new(nesting),
             out: String::new(),
             spans: Vec::new(),
         }
     }
 
     fn enter(&mut self) -> Result<()> {
-        if self.depth_left == 0 {
-            return Err(too_deep());
-        }
-        self.stack.check()?;
-        self.depth_left -= 1;
-        Ok(())
+        self.depth.enter()
     }
 
     fn leave(&mut self) {
-        self.depth_left += 1;
+        self.depth.leave();
     }
 
     /// Starts an item of the struct or list whose first item span is `first`.
@@ -397,7 +389,7 @@ impl<'a> Printer<'a> {
     ) -> Result<()> {
         let schema = struct_node(self.pool, node)?;
         // Groups recurse here without a nesting level; they still take stack.
-        self.stack.check()?;
+        self.depth.check_stack()?;
         self.msg.charge_defaults(&s, schema)?;
         let active = schema
             .has_union()

@@ -150,6 +150,47 @@ fn stack_position() -> usize {
     std::hint::black_box(&marker) as *const u8 as usize
 }
 
+/// How much deeper a recursive read or write may go: the nesting levels left, and the stack
+/// it started on, so that it stops before the stack ends whatever the nesting limit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Depth {
+    left: u32,
+    stack: StackBase,
+}
+
+impl Depth {
+    /// Up to `levels` levels, from the current stack position.
+    #[inline]
+    pub(crate) fn new(levels: u32) -> Depth {
+        Depth {
+            left: levels,
+            stack: StackBase::here(),
+        }
+    }
+
+    /// Enters one more level: a struct behind a pointer, or a list.
+    #[inline]
+    pub(crate) fn enter(&mut self) -> Result<()> {
+        if self.left == 0 {
+            return Err(too_deep());
+        }
+        self.stack.check()?;
+        self.left -= 1;
+        Ok(())
+    }
+
+    #[inline]
+    pub(crate) fn leave(&mut self) {
+        self.left += 1;
+    }
+
+    /// Checks the stack alone, for recursion that is no nesting level (a group).
+    #[inline]
+    pub(crate) fn check_stack(&self) -> Result<()> {
+        self.stack.check()
+    }
+}
+
 /// A message being read: its segments and the remaining traversal budget.
 pub(crate) struct Msg<'a> {
     segments: Vec<&'a [u8]>,
