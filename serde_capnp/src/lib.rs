@@ -138,6 +138,7 @@ mod plan;
 mod schema;
 mod ser;
 mod ser_fast;
+mod ser_list;
 mod text;
 mod value;
 mod wire;

@@ -8,7 +8,8 @@ use serde::ser::{self, Serialize};
 use serde_capnp_schema::{NodeIndex, StructNode, Type};
 
 use crate::error::{Error, Result};
-use crate::ser::{Ctx, MapSer, SeqSer, StructSer, Target, ValueSer};
+use crate::ser::{Ctx, StructSer, Target, ValueSer};
+use crate::ser_list::{MapSer, SeqSer};
 use crate::wire::StructB;
 
 /// Forwards the listed `Serializer` methods to the general serializer.
