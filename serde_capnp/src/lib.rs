@@ -127,6 +127,7 @@ mod bound;
 mod content;
 mod de;
 mod de_fast;
+mod de_list;
 pub mod dynamic;
 mod error;
 mod float;
