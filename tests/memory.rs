@@ -12,6 +12,16 @@ use std::cell::Cell;
 use serde_capnp::{Category, ReadOptions, Schema, StructSchema};
 use serde_capnp_suite::fixtures::addressbook::AddressBook;
 
+#[allow(unused_macros, unused_imports)]
+mod common;
+
+use common::words::*;
+
+/// A one-segment message of `words`, with its segment table.
+fn one_segment(words: &[u64]) -> Vec<u8> {
+    frame(&[words.to_vec()])
+}
+
 // -------------------------------------------------------------------------------------------
 // A per-thread counting allocator
 // -------------------------------------------------------------------------------------------
@@ -98,28 +108,10 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn frame(words: &[u64]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(8 + words.len() * 8);
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    for w in words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    out
-}
-
-fn struct_ptr(offset: i32, data_words: u16, ptr_count: u16) -> u64 {
-    (((offset as u32) << 2) as u64) | ((data_words as u64) << 32) | ((ptr_count as u64) << 48)
-}
-
-fn list_ptr(offset: i32, size: u8, count: u32) -> u64 {
-    1 | (((offset as u32) << 2) as u64) | ((size as u64) << 32) | ((count as u64) << 35)
-}
-
 /// An AddressBook whose `people` is a list of `count` zero-size structs: 32 bytes for any
 /// count up to 2^29 - 1.
 fn zero_size_people(count: u32) -> Vec<u8> {
-    frame(&[
+    one_segment(&[
         struct_ptr(0, 0, 1),
         list_ptr(0, 7, 0),
         struct_ptr(count as i32, 0, 0),
@@ -236,7 +228,7 @@ fn shared_names(n: u32, text_words: u32) -> Vec<u8> {
     // The Text's last byte is its NUL.
     let last = words.len() - 1;
     words[last] &= 0x00ff_ffff_ffff_ffff;
-    frame(&words)
+    one_segment(&words)
 }
 
 #[test]

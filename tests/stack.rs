@@ -5,6 +5,16 @@
 use serde::{Deserialize, Serialize};
 use serde_capnp::{Category, ReadOptions, Schema, StructSchema, Value};
 
+#[allow(unused_macros, unused_imports)]
+mod common;
+
+use common::words::*;
+
+/// A one-segment message of `words`, with its segment table.
+fn one_segment(words: &[u64]) -> Vec<u8> {
+    frame(&[words.to_vec()])
+}
+
 const SCHEMA: &str = "@0xd1b5a1c3e0f2a4b6;
 struct Node {
   value @0 :UInt32;
@@ -43,22 +53,13 @@ fn on_2_mib_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .unwrap()
 }
 
-fn frame(words: &[u64]) -> Vec<u8> {
-    let mut out = vec![0, 0, 0, 0];
-    out.extend_from_slice(&(words.len() as u32).to_le_bytes());
-    for w in words {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
-    out
-}
-
 /// A 32-byte message whose root's `next` is the root itself: infinitely deep.
 fn self_pointing() -> Vec<u8> {
     // Root pointer to a struct of one data word and two pointers at word 1; its pointer 0
     // (word 2) points back at word 1 (offset -2).
     let root = (1u64 << 32) | (2u64 << 48);
     let back = (((-2i32 as u32) << 2) as u64) | (1u64 << 32) | (2u64 << 48);
-    frame(&[root, 7, back, 0])
+    one_segment(&[root, 7, back, 0])
 }
 
 fn assert_limit<T: std::fmt::Debug>(what: &str, r: serde_capnp::Result<T>) {

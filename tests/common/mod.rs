@@ -17,6 +17,7 @@
 #![allow(dead_code)]
 
 pub mod compare;
+pub mod words;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
