@@ -22,6 +22,8 @@ pub(crate) enum Content {
     Unit,
     /// An enumerant a `Value` holds by ordinal only (see `value::UNKNOWN_ENUMERANT`).
     UnknownEnumerant(u16),
+    /// A capability by its index in the capability table (see `ser::CAPABILITY`).
+    Capability(u32),
     UnitVariant(&'static str, u32, &'static str),
     NewtypeVariant(&'static str, u32, &'static str, Box<Content>),
     Seq(Vec<Content>),
@@ -57,6 +59,7 @@ impl Serialize for Content {
             Content::Some(v) => s.serialize_some(v),
             Content::Unit => s.serialize_unit(),
             Content::UnknownEnumerant(v) => s.serialize_newtype_struct(UNKNOWN_ENUMERANT, v),
+            Content::Capability(i) => s.serialize_newtype_struct(crate::ser::CAPABILITY, i),
             Content::UnitVariant(n, i, v) => s.serialize_unit_variant(n, *i, v),
             Content::NewtypeVariant(n, i, v, c) => s.serialize_newtype_variant(n, *i, v, c),
             Content::Seq(items) => {
@@ -191,6 +194,9 @@ impl Serializer for Capture {
         match v.serialize(Capture)? {
             Content::U64(ordinal) if name == UNKNOWN_ENUMERANT && ordinal <= u16::MAX as u64 => {
                 Ok(Content::UnknownEnumerant(ordinal as u16))
+            }
+            Content::U64(index) if name == crate::ser::CAPABILITY && index <= u32::MAX as u64 => {
+                Ok(Content::Capability(index as u32))
             }
             other => Ok(other),
         }

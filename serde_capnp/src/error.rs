@@ -20,6 +20,17 @@ pub enum Category {
     Limit,
     /// The data does not fit: a wrong type, an out-of-range value, an unknown enumerant.
     Data,
+    /// An RPC call failed: the exception of type `failed` (a remote error, or a handler that
+    /// returned an error or panicked).
+    Failed,
+    /// An RPC exception of type `overloaded`: the peer is out of some resource; retrying later
+    /// may succeed.
+    Overloaded,
+    /// An RPC exception of type `disconnected`: the connection to the peer is gone.
+    Disconnected,
+    /// An RPC exception of type `unimplemented`: the peer does not implement the method, or
+    /// the capability does not implement the interface.
+    Unimplemented,
 }
 
 /// An error serializing or deserializing a Cap'n Proto message.
@@ -73,6 +84,27 @@ impl Error {
 
     pub(crate) fn data(message: impl Into<Cow<'static, str>>) -> Self {
         Error::new(Category::Data, message)
+    }
+
+    /// An RPC exception of type `failed` with this message: what a server handler returns
+    /// when it cannot carry out a call.
+    pub fn failed(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Failed, message)
+    }
+
+    /// An RPC exception of type `overloaded`: the caller may retry later.
+    pub fn overloaded(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Overloaded, message)
+    }
+
+    /// An RPC exception of type `disconnected`.
+    pub fn disconnected(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Disconnected, message)
+    }
+
+    /// An RPC exception of type `unimplemented`.
+    pub fn unimplemented(message: impl Into<Cow<'static, str>>) -> Self {
+        Error::new(Category::Unimplemented, message)
     }
 
     pub(crate) fn io(e: std::io::Error) -> Self {
@@ -138,6 +170,18 @@ impl Error {
         self.inner.category = category;
         self.inner.message = message.into();
         self.inner.missing_field = None;
+        self
+    }
+
+    /// This error with its message rewritten by `f`, its path kept.
+    #[cfg_attr(not(feature = "rpc"), allow(dead_code))]
+    pub(crate) fn reworded_keep(
+        mut self,
+        category: Category,
+        f: impl FnOnce(&str) -> String,
+    ) -> Self {
+        self.inner.message = f(&self.inner.message).into();
+        self.inner.category = category;
         self
     }
 

@@ -136,6 +136,8 @@ mod io;
 mod json;
 pub mod packing;
 mod plan;
+#[cfg(feature = "rpc")]
+pub mod rpc;
 mod schema;
 mod ser;
 mod ser_fast;

@@ -42,6 +42,10 @@ pub(crate) fn serialize<T: ?Sized + Serialize>(
 
 const NOT_IN_SCHEMA: u16 = u16::MAX;
 
+/// The newtype name under which the RPC layer's capabilities serialize their index in the
+/// capability table of the message being built; every other serializer sees a plain number.
+pub(crate) const CAPABILITY: &str = "$serde_capnp::Capability";
+
 /// `v` as a `Float32`: rounded to the nearest `f32`, but a finite value too large for one is
 /// an error rather than an infinity (NaN and the infinities themselves carry over).
 fn narrow(v: f64) -> Result<f32> {
@@ -410,6 +414,22 @@ impl<'c, 's> ValueSer<'c, 's> {
         self.write_data(bits, "a float")
     }
 
+    /// Writes a capability pointer: `value` is its index in the capability table of the
+    /// message being built, which the RPC layer keeps.
+    fn capability<T: ?Sized + Serialize>(self, value: &T) -> Result<()> {
+        let index = match value.serialize(Capture)? {
+            Content::U64(i) if i <= u32::MAX as u64 => i as u32,
+            _ => return Err(Error::data("a capability's index must be a `u32`")),
+        };
+        match (&*self.ty, self.target) {
+            (Type::Interface(..) | Type::AnyPointer(_), Target::Ptr(p)) => {
+                self.ctx.out.set_capability(p, index);
+                Ok(())
+            }
+            _ => Err(self.mismatch("a capability")),
+        }
+    }
+
     #[inline]
     fn struct_builder(&mut self) -> Result<(StructB, NodeIndex, Option<Arc<Brand>>)> {
         let (node, brand) = match &*self.ty {
@@ -745,6 +765,9 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         name: &'static str,
         value: &T,
     ) -> Result<()> {
+        if name == CAPABILITY {
+            return self.capability(value);
+        }
         if name == crate::value::UNKNOWN_ENUMERANT {
             if let Type::Enum(_) = *self.ty {
                 // An ordinal this schema does not know, from a `Value` read from a newer

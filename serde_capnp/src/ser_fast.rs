@@ -37,7 +37,7 @@ macro_rules! forward_generic {
             name: &'static str,
             value: &T,
         ) -> Result<()> {
-            if name == crate::value::UNKNOWN_ENUMERANT {
+            if name == crate::value::UNKNOWN_ENUMERANT || name == crate::ser::CAPABILITY {
                 return self.general().serialize_newtype_struct(name, value);
             }
             value.serialize(self)

@@ -830,6 +830,12 @@ impl Out {
         ((((target - ptr - 8) / 8) as u32) << 2) as u64
     }
 
+    /// Writes a capability pointer at `ptr`: index `index` of the message's capability table.
+    #[cfg_attr(not(feature = "rpc"), allow(dead_code))]
+    pub(crate) fn set_capability(&mut self, ptr: usize, index: u32) {
+        self.set_word(ptr, 3 | (index as u64) << 32);
+    }
+
     /// Allocates a struct and points `ptr` at it.
     #[inline]
     pub(crate) fn init_struct(
