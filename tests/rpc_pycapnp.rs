@@ -1,0 +1,137 @@
+//! RPC interop with pycapnp: its unchanged calculator example client against our calculator
+//! server, and our calculator client against its unchanged example server.
+
+mod common;
+
+#[path = "../examples/common/calculator.rs"]
+#[allow(dead_code)]
+mod calculator;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_capnp::rpc;
+
+/// Every child process is killed by then.
+const CHILD_TIMEOUT: Duration = Duration::from_secs(120);
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pycapnp_example(python: &Path, dir: &Path, script: &str, address: SocketAddr) -> Killed {
+    Killed(
+        Command::new(python)
+            .arg(script)
+            .arg(address.to_string())
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("python starts"),
+    )
+}
+
+/// Waits (a bounded time) for `child` to exit, and returns its stdout and stderr.
+fn wait(mut child: Killed) -> (std::process::ExitStatus, String, String) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.0.try_wait().expect("wait on the child") {
+            let mut out = String::new();
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .0
+                .stdout
+                .take()
+                .unwrap()
+                .read_to_string(&mut out)
+                .unwrap();
+            child
+                .0
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status, out, err);
+        }
+        assert!(
+            start.elapsed() < CHILD_TIMEOUT,
+            "the pycapnp script did not finish in time"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pycapnp_calculator_client_against_our_server() {
+    let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
+    let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let ifaces = calculator::Interfaces::load().unwrap();
+        rpc::run(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            rpc::serve(listener, calculator::calculator(&ifaces)?).await
+        })
+    });
+    let client = pycapnp_example(&python, &dir, "async_calculator_client.py", address);
+    let (status, out, err) = wait(client);
+    assert!(
+        status.success(),
+        "pycapnp's client failed ({status}):\n{out}\n{err}"
+    );
+    for check in [
+        "Evaluating a literal... PASS",
+        "Using add and subtract... PASS",
+        "Pipelining eval() calls... PASS",
+        "Defining functions... PASS",
+        "Using a callback... PASS",
+    ] {
+        assert!(out.contains(check), "missing `{check}` in:\n{out}\n{err}");
+    }
+}
+
+#[test]
+fn our_calculator_client_against_pycapnp_server() {
+    let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
+    let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
+    // A free port: bound, then released for the server to take.
+    let address = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let _server = pycapnp_example(&python, &dir, "async_calculator_server.py", address);
+    let start = Instant::now();
+    while TcpStream::connect(address).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "pycapnp's server never listened"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ifaces = calculator::Interfaces::load().unwrap();
+    let mut passed = Vec::new();
+    rpc::run(async {
+        let connection = rpc::connect(address).await?;
+        let run = calculator::run_client(&ifaces, connection.bootstrap(), |l| {
+            passed.push(l.to_string())
+        });
+        tokio::time::timeout(CHILD_TIMEOUT, run)
+            .await
+            .map_err(|_| serde_capnp::Error::failed("timed out"))??;
+        connection.disconnect().await
+    })
+    .unwrap();
+    assert_eq!(passed.len(), 5, "{passed:?}");
+}
