@@ -615,3 +615,66 @@ fn a_truncated_frame_closes_only_its_connection() {
         Ok(())
     });
 }
+
+#[test]
+fn a_shared_client_serves_a_multi_threaded_runtime() {
+    fn assert_send_sync<T: Send + Sync + Clone + 'static>() {}
+    assert_send_sync::<rpc::SharedClient>();
+
+    let ifaces = ifaces();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let server_ifaces = ifaces.clone();
+    std::thread::spawn(move || {
+        rpc::run(async move {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            rpc::serve(listener, store_server(&server_ifaces, Rc::default())).await
+        })
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = rpc::SharedClient::connect(&address, &ifaces.store)
+            .await
+            .unwrap();
+        let tasks: Vec<_> = (0..8u32)
+            .map(|t| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for i in 0..100u32 {
+                        let n: N = client.call("ping", &N { n: t * 1000 + i }).await?.get()?;
+                        assert_eq!(n.n, 2 * (t * 1000 + i));
+                    }
+                    Ok::<_, Error>(())
+                })
+            })
+            .collect();
+        for t in tasks {
+            tokio::time::timeout(LIMIT, t)
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap();
+        }
+        // Capabilities stay on their thread.
+        let params = HolderParams {
+            caps: vec![],
+            inner: Inner {
+                cap: None,
+                name: "x".into(),
+            },
+        };
+        assert!(client.call("holder", &params).await.is_ok());
+        let e = client.call("nonesuch", &()).await.err().unwrap();
+        assert_eq!(e.category(), Category::Unimplemented);
+    });
+    let e = runtime
+        .block_on(rpc::SharedClient::connect("127.0.0.1:1", &ifaces.store))
+        .err()
+        .unwrap();
+    assert_eq!(e.category(), Category::Io, "{e}");
+}

@@ -13,7 +13,9 @@
 //!   [`Connection::over`] over any byte stream.
 //!
 //! `capnp-rpc` is single-threaded: connections, capabilities and calls live on the thread
-//! of a [`tokio::task::LocalSet`] ([`run`] makes one).
+//! of a [`tokio::task::LocalSet`] ([`run`] makes one). [`SharedClient`] is a `Send + Sync`
+//! handle for code on a multi-threaded runtime, at the cost of a hand-off between threads
+//! each way per call.
 //!
 //! ```
 //! use serde::{Deserialize, Serialize};
@@ -55,6 +57,7 @@ mod glue;
 mod interface;
 mod net;
 mod server;
+mod shared;
 
 pub use cap::{Capability, FromCapability};
 pub use client::{call, stream, DynamicClient, Pending, Response};
@@ -63,3 +66,4 @@ pub use net::{connect, connect_with, run, serve, serve_with, Connection, Options
 #[cfg(unix)]
 pub use net::{connect_unix, serve_unix};
 pub use server::{Reply, Request, Server};
+pub use shared::{SharedClient, SharedResponse};

@@ -102,15 +102,19 @@ pub(crate) fn encode<T: ?Sized + Serialize>(schema: &StructSchema, value: &T) ->
 }
 
 /// Runs `f`, which deserializes from `message`, with the message's capability table in reach.
-pub(crate) fn read_with<'a, R>(message: &'a Message, f: impl FnOnce(&'a [u8]) -> R) -> R {
+pub(crate) fn read_with<'a, R>(
+    frame: &'a [u8],
+    caps: &CapTable,
+    f: impl FnOnce(&'a [u8]) -> R,
+) -> R {
     struct Restore(*const CapTable);
     impl Drop for Restore {
         fn drop(&mut self) {
             READING.with(|r| r.set(self.0));
         }
     }
-    let _restore = Restore(READING.with(|r| r.replace(&message.caps as *const CapTable)));
-    f(&message.frame)
+    let _restore = Restore(READING.with(|r| r.replace(caps as *const CapTable)));
+    f(frame)
 }
 
 impl Serialize for Capability {

@@ -156,14 +156,18 @@ impl Request {
     /// The parameters as a Rust value (strings may borrow from the request).
     pub fn params<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
         let schema = &self.method.params;
-        read_with(&self.params, |frame| schema.from_slice(frame))
-            .map_err(|e| in_call(e, &self.method, "parameters"))
+        read_with(&self.params.frame, &self.params.caps, |frame| {
+            schema.from_slice(frame)
+        })
+        .map_err(|e| in_call(e, &self.method, "parameters"))
     }
 
     /// The parameters as a [`Value`] (capabilities read as `Value::Null`).
     pub fn params_value(&self) -> Result<Value> {
-        read_with(&self.params, |frame| self.method.params.read_value(frame))
-            .map_err(|e| in_call(e, &self.method, "parameters"))
+        read_with(&self.params.frame, &self.params.caps, |frame| {
+            self.method.params.read_value(frame)
+        })
+        .map_err(|e| in_call(e, &self.method, "parameters"))
     }
 
     /// The results to send back: any serializable value that fits the result struct (a
