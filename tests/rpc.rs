@@ -678,3 +678,77 @@ fn a_shared_client_serves_a_multi_threaded_runtime() {
         .unwrap();
     assert_eq!(e.category(), Category::Io, "{e}");
 }
+
+/// A `Call` whose parameters are a capability pointer with index 5 while the message's
+/// capability table is empty: the call fails with an exception naming the bad pointer, and
+/// the connection and the server go on.
+#[test]
+fn a_bad_capability_index_in_a_call_is_an_exception() {
+    use capnp::traits::ImbueMut;
+    use capnp_rpc::rpc_capnp::{message, return_};
+
+    with_store(opts(), |ifaces, store, _, address| async move {
+        let store_id = ifaces.store.id();
+        let answers = tokio::task::spawn_blocking(move || {
+            let mut raw = std::net::TcpStream::connect(address).unwrap();
+            raw.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            let mut bootstrap = capnp::message::Builder::new_default();
+            bootstrap
+                .init_root::<message::Builder>()
+                .init_bootstrap()
+                .set_question_id(0);
+            capnp::serialize::write_message(&mut raw, &bootstrap).unwrap();
+
+            let mut call_message = capnp::message::Builder::new_default();
+            let mut caps: Vec<Option<Box<capnp::capability::DynClientHook>>> =
+                (0..5).map(|_| None).collect();
+            {
+                let mut call = call_message.init_root::<message::Builder>().init_call();
+                call.set_question_id(1);
+                call.set_interface_id(store_id);
+                call.set_method_id(0);
+                call.reborrow()
+                    .init_target()
+                    .init_promised_answer()
+                    .set_question_id(0);
+                let mut content = call.init_params().init_content();
+                content.imbue_mut(&mut caps);
+                let hook = capnp_rpc::new_broken_cap(capnp::Error::failed("x".into())).hook;
+                content.set_as_capability(hook);
+            }
+            capnp::serialize::write_message(&mut raw, &call_message).unwrap();
+
+            // Read answers until the call's `Return` (bounded in count).
+            let mut out = Vec::new();
+            for _ in 0..8 {
+                let reader =
+                    capnp::serialize::read_message(&mut raw, capnp::message::ReaderOptions::new())
+                        .unwrap();
+                let m = reader.get_root::<message::Reader>().unwrap();
+                if let Ok(message::Return(r)) = m.which() {
+                    let r = r.unwrap();
+                    if r.get_answer_id() == 1 {
+                        if let Ok(return_::Exception(e)) = r.which() {
+                            let e = e.unwrap();
+                            out.push(e.get_reason().unwrap().to_string().unwrap());
+                        } else {
+                            out.push("a return that is not an exception".into());
+                        }
+                        break;
+                    }
+                }
+            }
+            out
+        })
+        .await
+        .unwrap();
+        assert_eq!(answers.len(), 1, "{answers:?}");
+        assert!(
+            answers[0].contains("cannot read the call's parameters"),
+            "{answers:?}"
+        );
+        let n: N = store.call("ping", &N { n: 7 }).await?.get()?;
+        assert_eq!(n.n, 14);
+        Ok(())
+    });
+}
