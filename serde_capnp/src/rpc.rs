@@ -55,6 +55,8 @@ mod glue;
 mod interface;
 mod net;
 mod server;
+#[doc(hidden)]
+pub mod typed;
 
 pub use cap::{Capability, FromCapability};
 pub use client::{call, stream, DynamicClient, Pending, Response};
@@ -63,3 +65,6 @@ pub use net::{connect, connect_with, run, serve, serve_with, Connection, Options
 #[cfg(unix)]
 pub use net::{connect_unix, serve_unix};
 pub use server::{Reply, Request, Server};
+
+#[cfg(feature = "derive")]
+pub use serde_capnp_derive::interface;

@@ -17,6 +17,7 @@
 mod expand;
 mod internals;
 mod locate;
+mod rpc;
 mod schema;
 
 use proc_macro::TokenStream;
@@ -79,4 +80,12 @@ pub fn include_schema(input: TokenStream) -> TokenStream {
     expand::include_schema(input.into())
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
+}
+
+/// Binds a trait to an interface of a Cap'n Proto schema and generates a typed client and
+/// the server glue; used as `serde_capnp::rpc::interface` (features `rpc` and `derive`),
+/// which documents it.
+#[proc_macro_attribute]
+pub fn interface(attr: TokenStream, item: TokenStream) -> TokenStream {
+    rpc::interface(attr.into(), item.into()).into()
 }
