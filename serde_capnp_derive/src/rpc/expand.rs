@@ -153,9 +153,9 @@ pub fn generate(input: &Input) -> TokenStream {
             Results::Several { .. } => quote!(request.reply(&value)),
         };
         handlers.push(quote! {
-            let __server = #typed::Rc::clone(&server);
+            let __server = ::core::clone::Clone::clone(&server);
             let builder = builder.method(#schema_name, move |request: #rpc::Request| {
-                let server = #typed::Rc::clone(&__server);
+                let server = ::core::clone::Clone::clone(&__server);
                 async move {
                     let params: #typed::Fields<#pnames, (#(#ptys,)*)> = match request.params() {
                         ::core::result::Result::Ok(p) => p,
@@ -359,7 +359,9 @@ pub fn generate(input: &Input) -> TokenStream {
          that the trait leaves out answer `unimplemented`."
     );
 
-    let trait_tokens = t.to_token_stream();
+    // Handlers run on the connection's thread, so their futures need not be `Send`, which is
+    // all the lint warns about.
+    let trait_tokens = quote!(#[allow(async_fn_in_trait)] #t);
     quote! {
         #trait_tokens
 
@@ -407,7 +409,7 @@ pub fn generate(input: &Input) -> TokenStream {
                     builder: #rpc::Server,
                 ) -> _serde_capnp::Result<#rpc::Server> {
                     #(let builder = #super_clients::__serde_capnp_register::<S>(
-                        #typed::Rc::clone(&server),
+                        ::core::clone::Clone::clone(&server),
                         builder,
                     )?;)*
                     #(#handlers)*
