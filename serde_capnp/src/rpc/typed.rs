@@ -7,7 +7,6 @@
 //! the generated code needs neither serde's derive nor a struct per method.
 
 use std::fmt;
-use std::future::Future;
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
@@ -116,17 +115,15 @@ pub fn call<P: Serialize, T>(
 }
 
 /// Calls the `-> stream` method at (`interface_id`, `ordinal`) of `interface`.
-pub fn stream<P: Serialize + 'static>(
+pub async fn stream<P: Serialize + 'static>(
     interface: &'static TypedInterface,
     capability: Capability,
     interface_id: u64,
     ordinal: u16,
     params: P,
-) -> impl Future<Output = Result<()>> + 'static {
-    async move {
-        let method = interface.method(interface_id, ordinal)?;
-        raw_stream(&capability, method, &params).await
-    }
+) -> Result<()> {
+    let method = interface.method(interface_id, ordinal)?;
+    raw_stream(&capability, method, &params).await
 }
 
 /// The capability of a server of `interface` whose handlers `register` adds; a capability
