@@ -451,3 +451,45 @@ fn streams_and_several_results_over_tcp() {
         },
     );
 }
+
+/// An error type of the server's own, which converts into `Error`.
+#[derive(Debug)]
+struct Negative(f64);
+
+impl From<Negative> for Error {
+    fn from(e: Negative) -> Error {
+        Error::failed(format!("{} is negative", e.0))
+    }
+}
+
+#[interface(schema = "schemas/calculator.capnp", name = "Calculator.Function")]
+trait SquareRoot {
+    async fn call(&self, params: Vec<f64>) -> std::result::Result<f64, Negative>;
+}
+
+struct Sqrt;
+
+impl SquareRoot for Sqrt {
+    async fn call(&self, params: Vec<f64>) -> std::result::Result<f64, Negative> {
+        match params.first() {
+            Some(&x) if x < 0.0 => Err(Negative(x)),
+            Some(&x) => Ok(x.sqrt()),
+            None => Ok(0.0),
+        }
+    }
+}
+
+#[test]
+fn a_handler_error_of_another_type_becomes_failed() {
+    rpc::run(async {
+        let sqrt = SquareRootClient::from_server(Sqrt);
+        assert_eq!(sqrt.call(vec![9.0]).await?, 3.0);
+        // The same capability through the calculator's own client of `Function`.
+        let function: FunctionClient = sqrt.clone().into_capability().cast();
+        let e = function.call(vec![-4.0]).await.unwrap_err();
+        assert_eq!(e.category(), Category::Failed);
+        assert!(e.message().contains("-4 is negative"), "{e}");
+        Ok(())
+    })
+    .unwrap();
+}

@@ -162,7 +162,7 @@ pub fn generate(input: &Input) -> TokenStream {
                         ::core::result::Result::Err(e) => return ::core::result::Result::Err(e),
                     };
                     let (#(#pvars,)*) = params.values;
-                    match <S as #tname>::#mident(&*server, #(#pvars),*).await {
+                    match <__Server as #tname>::#mident(&*server, #(#pvars),*).await {
                         ::core::result::Result::Ok(value) => #reply,
                         ::core::result::Result::Err(e) => ::core::result::Result::Err(
                             ::core::convert::Into::<_serde_capnp::Error>::into(e),
@@ -404,11 +404,11 @@ pub fn generate(input: &Input) -> TokenStream {
                 }
 
                 #[doc(hidden)]
-                pub fn __serde_capnp_register<S: #tname + 'static>(
-                    server: #typed::Rc<S>,
+                pub fn __serde_capnp_register<__Server: #tname + 'static>(
+                    server: #typed::Rc<__Server>,
                     builder: #rpc::Server,
                 ) -> _serde_capnp::Result<#rpc::Server> {
-                    #(let builder = #super_clients::__serde_capnp_register::<S>(
+                    #(let builder = #super_clients::__serde_capnp_register::<__Server>(
                         ::core::clone::Clone::clone(&server),
                         builder,
                     )?;)*
