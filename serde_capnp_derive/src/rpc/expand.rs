@@ -172,13 +172,24 @@ pub fn generate(input: &Input) -> TokenStream {
             })?;
         });
 
-        let method_doc = format!("Calls `{iname}.{schema_name}`; see [`{tname}::{mident}`].");
+        // The trait method's own documentation, then where the call goes.
+        let user_docs: Vec<&syn::Attribute> = m
+            .item
+            .attrs
+            .iter()
+            .filter(|a| a.path().is_ident("doc"))
+            .collect();
+        let method_doc = format!(
+            "{}Calls `{iname}.{schema_name}`; see [`{tname}::{mident}`].",
+            if user_docs.is_empty() { "" } else { "\n\n" }
+        );
         let fields = quote!(#typed::Fields::<#pnames, (#(#ptys,)*)>::new((#(#pidents,)*)));
         if let Results::Stream = m.results {
             let doc = format!(
                 "{method_doc}\n\nA `-> stream` method: the future resolves when flow control lets the next call go; an error ends the stream."
             );
             client_methods.push(quote! {
+                #(#user_docs)*
                 #[doc = #doc]
                 pub fn #mident(&self, #(#pidents: #ptys),*)
                     -> impl ::core::future::Future<Output = _serde_capnp::Result<()>> + 'static
@@ -210,6 +221,7 @@ pub fn generate(input: &Input) -> TokenStream {
             },
         };
         client_methods.push(quote! {
+            #(#user_docs)*
             #[doc = #method_doc]
             pub fn #mident(&self, #(#pidents: #ptys),*) -> #call {
                 #call {
