@@ -58,6 +58,8 @@ mod interface;
 mod net;
 mod server;
 mod shared;
+#[doc(hidden)]
+pub mod typed;
 
 pub use cap::{Capability, FromCapability};
 pub use client::{call, stream, DynamicClient, Pending, Response};
@@ -67,3 +69,6 @@ pub use net::{connect, connect_with, run, serve, serve_with, Connection, Options
 pub use net::{connect_unix, serve_unix};
 pub use server::{Reply, Request, Server};
 pub use shared::{SharedClient, SharedResponse};
+
+#[cfg(feature = "derive")]
+pub use serde_capnp_derive::interface;

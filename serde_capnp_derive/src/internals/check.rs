@@ -58,7 +58,7 @@ enum Pos {
 }
 
 /// A reason a Rust type does not fit a schema type.
-struct Misfit(String);
+pub struct Misfit(pub String);
 
 impl<'a> Checker<'a> {
     pub fn new(cx: &'a Ctxt, schema: &'a Loaded, input: &'a syn::DeriveInput) -> Self {
@@ -433,7 +433,7 @@ impl<'a> Checker<'a> {
         }
     }
 
-    fn slot(
+    pub fn slot(
         &mut self,
         rust: &RustTy<'a>,
         field: &Field,

@@ -1,4 +1,4 @@
-//! Bound types in a crate with no prelude and `serde_capnp` renamed to `capnp_serde`: the
+//! Bound types and traits in a crate with no prelude and `serde_capnp` renamed to `capnp_serde`: the
 //! generated code names everything by absolute path and reaches the runtime through
 //! `#[capnp(crate = "...")]`, so neither the prelude nor the crate's usual name is needed.
 #![no_implicit_prelude]
@@ -56,4 +56,92 @@ pub enum PhoneType {
 /// The schema, through the renamed crate's `include_schema!`.
 pub fn schema() -> ::capnp_serde::Result<&'static ::capnp_serde::Schema> {
     ::capnp_serde::include_schema!("../../../schemas/addressbook.capnp")
+}
+
+/// `Calculator.Value`.
+#[::capnp_serde::rpc::interface(
+    schema = "../../../schemas/calculator.capnp",
+    name = "Calculator.Value",
+    crate = "::capnp_serde"
+)]
+pub trait Value {
+    /// `read`.
+    async fn read(&self) -> ::core::result::Result<f64, ::capnp_serde::Error>;
+}
+
+/// `Calculator.Function`.
+#[::capnp_serde::rpc::interface(
+    schema = "../../../schemas/calculator.capnp",
+    name = "Calculator.Function",
+    crate = "::capnp_serde"
+)]
+pub trait Function {
+    /// `call`.
+    async fn call(&self, params: ::std::vec::Vec<f64>) -> ::capnp_serde::Result<f64>;
+}
+
+/// `Shape`.
+#[::capnp_serde::rpc::interface(
+    schema = "../../../tests/schemas/rpc_macro.capnp",
+    name = "Shape",
+    crate = "::capnp_serde"
+)]
+pub trait Shape {
+    /// `area`.
+    async fn area(&self) -> ::capnp_serde::Result<f64>;
+}
+
+/// `Square`, which extends `Shape`.
+#[::capnp_serde::rpc::interface(
+    schema = "../../../tests/schemas/rpc_macro.capnp",
+    name = "Square",
+    crate = "::capnp_serde"
+)]
+pub trait Square: Shape {
+    /// `side`.
+    async fn side(&self) -> ::capnp_serde::Result<f64>;
+    /// `grow`.
+    async fn grow(&self, by: f64) -> ::capnp_serde::Result<()>;
+}
+
+/// `Sink`, with a `-> stream` method.
+#[::capnp_serde::rpc::interface(
+    schema = "../../../tests/schemas/rpc_macro.capnp",
+    name = "Sink",
+    crate = "::capnp_serde"
+)]
+pub trait Sink {
+    /// `write`.
+    async fn write(&self, chunk: ::std::vec::Vec<u8>) -> ::capnp_serde::Result<()>;
+    /// `total`.
+    async fn total(&self) -> ::capnp_serde::Result<Totals>;
+}
+
+/// The results of `Sink.total`.
+#[derive(::serde::Serialize, ::serde::Deserialize, ::core::fmt::Debug, ::core::cmp::PartialEq)]
+pub struct Totals {
+    /// `bytes`.
+    pub bytes: u64,
+    /// `chunks`.
+    pub chunks: u32,
+}
+
+/// The results of `Store.open`: a capability among other fields.
+#[derive(::serde::Serialize, ::serde::Deserialize)]
+pub struct Opened {
+    /// `sink`.
+    pub sink: SinkClient,
+    /// `label`.
+    pub label: ::std::string::String,
+}
+
+/// `Store`, whose results have several fields.
+#[::capnp_serde::rpc::interface(
+    schema = "../../../tests/schemas/rpc_macro.capnp",
+    name = "Store",
+    crate = "::capnp_serde"
+)]
+pub trait Store {
+    /// `open`.
+    async fn open(&self, label: ::std::string::String) -> ::capnp_serde::Result<Opened>;
 }
