@@ -6,162 +6,18 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
-use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_capnp::rpc::{self, interface, Capability, DynamicClient, FromCapability};
-use serde_capnp::{Capnp, Category, Error, Result};
+use serde_capnp::{Category, Error, Result};
 
-#[derive(Clone, Debug, Serialize, Deserialize, Capnp)]
-#[capnp(schema = "schemas/calculator.capnp", name = "Calculator.Expression")]
-enum Expression {
-    Literal(f64),
-    PreviousResult(ValueClient),
-    Parameter(u32),
-    Call {
-        function: FunctionClient,
-        params: Vec<Expression>,
-    },
-}
+#[path = "../examples/common/calculator_typed.rs"]
+#[allow(dead_code)]
+mod calculator;
 
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, Capnp)]
-#[capnp(schema = "schemas/calculator.capnp", name = "Calculator.Operator")]
-enum Operator {
-    Add,
-    Subtract,
-    Multiply,
-    Divide,
-}
-
-#[interface(schema = "schemas/calculator.capnp", name = "Calculator")]
-trait Calculator {
-    async fn evaluate(&self, expression: Expression) -> Result<ValueClient>;
-    async fn def_function(
-        &self,
-        param_count: i32,
-        body: Expression,
-    ) -> Result<FunctionClient, Error>;
-    async fn get_operator(&self, op: Operator) -> Result<FunctionClient, Error>;
-}
-
-#[interface(schema = "schemas/calculator.capnp", name = "Calculator.Value")]
-trait Value {
-    async fn read(&self) -> Result<f64, Error>;
-}
-
-#[interface(schema = "schemas/calculator.capnp", name = "Calculator.Function")]
-trait Function {
-    async fn call(&self, params: Vec<f64>) -> Result<f64, Error>;
-}
-
-/// Evaluates `expression`, whose `Parameter`s are `params`. Recursive, so boxed.
-fn evaluate(
-    expression: Expression,
-    params: Rc<Vec<f64>>,
-) -> Pin<Box<dyn Future<Output = Result<f64>>>> {
-    Box::pin(async move {
-        match expression {
-            Expression::Literal(x) => Ok(x),
-            Expression::PreviousResult(value) => value.read().await,
-            Expression::Parameter(i) => params.get(i as usize).copied().ok_or_else(|| {
-                Error::failed(format!(
-                    "parameter {i} is out of range: the function has {}",
-                    params.len()
-                ))
-            }),
-            Expression::Call {
-                function,
-                params: args,
-            } => {
-                let mut values = Vec::with_capacity(args.len());
-                for a in args {
-                    values.push(evaluate(a, params.clone()).await?);
-                }
-                function.call(values).await
-            }
-        }
-    })
-}
-
-struct CalculatorServer;
-
-impl Calculator for CalculatorServer {
-    async fn evaluate(&self, expression: Expression) -> Result<ValueClient> {
-        let value = evaluate(expression, Rc::new(Vec::new())).await?;
-        Ok(ValueClient::from_server(ValueServer(value)))
-    }
-
-    async fn def_function(&self, param_count: i32, body: Expression) -> Result<FunctionClient> {
-        Ok(FunctionClient::from_server(Defined { param_count, body }))
-    }
-
-    async fn get_operator(&self, op: Operator) -> Result<FunctionClient> {
-        Ok(FunctionClient::from_server(OperatorServer(op)))
-    }
-}
-
-struct ValueServer(f64);
-
-impl Value for ValueServer {
-    async fn read(&self) -> Result<f64> {
-        Ok(self.0)
-    }
-}
-
-struct Defined {
-    param_count: i32,
-    body: Expression,
-}
-
-impl Function for Defined {
-    async fn call(&self, params: Vec<f64>) -> Result<f64> {
-        if params.len() != self.param_count as usize {
-            return Err(Error::failed(format!(
-                "expected {} parameters, found {}",
-                self.param_count,
-                params.len()
-            )));
-        }
-        evaluate(self.body.clone(), Rc::new(params)).await
-    }
-}
-
-struct OperatorServer(Operator);
-
-impl Function for OperatorServer {
-    async fn call(&self, params: Vec<f64>) -> Result<f64> {
-        let [a, b] = params[..] else {
-            return Err(Error::failed("an operator takes two parameters"));
-        };
-        Ok(match self.0 {
-            Operator::Add => a + b,
-            Operator::Subtract => a - b,
-            Operator::Multiply => a * b,
-            Operator::Divide => a / b,
-        })
-    }
-}
-
-/// A function the client hosts: the server calls back into it.
-struct Power {
-    calls: Rc<Cell<u32>>,
-}
-
-impl Function for Power {
-    async fn call(&self, params: Vec<f64>) -> Result<f64> {
-        self.calls.set(self.calls.get() + 1);
-        Ok(params[0].powf(params[1]))
-    }
-}
-
-fn call(function: &FunctionClient, params: Vec<Expression>) -> Expression {
-    Expression::Call {
-        function: function.clone(),
-        params,
-    }
-}
+use calculator::*;
 
 /// Runs `test` against `bootstrap` served on loopback TCP, within 30 s.
 fn over_tcp<C, F, Fut>(bootstrap: impl FnOnce() -> Capability + 'static, test: F)

@@ -1,11 +1,16 @@
 //! RPC interop with pycapnp: its unchanged calculator example client against our calculator
-//! server, and our calculator client against its unchanged example server.
+//! servers, and our calculator clients against its unchanged example server, for the
+//! calculator written with the `interface` macro and the one on the dynamic API.
 
 mod common;
 
 #[path = "../examples/common/calculator.rs"]
 #[allow(dead_code)]
 mod calculator;
+
+#[path = "../examples/common/calculator_typed.rs"]
+#[allow(dead_code)]
+mod calculator_typed;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
@@ -71,18 +76,17 @@ fn wait(mut child: Killed) -> (std::process::ExitStatus, String, String) {
     }
 }
 
-#[test]
-fn pycapnp_calculator_client_against_our_server() {
+/// pycapnp's client against a server on `listener` serving what `bootstrap` makes.
+fn pycapnp_client_against(bootstrap: fn() -> serde_capnp::Result<rpc::Capability>) {
     let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
     let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let address = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        let ifaces = calculator::Interfaces::load().unwrap();
         rpc::run(async move {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            rpc::serve(listener, calculator::calculator(&ifaces)?).await
+            rpc::serve(listener, bootstrap()?).await
         })
     });
     let client = pycapnp_example(&python, &dir, "async_calculator_client.py", address);
@@ -103,15 +107,36 @@ fn pycapnp_calculator_client_against_our_server() {
 }
 
 #[test]
-fn our_calculator_client_against_pycapnp_server() {
-    let python = common::require_tool!(common::python_with_pycapnp(), "pycapnp is not installed");
-    let dir = common::require_tool!(common::pycapnp_example_dir(), common::NO_PYCAPNP_EXAMPLE);
+fn pycapnp_calculator_client_against_our_trait_server() {
+    pycapnp_client_against(|| {
+        let server = calculator_typed::CalculatorServer;
+        Ok(calculator_typed::CalculatorClient::from_server(server).into_capability())
+    });
+}
+
+#[test]
+fn pycapnp_calculator_client_against_our_dynamic_server() {
+    pycapnp_client_against(|| calculator::calculator(&calculator::Interfaces::load()?));
+}
+
+/// Starts pycapnp's calculator server and returns it with its address once it listens.
+fn pycapnp_server() -> Option<(Killed, SocketAddr)> {
+    let python = common::require_tool!(
+        common::python_with_pycapnp(),
+        "pycapnp is not installed",
+        None
+    );
+    let dir = common::require_tool!(
+        common::pycapnp_example_dir(),
+        common::NO_PYCAPNP_EXAMPLE,
+        None
+    );
     // A free port: bound, then released for the server to take.
     let address = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap();
-    let _server = pycapnp_example(&python, &dir, "async_calculator_server.py", address);
+    let server = pycapnp_example(&python, &dir, "async_calculator_server.py", address);
     let start = Instant::now();
     while TcpStream::connect(address).is_err() {
         assert!(
@@ -120,6 +145,33 @@ fn our_calculator_client_against_pycapnp_server() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    Some((server, address))
+}
+
+#[test]
+fn our_trait_calculator_client_against_pycapnp_server() {
+    let Some((_server, address)) = pycapnp_server() else {
+        return;
+    };
+    let mut passed = Vec::new();
+    rpc::run(async {
+        let connection = rpc::connect(address).await?;
+        let calculator: calculator_typed::CalculatorClient = connection.bootstrap();
+        let run = calculator_typed::run_client(&calculator, |l| passed.push(l.to_string()));
+        tokio::time::timeout(CHILD_TIMEOUT, run)
+            .await
+            .map_err(|_| serde_capnp::Error::failed("timed out"))??;
+        connection.disconnect().await
+    })
+    .unwrap();
+    assert_eq!(passed.len(), 5, "{passed:?}");
+}
+
+#[test]
+fn our_dynamic_calculator_client_against_pycapnp_server() {
+    let Some((_server, address)) = pycapnp_server() else {
+        return;
+    };
     let ifaces = calculator::Interfaces::load().unwrap();
     let mut passed = Vec::new();
     rpc::run(async {
