@@ -237,9 +237,17 @@ fn calls_and_superclass_methods() {
         let base = DynamicClient::new(store.capability().clone(), ifaces.base.clone());
         let n: N = base.call("ping", &N { n: 5 }).await?.get()?;
         assert_eq!(n, N { n: 10 });
-        // Results as a `Value`.
+        // Results as a `Value`, parameters as a `Value` or any other serde value.
         let v = store.call("ping", &N { n: 1 }).await?.value()?;
         assert_eq!(serde_json::to_value(&v).unwrap()["n"], 2);
+        let n: N = store.call("ping", &v).await?.get()?;
+        assert_eq!(n.n, 4);
+        let json = serde_json::json!({ "n": 8 });
+        let n: N = store.call("ping", &json).await?.get()?;
+        assert_eq!(n.n, 16);
+        let e = store.call("ping", &serde_json::json!({ "n": -1 })).await.err().unwrap();
+        assert_eq!(e.category(), Category::Data);
+        assert!(e.message().contains("parameters of `Base.ping`"), "{e}");
         Ok(())
     });
 }
