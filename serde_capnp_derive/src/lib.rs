@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod direct;
 mod expand;
 mod internals;
 mod locate;
