@@ -221,8 +221,11 @@ mod serde_capnp_benches {
 
     /// The bound twin of `data`, checked to write capnpc's bytes and read back equal, and its
     /// benchmarks.
-    pub fn bench_bound<T, B>(group: &mut BenchmarkGroup<'_, WallTime>, data: &T, capnpc_bytes: &[u8])
-    where
+    pub fn bench_bound<T, B>(
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        data: &T,
+        capnpc_bytes: &[u8],
+    ) where
         T: Serialize,
         B: Serialize + DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
     {
@@ -279,7 +282,13 @@ fn log(c: &mut Criterion) {
         serde_capnp_benches::bench_bound::<_, bound::Logs>(&mut group, &data, &capnpc_bytes);
         let logs: bound::Logs = bound::bind(&data);
         let bytes = serde_capnp::to_vec(&logs).unwrap();
-        assert!(serde_capnp::from_slice::<bound::LogsBorrowed<'_>>(&bytes).unwrap().logs.len() == logs.logs.len());
+        assert!(
+            serde_capnp::from_slice::<bound::LogsBorrowed<'_>>(&bytes)
+                .unwrap()
+                .logs
+                .len()
+                == logs.logs.len()
+        );
         group.bench_function("serde_capnp bound/deserialize borrowed", |b| {
             b.iter(|| {
                 serde_capnp::from_slice::<bound::LogsBorrowed<'_>>(black_box(&bytes)).unwrap()

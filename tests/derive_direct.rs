@@ -30,13 +30,16 @@ where
 
 #[test]
 fn datasets_give_the_same_bytes_and_values() {
-    assert!(<bound::Logs as CapnpStruct>::__DIRECT_WRITE);
-    assert!(<bound::Logs as CapnpStruct>::__DIRECT_READ);
+    const { assert!(<bound::Logs as CapnpStruct>::__DIRECT_WRITE) };
+    const { assert!(<bound::Logs as CapnpStruct>::__DIRECT_READ) };
     let logs: bound::Logs = bound::bind(&datasets::log::logs());
     let bytes = same_both_ways(&logs);
     let st = bound::Logs::struct_schema().unwrap();
     let borrowed: bound::LogsBorrowed = serde_capnp::from_slice(&bytes).unwrap();
-    assert_eq!(borrowed, st.from_slice::<bound::LogsBorrowed>(&bytes).unwrap());
+    assert_eq!(
+        borrowed,
+        st.from_slice::<bound::LogsBorrowed>(&bytes).unwrap()
+    );
     assert_eq!(serde_capnp::to_vec(&borrowed).unwrap(), bytes);
     let mesh: bound::Mesh = bound::bind(&datasets::mesh::mesh());
     same_both_ways(&mesh);
@@ -94,7 +97,10 @@ fn doubled<S: serde::Serializer>(v: &[i32], s: S) -> Result<S::Ok, S::Error> {
 }
 
 fn halved<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
-    Ok(Vec::<i32>::deserialize(d)?.into_iter().map(|x| x / 2).collect())
+    Ok(Vec::<i32>::deserialize(d)?
+        .into_iter()
+        .map(|x| x / 2)
+        .collect())
 }
 
 #[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
@@ -150,10 +156,10 @@ fn attributes(seed: u32) -> Attributes {
         uint64_field: 7,
         float32_field: 1.5 * seed as f32,
         float64_field: -2.25e100 * seed as f64,
-        text_field: (seed % 2 == 0).then(|| format!("text {seed}")),
+        text_field: seed.is_multiple_of(2).then(|| format!("text {seed}")),
         data_field: vec![0xde, 0xad, seed as u8],
         enum_field: inner(seed).color,
-        struct_field: (seed % 3 != 0).then(|| inner(seed + 1)),
+        struct_field: (!seed.is_multiple_of(3)).then(|| inner(seed + 1)),
         int32_list: vec![1, -2, seed as i32],
         struct_list: (0..seed % 5).map(inner).collect(),
         text_list: vec!["a".into(), format!("b{seed}")],
@@ -171,8 +177,8 @@ fn attributes(seed: u32) -> Attributes {
 
 #[test]
 fn serde_attributes_give_the_same_bytes_and_values() {
-    assert!(Attributes::__DIRECT_WRITE && Attributes::__DIRECT_READ);
-    assert!(Inner::__DIRECT_WRITE && Inner::__DIRECT_READ);
+    const { assert!(Attributes::__DIRECT_WRITE && Attributes::__DIRECT_READ) };
+    const { assert!(Inner::__DIRECT_WRITE && Inner::__DIRECT_READ) };
     for seed in 0..12 {
         let value = attributes(seed);
         let bytes = same_both_ways(&value);
@@ -192,9 +198,8 @@ fn serde_attributes_give_the_same_bytes_and_values() {
 
 #[test]
 fn fields_that_fall_back_agree_with_the_serde_path() {
-    // `int32_list` goes through its functions, `data_field` through serde_bytes, `text_list`,
-    // `loose_lists` and the group `point` through the serde path: the bytes hold what the
-    // functions wrote.
+    // `int32_list` goes through its functions, `data_field` through serde_bytes, `loose_lists`
+    // and the group `point` through the serde path: the bytes hold what the functions wrote.
     let value = attributes(4);
     let bytes = serde_capnp::to_vec(&value).unwrap();
     let schema = Attributes::struct_schema().unwrap();
@@ -219,7 +224,10 @@ fn enums_map_by_serde_names() {
             color,
         };
         let bytes = same_both_ways(&inner);
-        let json = Inner::struct_schema().unwrap().to_json_short(&bytes).unwrap();
+        let json = Inner::struct_schema()
+            .unwrap()
+            .to_json_short(&bytes)
+            .unwrap();
         assert!(json.contains(&format!(r#""color":"{name}""#)), "{json}");
     }
     // An ordinal the schema does not have, either way.
@@ -253,10 +261,7 @@ where
             Ok(a)
         }
         (Err(a), Err(b)) => {
-            assert_eq!(
-                (a.category(), a.to_string()),
-                (b.category(), b.to_string())
-            );
+            assert_eq!((a.category(), a.to_string()), (b.category(), b.to_string()));
             Err(a.to_string())
         }
         (a, b) => panic!("direct {a:?}, serde {b:?}"),
@@ -302,11 +307,11 @@ fn pointers_out_of_bounds_fail_alike() {
     // Every word made into a pointer far past the end, or of the wrong kind.
     for w in 1..words {
         for bad in [
-            0x7fff_fff0u64,          // a struct pointer far past the end
-            0x0000_0100_7fff_fff1,   // a list pointer far past the end
-            0x0000_0005_0000_0001,   // a list of 8-byte values where texts or structs are
-            0x0000_0002_0000_000a,   // a far pointer to a segment that does not exist
-            0x0000_0000_0000_0003,   // a capability
+            0x7fff_fff0u64,        // a struct pointer far past the end
+            0x0000_0100_7fff_fff1, // a list pointer far past the end
+            0x0000_0005_0000_0001, // a list of 8-byte values where texts or structs are
+            0x0000_0002_0000_000a, // a far pointer to a segment that does not exist
+            0x0000_0000_0000_0003, // a capability
         ] {
             let mut b = bytes.clone();
             b[w * 8..w * 8 + 8].copy_from_slice(&bad.to_le_bytes());
@@ -365,7 +370,7 @@ fn the_amplification_limit_holds_alike() {
     words.push(0); // root pointer, set below: `Logs` has no data and one pointer
     let list_at = words.len();
     words.push(0); // its list pointer
-    // Struct list tag and the records: `Log` has 2 data words and 5 pointers.
+                   // Struct list tag and the records: `Log` has 2 data words and 5 pointers.
     let tag_at = words.len();
     words.push(((count as u64) << 2) | (2u64 << 32) | (5u64 << 48));
     let records_at = words.len();
@@ -420,7 +425,7 @@ fn chain(depth: u32) -> Node {
 
 #[test]
 fn the_nesting_limit_holds_alike() {
-    assert!(Node::__DIRECT_WRITE && Node::__DIRECT_READ);
+    const { assert!(Node::__DIRECT_WRITE && Node::__DIRECT_READ) };
     // Within the limit (64 levels: the root, then one per list), both paths agree.
     same_both_ways(&chain(60));
     // Past it, both refuse to write it ...
@@ -429,7 +434,10 @@ fn the_nesting_limit_holds_alike() {
     let (direct, serde) = (serde_capnp::to_vec(&deep), st.to_vec(&deep));
     let (direct, serde) = (direct.unwrap_err(), serde.unwrap_err());
     assert_eq!(direct.to_string(), serde.to_string());
-    assert!(direct.to_string().contains("nesting limit exceeded"), "{direct}");
+    assert!(
+        direct.to_string().contains("nesting limit exceeded"),
+        "{direct}"
+    );
     // ... and to read it, written by a handle that allows more.
     let lenient = st
         .clone()
@@ -462,7 +470,44 @@ fn every_bound_io_function_takes_the_direct_path_alike() {
     trailing.push(0);
     let (a, b) = (
         serde_capnp::from_slice_packed::<bound::ParkingLot>(&trailing).unwrap_err(),
-        st.from_slice_packed::<bound::ParkingLot>(&trailing).unwrap_err(),
+        st.from_slice_packed::<bound::ParkingLot>(&trailing)
+            .unwrap_err(),
     );
     assert_eq!(a.to_string(), b.to_string());
+}
+
+/// A hand-written `Serialize` the direct path would bypass: `direct = false` keeps serde's.
+#[derive(Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/bench.capnp", name = "Address", direct = false)]
+struct Reversed {
+    x0: u8,
+    x1: u8,
+    x2: u8,
+    x3: u8,
+}
+
+impl Serialize for Reversed {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Reversed", 4)?;
+        st.serialize_field("x0", &self.x3)?;
+        st.serialize_field("x1", &self.x2)?;
+        st.serialize_field("x2", &self.x1)?;
+        st.serialize_field("x3", &self.x0)?;
+        st.end()
+    }
+}
+
+#[test]
+fn direct_false_keeps_a_hand_written_serialize() {
+    const { assert!(!Reversed::__DIRECT_WRITE && !Reversed::__DIRECT_READ) };
+    let value = Reversed {
+        x0: 1,
+        x1: 2,
+        x2: 3,
+        x3: 4,
+    };
+    let bytes = serde_capnp::to_vec(&value).unwrap();
+    let back: Reversed = serde_capnp::from_slice(&bytes).unwrap();
+    assert_eq!((back.x0, back.x3), (4, 1));
 }

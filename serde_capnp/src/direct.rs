@@ -21,7 +21,7 @@ use serde_capnp_schema::{NodeIndex, SchemaPool, StructNode};
 use crate::de::{self, field_src, DeCtx, ValueDe};
 use crate::error::{Error, Result};
 use crate::ser::{field_target, field_type, Ctx, ValueSer};
-use crate::wire::{read_bits, Depth, Expect, Msg, Out, PtrRef, StructB, StructRef};
+use crate::wire::{read_bits, Depth, ElemSize, Expect, Msg, Out, PtrRef, StructB, StructRef};
 use crate::{CapnpStruct, StructSchema};
 
 /// A message being written by the direct path.
@@ -115,6 +115,25 @@ impl<'s> Writer<'s> {
             .set_blob(at.0.ptrs + ptr as usize * 8, value.as_bytes(), true)
     }
 
+    /// Writes a list of Text into pointer `ptr`.
+    #[inline]
+    pub fn text_list<S: AsRef<str>>(&mut self, at: At, ptr: u16, items: &[S]) -> Result<()> {
+        self.ctx.enter()?;
+        let len = u32::try_from(items.len()).map_err(|_| Error::limit("sequence is too long"))?;
+        let list = self
+            .ctx
+            .out
+            .init_list(at.0.ptrs + ptr as usize * 8, ElemSize::Pointer, len)?;
+        for (i, item) in items.iter().enumerate() {
+            let bytes = item.as_ref().as_bytes();
+            if let Err(e) = self.ctx.out.set_blob(list.start + i * 8, bytes, true) {
+                return Err(e.at_index(i as u64));
+            }
+        }
+        self.ctx.leave();
+        Ok(())
+    }
+
     /// Writes field `field` of the struct `node` (its ID) through the serde path.
     #[inline(never)]
     pub fn fallback<T: ?Sized + Serialize>(
@@ -155,6 +174,39 @@ impl<'de> Reader<'de> {
             Some(p) => Ok(self.ctx.msg.read_text(p)?.unwrap_or("")),
             None => Ok(""),
         }
+    }
+
+    /// Reads the Text in pointer `ptr`, `None` when null or absent.
+    #[inline(always)]
+    pub fn text_option(&self, s: In<'de>, ptr: u16) -> Result<Option<String>> {
+        match s.0.pointer(ptr) {
+            Some(p) if !Msg::is_null(p) => {
+                Ok(Some(self.ctx.msg.read_text(p)?.unwrap_or("").to_owned()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads the list of Text in pointer `ptr` (empty when null or absent).
+    #[inline]
+    pub fn text_list(&mut self, s: In<'de>, ptr: u16) -> Result<Vec<String>> {
+        let Some(p) = s.0.pointer(ptr).filter(|p| !Msg::is_null(*p)) else {
+            return Ok(Vec::new());
+        };
+        let Some(list) = self.ctx.msg.read_list(p, Expect::Pointer)? else {
+            return Ok(Vec::new());
+        };
+        self.ctx.enter()?;
+        let cautious = (1024 * 1024 / std::mem::size_of::<String>()).min(list.len as usize);
+        let mut out = Vec::with_capacity(cautious);
+        for i in 0..list.len {
+            match self.ctx.msg.read_text(list.pointer_element(i)) {
+                Ok(text) => out.push(text.unwrap_or("").to_owned()),
+                Err(e) => return Err(e.at_index(i as u64)),
+            }
+        }
+        self.ctx.leave();
+        Ok(out)
     }
 
     /// Reads field `field` of the struct `node` (its ID) through the serde path.
@@ -236,12 +288,10 @@ impl<T: DirectWrite> Via<T> {
     fn write_list_at(w: &mut Writer<'_>, items: &[T], ptr: usize) -> Result<()> {
         w.ctx.enter()?;
         let len = u32::try_from(items.len()).map_err(|_| Error::limit("sequence is too long"))?;
-        let list = w.ctx.out.init_struct_list(
-            ptr,
-            len,
-            T::DATA_WORDS,
-            T::POINTER_COUNT,
-        )?;
+        let list = w
+            .ctx
+            .out
+            .init_struct_list(ptr, len, T::DATA_WORDS, T::POINTER_COUNT)?;
         let step = (T::DATA_WORDS as usize + T::POINTER_COUNT as usize) * 8;
         let mut data = list.start;
         for (i, item) in items.iter().enumerate() {
@@ -355,9 +405,7 @@ impl<T: DirectRead> Via<T> {
         key: &'static str,
     ) -> Result<Option<T>> {
         match s.0.pointer(ptr) {
-            Some(p) if !Msg::is_null(p) => {
-                Self::read_struct(r, s, ptr, node, field, key).map(Some)
-            }
+            Some(p) if !Msg::is_null(p) => Self::read_struct(r, s, ptr, node, field, key).map(Some),
             _ => Ok(None),
         }
     }

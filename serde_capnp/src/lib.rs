@@ -420,6 +420,19 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, 
 /// ```
 ///
 /// It can also be implemented by hand, for a schema loaded some other way.
+///
+/// For a derived type, [`to_vec`], [`from_slice`] and the other free functions skip serde's
+/// per-field protocol: the derive also generates code that stores and loads each field at its
+/// offset and calls the nested bound types' own such code, as capnpc's generated code does. The
+/// messages, values and errors are those of the serde path (the handle's
+/// [`StructSchema::to_vec`] and [`StructSchema::from_slice`], which always take it), with every
+/// read limit applied alike. The derive assumes the type's `Serialize` and `Deserialize` are
+/// serde's derived ones, whose attributes it reads; a field it cannot reproduce (a
+/// `serialize_with` function, a type it cannot see into) goes through the serde path on its
+/// own, and a type it cannot reproduce as a whole (`flatten`, aliases, `transparent`, generic
+/// parameters, fields of a union) goes through it entirely. Types that borrow from the message
+/// are read through the serde path. `#[capnp(direct = false)]` turns the direct path off, for a
+/// type whose `Serialize` or `Deserialize` is written by hand.
 pub trait CapnpStruct {
     /// The 64-bit ID of the node the type is bound to: a struct, a group, a named union, or
     /// (for a Rust enum) an enum.
@@ -475,7 +488,7 @@ impl StructSchema {
     }
 
     /// Deserializes a bound value from a slice by its direct path when it has one.
-    fn from_slice_bound<'de, T: Deserialize<'de> + CapnpStruct>(
+    fn read_slice_bound<'de, T: Deserialize<'de> + CapnpStruct>(
         &'de self,
         bytes: &'de [u8],
     ) -> Result<T> {
@@ -520,7 +533,7 @@ pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(
 
 /// Deserializes a bound value from a slice.
 pub fn from_slice<'de, T: Deserialize<'de> + CapnpStruct>(bytes: &'de [u8]) -> Result<T> {
-    T::struct_schema()?.from_slice_bound(bytes)
+    T::struct_schema()?.read_slice_bound(bytes)
 }
 
 /// Deserializes a bound value from a packed slice.
@@ -610,8 +623,8 @@ pub mod __private {
         DirectWrite, In, Reader, Via, ViaSerdeEnumRead, ViaSerdeEnumWrite, ViaSerdeRead,
         ViaSerdeWrite, Writer,
     };
-    pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     pub use crate::{CapnpStruct, Error, Result, Schema, StructSchema};
+    pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     #[cfg(feature = "derive")]
     pub use serde_capnp_derive::include_schema;
     pub use std::string::String;

@@ -34,6 +34,7 @@ pub fn generate(
     branded: bool,
 ) -> Direct {
     if branded
+        || c.capnp.no_direct
         || input.generics.type_params().next().is_some()
         || input.generics.const_params().next().is_some()
         || c.serde.transparent
@@ -224,7 +225,17 @@ fn structure(
         let member = member(f, n);
         let value = quote!(self.#member);
         let key = &f.ser_name;
-        let write = write_field(pool, &s.fields[index as usize].slot, f, index, key, &value, &node_id, n, &mut helpers);
+        let write = write_field(
+            pool,
+            &s.fields[index as usize].slot,
+            f,
+            index,
+            key,
+            &value,
+            &node_id,
+            n,
+            &mut helpers,
+        );
         let write = match &f.serde.skip_ser_if {
             Some(path) => quote!(if !#path(&#value) { #write }),
             None => write,
@@ -240,8 +251,8 @@ fn structure(
             #[inline]
             fn write_fields(
                 &self,
-                w: &mut _serde_capnp::__private::Writer<'_>,
-                at: _serde_capnp::__private::At,
+                __w: &mut _serde_capnp::__private::Writer<'_>,
+                __at: _serde_capnp::__private::At,
             ) -> _serde_capnp::Result<()> {
                 #[allow(unused_imports)]
                 use _serde_capnp::__private::{ViaSerdeEnumWrite as _, ViaSerdeWrite as _};
@@ -254,8 +265,8 @@ fn structure(
     out.capnp_items.extend(quote! {
         const __DIRECT_WRITE: bool = true;
         #[inline]
-        fn __write_direct(&self, w: &mut _serde_capnp::__private::Writer<'_>) -> _serde_capnp::Result<()> {
-            _serde_capnp::__private::write_root_fields(w, self)
+        fn __write_direct(&self, __w: &mut _serde_capnp::__private::Writer<'_>) -> _serde_capnp::Result<()> {
+            _serde_capnp::__private::write_root_fields(__w, self)
         }
     });
 
@@ -273,7 +284,16 @@ fn structure(
         match *target {
             Some(index) => {
                 let key = &f.de_name;
-                let read = read_field(pool, &s.fields[index as usize].slot, f, index, key, &node_id, n, &mut de_helpers);
+                let read = read_field(
+                    pool,
+                    &s.fields[index as usize].slot,
+                    f,
+                    index,
+                    key,
+                    &node_id,
+                    n,
+                    &mut de_helpers,
+                );
                 reads.push(quote!(let #var = #read;));
             }
             None => {
@@ -294,8 +314,8 @@ fn structure(
             const FIELD_COUNT: usize = #field_count;
             #[inline]
             fn read_fields<'de>(
-                r: &mut _serde_capnp::__private::Reader<'de>,
-                s: _serde_capnp::__private::In<'de>,
+                __r: &mut _serde_capnp::__private::Reader<'de>,
+                __s: _serde_capnp::__private::In<'de>,
             ) -> _serde_capnp::Result<Self> {
                 #[allow(unused_imports)]
                 use _serde_capnp::__private::{ViaSerdeEnumRead as _, ViaSerdeRead as _};
@@ -309,10 +329,10 @@ fn structure(
         const __DIRECT_READ: bool = true;
         #[inline]
         fn __read_direct<'de>(
-            r: &mut _serde_capnp::__private::Reader<'de>,
-            s: _serde_capnp::__private::In<'de>,
+            __r: &mut _serde_capnp::__private::Reader<'de>,
+            __s: _serde_capnp::__private::In<'de>,
         ) -> _serde_capnp::Result<Self> {
-            _serde_capnp::__private::read_root_fields(r, s)
+            _serde_capnp::__private::read_root_fields(__r, __s)
         }
     });
     out
@@ -345,8 +365,8 @@ fn write_field(
     let ty = f.ty;
     let wrap = |op: TokenStream| {
         quote! {
-            if let ::core::result::Result::Err(e) = #op {
-                return ::core::result::Result::Err(_serde_capnp::__private::in_field(e, #key));
+            if let ::core::result::Result::Err(__e) = #op {
+                return ::core::result::Result::Err(_serde_capnp::__private::in_field(__e, #key));
             }
         }
     };
@@ -358,15 +378,15 @@ fn write_field(
             impl _serde_capnp::__private::Serialize for #wrapper<'_> {
                 fn serialize<__S: _serde_capnp::__private::Serializer>(
                     &self,
-                    serializer: __S,
+                    __serializer: __S,
                 ) -> ::core::result::Result<__S::Ok, __S::Error> {
-                    #path(self.0, serializer)
+                    #path(self.0, __serializer)
                 }
             }
         });
-        return wrap(quote!(w.fallback(at, #node_id, #index_lit, #key, &#wrapper(&#value))));
+        return wrap(quote!(__w.fallback(__at, #node_id, #index_lit, #key, &#wrapper(&#value))));
     }
-    let fallback = || wrap(quote!(w.fallback(at, #node_id, #index_lit, #key, &#value)));
+    let fallback = || wrap(quote!(__w.fallback(__at, #node_id, #index_lit, #key, &#value)));
     if f.serde.custom.is_some() || f.serde.bytes {
         return fallback();
     }
@@ -382,15 +402,15 @@ fn write_field(
             if let Some(p) = primitive(&rust).filter(|p| p == schema) {
                 let bits = Literal::u32_suffixed(p.data_bits().unwrap_or(0));
                 let spelled = primitive_tokens(&p);
-                let raw = to_bits(&p, quote!(v));
+                let raw = to_bits(&p, quote!(__v));
                 return quote! {{
-                    let v: #spelled = #value;
-                    w.bits(at, #bit, #bits, #raw ^ #default);
+                    let __v: #spelled = #value;
+                    __w.bits(__at, #bit, #bits, #raw ^ #default);
                 }};
             }
             if let (Type::Enum(_), true) = (schema, is_opaque(ty)) {
                 return quote! {
-                    <_serde_capnp::__private::Via<#ty>>::write_enum(w, &#value, at, #bit, #default, #node_id, #index_lit, #key)?;
+                    <_serde_capnp::__private::Via<#ty>>::write_enum(__w, &#value, __at, #bit, #default, #node_id, #index_lit, #key)?;
                 };
             }
             fallback()
@@ -402,21 +422,21 @@ fn write_field(
         } => {
             let ptr = lit16(*ptr);
             match (schema, &rust) {
-                (Type::Text, RustTy::Str) => wrap(quote!(w.text(at, #ptr, &*#value))),
+                (Type::Text, RustTy::Str) => wrap(quote!(__w.text(__at, #ptr, &*#value))),
                 (Type::Text, RustTy::Option(inner)) if matches!(**inner, RustTy::Str) => {
-                    let write = wrap(quote!(w.text(at, #ptr, &**v)));
-                    quote!(if let ::core::option::Option::Some(v) = &#value { #write })
+                    let write = wrap(quote!(__w.text(__at, #ptr, &**__v)));
+                    quote!(if let ::core::option::Option::Some(__v) = &#value { #write })
                 }
                 (Type::Struct(n, None), _) if pool.node(*n).as_struct().is_some() => {
                     if is_opaque(ty) {
                         return quote! {
-                            <_serde_capnp::__private::Via<#ty>>::write_struct(w, &#value, at, #ptr, #node_id, #index_lit, #key)?;
+                            <_serde_capnp::__private::Via<#ty>>::write_struct(__w, &#value, __at, #ptr, #node_id, #index_lit, #key)?;
                         };
                     }
                     if let Some(inner) = argument_of(ty, "Option").filter(|t| is_opaque(t)) {
                         return quote! {
-                            if let ::core::option::Option::Some(v) = &#value {
-                                <_serde_capnp::__private::Via<#inner>>::write_struct(w, v, at, #ptr, #node_id, #index_lit, #key)?;
+                            if let ::core::option::Option::Some(__v) = &#value {
+                                <_serde_capnp::__private::Via<#inner>>::write_struct(__w, __v, __at, #ptr, #node_id, #index_lit, #key)?;
                             }
                         };
                     }
@@ -425,7 +445,7 @@ fn write_field(
                 (Type::List(e), _) if matches!(**e, Type::Struct(_, None)) => {
                     match argument_of(ty, "Vec").filter(|t| is_opaque(t)) {
                         Some(inner) => quote! {
-                            <_serde_capnp::__private::Via<#inner>>::write_list(w, &#value, at, #ptr, #node_id, #index_lit, #key)?;
+                            <_serde_capnp::__private::Via<#inner>>::write_list(__w, &#value, __at, #ptr, #node_id, #index_lit, #key)?;
                         },
                         None => fallback(),
                     }
@@ -454,9 +474,9 @@ fn read_field(
     let wrap = |op: TokenStream| {
         quote! {
             match #op {
-                ::core::result::Result::Ok(v) => v,
-                ::core::result::Result::Err(e) => {
-                    return ::core::result::Result::Err(_serde_capnp::__private::in_field(e, #key));
+                ::core::result::Result::Ok(__v) => __v,
+                ::core::result::Result::Err(__e) => {
+                    return ::core::result::Result::Err(_serde_capnp::__private::in_field(__e, #key));
                 }
             }
         }
@@ -467,15 +487,15 @@ fn read_field(
             struct #wrapper(#ty);
             impl<'__de> _serde_capnp::__private::Deserialize<'__de> for #wrapper {
                 fn deserialize<__D: _serde_capnp::__private::Deserializer<'__de>>(
-                    deserializer: __D,
+                    __deserializer: __D,
                 ) -> ::core::result::Result<Self, __D::Error> {
-                    #path(deserializer).map(#wrapper)
+                    #path(__deserializer).map(#wrapper)
                 }
             }
         });
-        return quote!(r.fallback::<#wrapper>(s, #node_id, #index_lit, #key)?.0);
+        return quote!(__r.fallback::<#wrapper>(__s, #node_id, #index_lit, #key)?.0);
     }
-    let fallback = || quote!(r.fallback::<#ty>(s, #node_id, #index_lit, #key)?);
+    let fallback = || quote!(__r.fallback::<#ty>(__s, #node_id, #index_lit, #key)?);
     if f.serde.custom.is_some() || f.serde.bytes {
         return fallback();
     }
@@ -491,12 +511,12 @@ fn read_field(
             if let Some(p) = primitive(&rust).filter(|p| p == schema) {
                 let bits = Literal::u32_suffixed(p.data_bits().unwrap_or(0));
                 let spelled = primitive_tokens(&p);
-                let conv = from_bits(&p, quote!((r.bits(s, #bit, #bits) ^ #default)));
-                return quote!({ let v: #spelled = #conv; v });
+                let conv = from_bits(&p, quote!((__r.bits(__s, #bit, #bits) ^ #default)));
+                return quote!({ let __v: #spelled = #conv; __v });
             }
             if let (Type::Enum(_), true) = (schema, is_opaque(ty)) {
                 return quote! {
-                    <_serde_capnp::__private::Via<#ty>>::read_enum(r, s, #bit, #default, #node_id, #index_lit, #key)?
+                    <_serde_capnp::__private::Via<#ty>>::read_enum(__r, __s, #bit, #default, #node_id, #index_lit, #key)?
                 };
             }
             fallback()
@@ -509,18 +529,18 @@ fn read_field(
             let ptr = lit16(*ptr);
             match schema {
                 Type::Text if is_string(ty) => {
-                    let text = wrap(quote!(r.text(s, #ptr)));
+                    let text = wrap(quote!(__r.text(__s, #ptr)));
                     quote!(<::std::string::String as ::core::convert::From<&str>>::from(#text))
                 }
                 Type::Struct(n, None) if pool.node(*n).as_struct().is_some() => {
                     if is_opaque(ty) {
                         return quote! {
-                            <_serde_capnp::__private::Via<#ty>>::read_struct(r, s, #ptr, #node_id, #index_lit, #key)?
+                            <_serde_capnp::__private::Via<#ty>>::read_struct(__r, __s, #ptr, #node_id, #index_lit, #key)?
                         };
                     }
                     if let Some(inner) = argument_of(ty, "Option").filter(|t| is_opaque(t)) {
                         return quote! {
-                            <_serde_capnp::__private::Via<#inner>>::read_option(r, s, #ptr, #node_id, #index_lit, #key)?
+                            <_serde_capnp::__private::Via<#inner>>::read_option(__r, __s, #ptr, #node_id, #index_lit, #key)?
                         };
                     }
                     fallback()
@@ -528,7 +548,7 @@ fn read_field(
                 Type::List(e) if matches!(**e, Type::Struct(_, None)) => {
                     match argument_of(ty, "Vec").filter(|t| is_opaque(t)) {
                         Some(inner) => quote! {
-                            <_serde_capnp::__private::Via<#inner>>::read_list(r, s, #ptr, #node_id, #index_lit, #key)?
+                            <_serde_capnp::__private::Via<#inner>>::read_list(__r, __s, #ptr, #node_id, #index_lit, #key)?
                         },
                         None => fallback(),
                     }
@@ -605,11 +625,11 @@ fn enumeration(c: &Container, pool: &SchemaPool, node: NodeIndex) -> Direct {
                     ::core::result::Result::Ok(match self { #(#to,)* })
                 }
                 #[inline]
-                fn from_ordinal(value: u16) -> _serde_capnp::Result<Self> {
-                    match value {
+                fn from_ordinal(__value: u16) -> _serde_capnp::Result<Self> {
+                    match __value {
                         #(#from,)*
                         _ => ::core::result::Result::Err(_serde_capnp::__private::data_error(
-                            ::std::format!(#unknown, value),
+                            ::std::format!(#unknown, __value),
                         )),
                     }
                 }

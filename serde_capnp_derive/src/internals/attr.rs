@@ -26,6 +26,9 @@ pub struct Capnp {
     pub krate: Option<syn::Path>,
     /// Where the attribute is, for errors about what it lacks.
     pub span: Option<Span>,
+    /// `direct = false`: no direct path, every field through serde (for a type whose
+    /// `Serialize` or `Deserialize` is written by hand).
+    pub no_direct: bool,
 }
 
 impl Capnp {
@@ -41,6 +44,10 @@ impl Capnp {
                     "name" => set_once(cx, &meta, &mut out.name, meta.value()?.parse()?),
                     "id" => set_once(cx, &meta, &mut out.id, meta.value()?.parse()?),
                     "import" => out.imports.push(meta.value()?.parse()?),
+                    "direct" => {
+                        let lit: syn::LitBool = meta.value()?.parse()?;
+                        out.no_direct = !lit.value;
+                    }
                     "crate" => {
                         let lit: LitStr = meta.value()?.parse()?;
                         match lit.parse::<syn::Path>() {
@@ -55,7 +62,7 @@ impl Capnp {
                         cx.error_spanned_by(
                             &meta.path,
                             format!(
-                                "unknown `capnp` attribute `{}`: expected `schema`, `name`, `id`, `import` or `crate`",
+                                "unknown `capnp` attribute `{}`: expected `schema`, `name`, `id`, `import`, `crate` or `direct`",
                                 path_text(&meta.path)
                             ),
                         );
