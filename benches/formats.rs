@@ -7,6 +7,11 @@
 //! Every serializer returns a fresh `Vec<u8>`; every deserializer builds the owned dataset
 //! struct (plus the borrowed form for `log`, where the format can borrow).
 //!
+//! serde_capnp runs twice: `serde_capnp/` is the serde path (a runtime schema and the dataset's
+//! plain serde types), `serde_capnp bound/` the same data in types bound with
+//! `#[derive(Capnp)]` (`benches/bound/`), written and read through `serde_capnp::to_vec` and
+//! `serde_capnp::from_slice`, which take the derive's direct path.
+//!
 //! The capnpc baseline builds its messages in one segment (a first segment big enough for the
 //! whole message), which is the layout serde_capnp aims at. With capnp's default allocator (a
 //! 1024-word first segment, later segments growing with the message) a large message spans
@@ -21,7 +26,11 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use serde_capnp::CapnpStruct;
 use serde_capnp_suite::capnpc::{self, capnp};
+
+#[path = "bound/mod.rs"]
+mod bound;
 use serde_capnp_suite::datasets::{self, LogsBorrowed};
 
 type HeapBuilder = capnp::message::Builder<capnp::message::HeapAllocator>;
@@ -210,6 +219,31 @@ mod serde_capnp_benches {
         });
     }
 
+    /// The bound twin of `data`, checked to write capnpc's bytes and read back equal, and its
+    /// benchmarks.
+    pub fn bench_bound<T, B>(
+        group: &mut BenchmarkGroup<'_, WallTime>,
+        data: &T,
+        capnpc_bytes: &[u8],
+    ) where
+        T: Serialize,
+        B: Serialize + DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+    {
+        let bound: B = bound::bind(data);
+        let bytes = serde_capnp::to_vec(&bound).unwrap();
+        assert!(
+            bytes == capnpc_bytes,
+            "bound types: the same bytes as capnpc-generated code writing one segment"
+        );
+        assert!(serde_capnp::from_slice::<B>(&bytes).unwrap() == bound);
+        group.bench_function("serde_capnp bound/serialize", |b| {
+            b.iter(|| serde_capnp::to_vec(black_box(&bound)).unwrap())
+        });
+        group.bench_function("serde_capnp bound/deserialize", |b| {
+            b.iter(|| serde_capnp::from_slice::<B>(black_box(&bytes)).unwrap())
+        });
+    }
+
     pub fn bench_borrowed_logs(
         group: &mut BenchmarkGroup<'_, WallTime>,
         data: &datasets::Logs,
@@ -245,6 +279,21 @@ fn log(c: &mut Criterion) {
     {
         serde_capnp_benches::bench(&mut group, &data, &schema);
         serde_capnp_benches::bench_borrowed_logs(&mut group, &data, &schema);
+        serde_capnp_benches::bench_bound::<_, bound::Logs>(&mut group, &data, &capnpc_bytes);
+        let logs: bound::Logs = bound::bind(&data);
+        let bytes = serde_capnp::to_vec(&logs).unwrap();
+        assert!(
+            serde_capnp::from_slice::<bound::LogsBorrowed<'_>>(&bytes)
+                .unwrap()
+                .logs
+                .len()
+                == logs.logs.len()
+        );
+        group.bench_function("serde_capnp bound/deserialize borrowed", |b| {
+            b.iter(|| {
+                serde_capnp::from_slice::<bound::LogsBorrowed<'_>>(black_box(&bytes)).unwrap()
+            })
+        });
     }
     group.finish();
 }
@@ -260,6 +309,7 @@ fn mesh(c: &mut Criterion) {
     let mut group = c.benchmark_group("mesh");
     bench_common(&mut group, &data, &capnpc, words);
     serde_capnp_benches::bench(&mut group, &data, &schema);
+    serde_capnp_benches::bench_bound::<_, bound::Mesh>(&mut group, &data, &capnpc_bytes);
     group.finish();
 }
 
@@ -274,6 +324,7 @@ fn carsales(c: &mut Criterion) {
     let mut group = c.benchmark_group("carsales");
     bench_common(&mut group, &data, &capnpc, words);
     serde_capnp_benches::bench(&mut group, &data, &schema);
+    serde_capnp_benches::bench_bound::<_, bound::ParkingLot>(&mut group, &data, &capnpc_bytes);
     group.finish();
 }
 

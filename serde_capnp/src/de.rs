@@ -130,8 +130,8 @@ const WHICH: u16 = u16::MAX;
 pub(crate) struct DeCtx<'de> {
     pub(crate) pool: &'de SchemaPool,
     pub(crate) msg: Msg<'de>,
-    depth: Depth,
-    plans: Plans<'de>,
+    pub(crate) depth: Depth,
+    pub(crate) plans: Plans<'de>,
 }
 
 /// What reading has learnt about the Rust types it met: it depends on the schema only, so a
@@ -1174,7 +1174,7 @@ impl<'de> de::SeqAccess<'de> for StructAccess<'_, 'de> {
 /// never from the schema. Done where the error leaves the reader, by following its path from
 /// the type read, so that reading pays nothing for it.
 #[cold]
-fn explain_missing(err: Error, pool: &SchemaPool, ty: &Type) -> Error {
+pub(crate) fn explain_missing(err: Error, pool: &SchemaPool, ty: &Type) -> Error {
     let Some(field) = err.missing_field() else {
         return err;
     };

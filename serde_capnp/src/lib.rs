@@ -128,6 +128,7 @@ mod content;
 mod de;
 mod de_fast;
 mod de_list;
+mod direct;
 pub mod dynamic;
 mod error;
 mod float;
@@ -421,6 +422,19 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, 
 /// ```
 ///
 /// It can also be implemented by hand, for a schema loaded some other way.
+///
+/// For a derived type, [`to_vec`], [`from_slice`] and the other free functions skip serde's
+/// per-field protocol: the derive also generates code that stores and loads each field at its
+/// offset and calls the nested bound types' own such code, as capnpc's generated code does. The
+/// messages, values and errors are those of the serde path (the handle's
+/// [`StructSchema::to_vec`] and [`StructSchema::from_slice`], which always take it), with every
+/// read limit applied alike. The derive assumes the type's `Serialize` and `Deserialize` are
+/// serde's derived ones, whose attributes it reads; a field it cannot reproduce (a
+/// `serialize_with` function, a type it cannot see into) goes through the serde path on its
+/// own, and a type it cannot reproduce as a whole (`flatten`, aliases, `transparent`, generic
+/// parameters, fields of a union) goes through it entirely. Types that borrow from the message
+/// are read through the serde path. `#[capnp(direct = false)]` turns the direct path off, for a
+/// type whose `Serialize` or `Deserialize` is written by hand.
 pub trait CapnpStruct {
     /// The 64-bit ID of the node the type is bound to: a struct, a group, a named union, or
     /// (for a Rust enum) an enum.
@@ -436,39 +450,135 @@ pub trait CapnpStruct {
     /// could not see (a field whose type is an alias, a newtype or has a `deserialize_with`)
     /// turns out not to fit the schema, and then fails the same way on every call.
     fn struct_schema() -> Result<&'static StructSchema>;
+
+    /// Whether [`__write_direct`](Self::__write_direct) writes the type (the derive's direct
+    /// path); the free functions use the serde path otherwise.
+    #[doc(hidden)]
+    const __DIRECT_WRITE: bool = false;
+
+    /// Whether [`__read_direct`](Self::__read_direct) reads the type.
+    #[doc(hidden)]
+    const __DIRECT_READ: bool = false;
+
+    /// Writes the value as a message's root without serde; see `__DIRECT_WRITE`.
+    #[doc(hidden)]
+    fn __write_direct(&self, _w: &mut __private::Writer<'_>) -> Result<()> {
+        Err(direct::no_direct_path())
+    }
+
+    /// Reads the value from a message's root struct without serde; see `__DIRECT_READ`.
+    #[doc(hidden)]
+    fn __read_direct<'de>(_r: &mut __private::Reader<'de>, _s: __private::In<'de>) -> Result<Self>
+    where
+        Self: Sized,
+    {
+        Err(direct::no_direct_path())
+    }
+}
+
+impl StructSchema {
+    /// Serializes a bound value by its direct path when it has one.
+    fn to_vec_bound<T: ?Sized + Serialize + CapnpStruct>(&self, value: &T) -> Result<Vec<u8>> {
+        if !T::__DIRECT_WRITE {
+            return self.to_vec(value);
+        }
+        use std::sync::atomic::Ordering::Relaxed;
+        let out = wire::Out::zeroed(self.size_hint.load(Relaxed));
+        let bytes = direct::write_root(self, value, out)?;
+        self.size_hint.store(bytes.len(), Relaxed);
+        Ok(bytes)
+    }
+
+    /// Deserializes a bound value from a slice by its direct path when it has one.
+    fn read_slice_bound<'de, T: Deserialize<'de> + CapnpStruct>(
+        &'de self,
+        bytes: &'de [u8],
+    ) -> Result<T> {
+        if !T::__DIRECT_READ {
+            return self.from_slice(bytes);
+        }
+        let segments = framing::split_exact(bytes, &self.options)?;
+        self.read_bound(segments)
+            .map_err(|e| framing::hint_format(e, bytes, framing::Format::Binary))
+    }
+
+    /// Reads a bound value that has a direct path from a message's segments.
+    fn read_bound<'de, T: Deserialize<'de> + CapnpStruct>(
+        &'de self,
+        segments: Vec<&'de [u8]>,
+    ) -> Result<T> {
+        direct::read_root(self, segments)
+    }
 }
 
 /// Serializes a bound value; see [`CapnpStruct`].
 pub fn to_vec<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<Vec<u8>> {
-    T::struct_schema()?.to_vec(value)
+    T::struct_schema()?.to_vec_bound(value)
 }
 
 /// Serializes a bound value as a packed message.
 pub fn to_vec_packed<T: ?Sized + Serialize + CapnpStruct>(value: &T) -> Result<Vec<u8>> {
-    T::struct_schema()?.to_vec_packed(value)
+    let flat = to_vec(value)?;
+    let mut out = Vec::new();
+    wire::pack(&flat, &mut out);
+    Ok(out)
 }
 
 /// Serializes a bound value into a writer.
 pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(
-    writer: W,
+    mut writer: W,
     value: &T,
 ) -> Result<()> {
-    T::struct_schema()?.to_writer(writer, value)
+    writer.write_all(&to_vec(value)?)?;
+    Ok(())
 }
 
 /// Deserializes a bound value from a slice.
 pub fn from_slice<'de, T: Deserialize<'de> + CapnpStruct>(bytes: &'de [u8]) -> Result<T> {
-    T::struct_schema()?.from_slice(bytes)
+    T::struct_schema()?.read_slice_bound(bytes)
 }
 
 /// Deserializes a bound value from a packed slice.
-pub fn from_slice_packed<T: DeserializeOwned + CapnpStruct>(bytes: &[u8]) -> Result<T> {
-    T::struct_schema()?.from_slice_packed(bytes)
+pub fn from_slice_packed<T: DeserializeOwned + CapnpStruct>(mut bytes: &[u8]) -> Result<T> {
+    let st = T::struct_schema()?;
+    if !T::__DIRECT_READ {
+        return st.from_slice_packed(bytes);
+    }
+    let mut input = io::Unpack::new(&mut bytes);
+    let value = read_next_bound(st, &mut input, framing::Format::Packed)?
+        .ok_or_else(framing::empty_stream)??;
+    if !bytes.is_empty() {
+        return Err(Error::wire(format!(
+            "{} bytes follow the message",
+            bytes.len()
+        )));
+    }
+    Ok(value)
 }
 
 /// Deserializes a bound value from a reader.
 pub fn from_reader<R: Read, T: DeserializeOwned + CapnpStruct>(reader: R) -> Result<T> {
-    T::struct_schema()?.from_reader(reader)
+    let st = T::struct_schema()?;
+    if !T::__DIRECT_READ {
+        return st.from_reader(reader);
+    }
+    let mut input = io::Plain::new(reader);
+    read_next_bound(st, &mut input, framing::Format::Binary)?.ok_or_else(framing::empty_stream)?
+}
+
+/// [`StructSchema::read_next`] by the direct path.
+fn read_next_bound<T: DeserializeOwned + CapnpStruct>(
+    st: &StructSchema,
+    input: &mut impl io::Input,
+    format: framing::Format,
+) -> Result<Option<Result<T>>> {
+    let Some(segments) = framing::next_message(input, &st.options, format)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        st.read_bound(segments.to_slices())
+            .map_err(|e| framing::hinted(e, input, format)),
+    ))
 }
 
 /// Compiles a `.capnp` file when the crate is built and embeds it: pycapnp's `capnp.load`, at
@@ -510,7 +620,13 @@ pub mod __private {
     pub use crate::bound::{
         AsEmbedded, Binding, Deferred, Embedded, NotBound, NotTraceable, Probe, Trace,
     };
+    pub use crate::direct::{
+        data_error, in_field, read_root_fields, write_root_fields, At, DirectEnum, DirectRead,
+        DirectWrite, In, Reader, Via, ViaSerdeEnumRead, ViaSerdeEnumWrite, ViaSerdeRead,
+        ViaSerdeWrite, Writer,
+    };
     pub use crate::{CapnpStruct, Error, Result, Schema, StructSchema};
+    pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     #[cfg(feature = "derive")]
     pub use serde_capnp_derive::include_schema;
     pub use std::string::String;

@@ -74,10 +74,10 @@ pub(crate) const UNION_FIELD: &str = "which";
 pub(crate) struct Ctx<'s> {
     pub(crate) pool: &'s SchemaPool,
     pub(crate) out: Out,
-    plans: Plans<'s>,
+    pub(crate) plans: Plans<'s>,
     /// The handle's nesting limit, counted as readers count it, so that what is written can be
     /// read back.
-    depth: Depth,
+    pub(crate) depth: Depth,
 }
 
 impl Ctx<'_> {

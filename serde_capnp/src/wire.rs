@@ -271,8 +271,21 @@ impl<'a> Msg<'a> {
     /// would decode into gigabytes.
     #[inline]
     pub(crate) fn charge_defaults(&self, s: &StructRef<'a>, node: &StructNode) -> Result<()> {
-        if s.data.len() < node.data_words as usize * 8 || s.ptr_count < node.pointer_count {
-            self.charge(node.fields.len() as u64)?;
+        self.charge_defaults_of(s, node.data_words, node.pointer_count, node.fields.len())
+    }
+
+    /// [`charge_defaults`](Self::charge_defaults) for a node known by its section sizes and
+    /// field count.
+    #[inline]
+    pub(crate) fn charge_defaults_of(
+        &self,
+        s: &StructRef<'a>,
+        data_words: u16,
+        pointer_count: u16,
+        fields: usize,
+    ) -> Result<()> {
+        if s.data.len() < data_words as usize * 8 || s.ptr_count < pointer_count {
+            self.charge(fields as u64)?;
         }
         Ok(())
     }

@@ -5,6 +5,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::DeriveInput;
 
+use crate::direct;
 use crate::internals::ast::Container;
 use crate::internals::check::Checker;
 use crate::internals::ctxt::Ctxt;
@@ -76,6 +77,8 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let deferred = std::mem::take(&mut checker.deferred);
     drop(checker);
     cx.check()?;
+    let direct = direct::generate(c, input, &loaded.pool, node, brand.is_some());
+    let (direct_items, direct_capnp) = (direct.items, direct.capnp_items);
 
     let krate = crate_alias(&c.capnp.krate);
     let ident = c.ident;
@@ -93,6 +96,13 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
         _ => (quote!(get), None),
     };
     let brand_name = brand_name.iter();
+    // A type with lifetimes is never `DeserializeOwned`, and the probe's choice between the
+    // two `TRACE`s is made before lifetimes are checked: such a type is not traced.
+    let trace = if input.generics.lifetimes().next().is_some() {
+        quote!(::core::option::Option::None)
+    } else {
+        quote!(_serde_capnp::__private::Probe::<Self>::TRACE)
+    };
     let deferred = deferred.iter().map(|d| {
         let key = &d.key;
         let field = d.field.unwrap_or(u16::MAX);
@@ -141,11 +151,15 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                             #node_id,
                             #(#brand_name,)*
                             #rust_name,
-                            _serde_capnp::__private::Probe::<Self>::TRACE,
+                            #trace,
                             &[#(#deferred),*],
                         )
                     }
+
+                    #direct_capnp
                 }
+
+                #direct_items
             };
             #(#asserts)*
         };

@@ -14,6 +14,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod direct;
 mod expand;
 mod internals;
 mod locate;
@@ -59,7 +60,9 @@ use proc_macro::TokenStream;
 ///   (`Person.employment`), or a generic struct with its parameters (`Pair(Text, Inner)`);
 ///   or `id = 0x...`, the node's ID;
 /// - `import = "dir"` (repeatable): a directory searched by absolute imports;
-/// - `crate = "path"`: where `serde_capnp` is, when it is renamed or re-exported.
+/// - `crate = "path"`: where `serde_capnp` is, when it is renamed or re-exported;
+/// - `direct = false`: no direct path (see `serde_capnp::CapnpStruct`), for a type whose
+///   `Serialize` or `Deserialize` is not serde's derived one.
 #[proc_macro_derive(Capnp, attributes(capnp))]
 pub fn derive_capnp(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);

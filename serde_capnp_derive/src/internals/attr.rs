@@ -26,6 +26,9 @@ pub struct Capnp {
     pub krate: Option<syn::Path>,
     /// Where the attribute is, for errors about what it lacks.
     pub span: Option<Span>,
+    /// `direct = false`: no direct path, every field through serde (for a type whose
+    /// `Serialize` or `Deserialize` is written by hand).
+    pub no_direct: bool,
 }
 
 impl Capnp {
@@ -41,6 +44,10 @@ impl Capnp {
                     "name" => set_once(cx, &meta, &mut out.name, meta.value()?.parse()?),
                     "id" => set_once(cx, &meta, &mut out.id, meta.value()?.parse()?),
                     "import" => out.imports.push(meta.value()?.parse()?),
+                    "direct" => {
+                        let lit: syn::LitBool = meta.value()?.parse()?;
+                        out.no_direct = !lit.value;
+                    }
                     "crate" => {
                         let lit: LitStr = meta.value()?.parse()?;
                         match lit.parse::<syn::Path>() {
@@ -55,7 +62,7 @@ impl Capnp {
                         cx.error_spanned_by(
                             &meta.path,
                             format!(
-                                "unknown `capnp` attribute `{}`: expected `schema`, `name`, `id`, `import` or `crate`",
+                                "unknown `capnp` attribute `{}`: expected `schema`, `name`, `id`, `import`, `crate` or `direct`",
                                 path_text(&meta.path)
                             ),
                         );
@@ -150,6 +157,8 @@ pub struct SerdeContainer {
     pub representation: Option<Span>,
     /// `from`, `try_from`, `into`, `remote`: the type is (de)serialized as another one.
     pub proxy: Option<(Span, &'static str)>,
+    /// `#[serde(default)]` on the container: a skipped field takes the container's default's.
+    pub default: bool,
 }
 
 impl SerdeContainer {
@@ -180,6 +189,10 @@ impl SerdeContainer {
                         }
                     }
                     "transparent" => out.transparent = true,
+                    "default" => {
+                        out.default = true;
+                        skip_meta(&meta)?;
+                    }
                     "untagged" | "tag" | "content" => {
                         out.representation = Some(span);
                         skip_meta(&meta)?;
@@ -227,6 +240,24 @@ pub struct SerdeMember {
     pub other: bool,
     /// `#[serde(untagged)]` on a variant.
     pub untagged: bool,
+    /// The function that writes the field: `serialize_with`, or `serialize` in the module of
+    /// `with` (serde_bytes included).
+    pub ser_with: Option<syn::ExprPath>,
+    /// The function that reads the field: `deserialize_with`, or `with`'s `deserialize`.
+    pub de_with: Option<syn::ExprPath>,
+    /// `skip_serializing_if = "path"`.
+    pub skip_ser_if: Option<syn::ExprPath>,
+    /// `default = "path"`.
+    pub default_path: Option<syn::ExprPath>,
+}
+
+/// `path` as an expression path, or `path::function` when `function` is given.
+fn parse_fn_path(lit: &LitStr, function: Option<&str>) -> Option<syn::ExprPath> {
+    let text = match function {
+        Some(f) => format!("{}::{f}", lit.value()),
+        None => lit.value(),
+    };
+    syn::parse_str::<syn::ExprPath>(&text).ok()
 }
 
 impl SerdeMember {
@@ -270,7 +301,12 @@ impl SerdeMember {
                     "flatten" => out.flatten = true,
                     "default" => {
                         out.default = true;
-                        skip_meta(&meta)?;
+                        if meta.input.peek(Token![=]) {
+                            let lit: LitStr = meta.value()?.parse()?;
+                            out.default_path = parse_fn_path(&lit, None);
+                        } else {
+                            skip_meta(&meta)?;
+                        }
                     }
                     "other" => out.other = true,
                     "untagged" => out.untagged = true,
@@ -281,10 +317,26 @@ impl SerdeMember {
                         } else {
                             out.custom = Some(span);
                         }
+                        out.ser_with = parse_fn_path(&lit, Some("serialize"));
+                        out.de_with = parse_fn_path(&lit, Some("deserialize"));
                     }
                     "serialize_with" | "deserialize_with" => {
                         out.custom = Some(span);
-                        skip_meta(&meta)?;
+                        if meta.input.peek(Token![=]) {
+                            let lit: LitStr = meta.value()?.parse()?;
+                            let path = parse_fn_path(&lit, None);
+                            if key == "serialize_with" {
+                                out.ser_with = path;
+                            } else {
+                                out.de_with = path;
+                            }
+                        } else {
+                            skip_meta(&meta)?;
+                        }
+                    }
+                    "skip_serializing_if" => {
+                        let lit: LitStr = meta.value()?.parse()?;
+                        out.skip_ser_if = parse_fn_path(&lit, None);
                     }
                     _ => skip_meta(&meta)?,
                 }
