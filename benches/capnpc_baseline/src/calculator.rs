@@ -64,9 +64,9 @@ impl Expr {
             Expr::Literal(v) => Promise::ok(*v),
             Expr::Previous(value) => {
                 let request = value.read_request();
-                Promise::from_future(async move {
-                    Ok(request.send().promise.await?.get()?.get_value())
-                })
+                Promise::from_future(
+                    async move { Ok(request.send().promise.await?.get()?.get_value()) },
+                )
             }
             Expr::Parameter(i) => match params.get(*i as usize) {
                 Some(v) => Promise::ok(*v),
@@ -223,9 +223,7 @@ impl function::Server for PowImpl {
         if args.len() != 2 {
             return Promise::err(Error::failed("pow takes 2 parameters".into()));
         }
-        results
-            .get()
-            .set_value(args.get(0).powf(args.get(1)));
+        results.get().set_value(args.get(0).powf(args.get(1)));
         Promise::ok(())
     }
 }
@@ -241,7 +239,13 @@ fn check(what: &str, got: f64, expected: f64) -> Result<(), Error> {
 }
 
 async fn read(value: value::Client) -> Result<f64, Error> {
-    Ok(value.read_request().send().promise.await?.get()?.get_value())
+    Ok(value
+        .read_request()
+        .send()
+        .promise
+        .await?
+        .get()?
+        .get_value())
 }
 
 /// The `Value` that evaluating `expression` on `calc` will give, before it is known.
@@ -274,7 +278,11 @@ pub async fn run_client(calc: calculator::Client, mut log: impl FnMut(&str)) -> 
     use Expr::{Literal, Parameter, Previous};
     let call = |function: &function::Client, args: Vec<Expr>| Expr::Call(function.clone(), args);
 
-    check("literal", read(evaluate(&calc, &Literal(123.0))).await?, 123.0)?;
+    check(
+        "literal",
+        read(evaluate(&calc, &Literal(123.0))).await?,
+        123.0,
+    )?;
     log("evaluating a literal: pass");
 
     let add = operator(&calc, Operator::Add);
@@ -294,10 +302,7 @@ pub async fn run_client(calc: calculator::Client, mut log: impl FnMut(&str)) -> 
     log("using add and subtract: pass");
 
     let multiply = operator(&calc, Operator::Multiply);
-    let product = evaluate(
-        &calc,
-        &call(&multiply, vec![Literal(4.0), Literal(6.0)]),
-    );
+    let product = evaluate(&calc, &call(&multiply, vec![Literal(4.0), Literal(6.0)]));
     let plus = |n: f64| {
         evaluate(
             &calc,
