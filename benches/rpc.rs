@@ -11,6 +11,9 @@
 //! cargo bench --features capnpc-baseline --bench rpc -- \
 //!     --warm-up-time 1 --measurement-time 3 --sample-size 10 --noplot
 //! ```
+//!
+//! `RPC_BENCH_TIMED_CALLS=N` changes the number of single calls timed for the percentiles (0
+//! skips them, which keeps a run under callgrind short).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -27,6 +30,13 @@ use serde_capnp::Schema;
 
 /// Calls timed one by one for the latency percentiles, after as many again to warm up.
 const TIMED_CALLS: usize = 20_000;
+
+fn timed_calls() -> usize {
+    std::env::var("RPC_BENCH_TIMED_CALLS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(TIMED_CALLS)
+}
 
 /// The clients' runtime and `LocalSet`, kept for the whole run so that connections live
 /// between measurements.
@@ -257,13 +267,17 @@ struct Percentiles {
     p99: Duration,
 }
 
-fn percentiles<S: Side>(env: &Env, side: &S) -> Percentiles {
+fn percentiles<S: Side>(env: &Env, side: &S) -> Option<Percentiles> {
+    let calls = timed_calls();
+    if calls == 0 {
+        return None;
+    }
     let mut times = env.run(async {
-        for _ in 0..TIMED_CALLS {
+        for _ in 0..calls {
             black_box(side.ping(1).await);
         }
-        let mut times = Vec::with_capacity(TIMED_CALLS);
-        for _ in 0..TIMED_CALLS {
+        let mut times = Vec::with_capacity(calls);
+        for _ in 0..calls {
             let start = Instant::now();
             black_box(side.ping(1).await);
             times.push(start.elapsed());
@@ -271,10 +285,10 @@ fn percentiles<S: Side>(env: &Env, side: &S) -> Percentiles {
         times
     });
     times.sort_unstable();
-    Percentiles {
+    Some(Percentiles {
         p50: times[times.len() / 2],
         p99: times[times.len() * 99 / 100],
-    }
+    })
 }
 
 /// Checks that `side` answers correctly before it is timed.
@@ -357,8 +371,11 @@ thread_local! {
 fn transport<O: Side, G: Side>(c: &mut Criterion, env: &Env, name: &str, ours: O, generated: G) {
     check(env, &ours, &format!("serde_capnp over {name}"));
     check(env, &generated, &format!("capnp-rpc over {name}"));
-    let (p_ours, p_generated) = (percentiles(env, &ours), percentiles(env, &generated));
-    LATENCIES.with(|l| l.borrow_mut().push((name.to_string(), p_ours, p_generated)));
+    if let (Some(p_ours), Some(p_generated)) =
+        (percentiles(env, &ours), percentiles(env, &generated))
+    {
+        LATENCIES.with(|l| l.borrow_mut().push((name.to_string(), p_ours, p_generated)));
+    }
     let ops = ops();
     measure(c, env, name, "serde_capnp", &ours, &ops);
     measure(c, env, name, "capnp-rpc", &generated, &ops);
@@ -406,7 +423,8 @@ fn main() {
     );
 
     c.final_summary();
-    println!("\nsingle calls timed one by one ({TIMED_CALLS} after {TIMED_CALLS} to warm up):");
+    let calls = timed_calls();
+    println!("\nsingle calls timed one by one ({calls} after {calls} to warm up):");
     println!("transport | serde_capnp p50 | p99 | capnp-rpc p50 | p99 | p50 ratio | p99 ratio");
     LATENCIES.with(|l| {
         for (name, ours, generated) in l.borrow().iter() {
