@@ -364,8 +364,11 @@ fn measure<S: Side>(
     }
 }
 
+/// Per transport: the percentiles of our calls and of the generated ones.
+type Latencies = Vec<(String, Percentiles, Percentiles)>;
+
 thread_local! {
-    static LATENCIES: RefCell<Vec<(String, Percentiles, Percentiles)>> = const { RefCell::new(Vec::new()) };
+    static LATENCIES: RefCell<Latencies> = const { RefCell::new(Vec::new()) };
 }
 
 fn transport<O: Side, G: Side>(c: &mut Criterion, env: &Env, name: &str, ours: O, generated: G) {
