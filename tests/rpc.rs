@@ -245,7 +245,11 @@ fn calls_and_superclass_methods() {
         let json = serde_json::json!({ "n": 8 });
         let n: N = store.call("ping", &json).await?.get()?;
         assert_eq!(n.n, 16);
-        let e = store.call("ping", &serde_json::json!({ "n": -1 })).await.err().unwrap();
+        let e = store
+            .call("ping", &serde_json::json!({ "n": -1 }))
+            .await
+            .err()
+            .unwrap();
         assert_eq!(e.category(), Category::Data);
         assert!(e.message().contains("parameters of `Base.ping`"), "{e}");
         Ok(())

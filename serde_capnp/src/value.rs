@@ -256,6 +256,22 @@ impl From<()> for Value {
 }
 
 impl StructSchema {
+    /// Reads a message given by its segments into a [`Value`].
+    #[cfg_attr(not(feature = "rpc"), allow(dead_code))]
+    pub(crate) fn read_value_segments(&self, segments: &[&[u8]]) -> Result<Value> {
+        let pool = &*self.pool;
+        crate::de::deserialize_seed(
+            pool,
+            self.root_type(),
+            segments.to_vec(),
+            self.options.limits(),
+            Seed {
+                pool,
+                ty: self.root_type(),
+            },
+        )
+    }
+
     /// Reads a message into a [`Value`].
     pub fn read_value(&self, bytes: &[u8]) -> Result<Value> {
         let segments = crate::framing::split_exact(bytes, &self.options)?;

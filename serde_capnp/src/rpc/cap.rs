@@ -95,18 +95,24 @@ pub(crate) fn encode<T: ?Sized + Serialize>(schema: &StructSchema, value: &T) ->
     let saved = WRITING.with(|w| w.replace(Some(CapTable::new())));
     let frame = schema.to_vec(value);
     let caps = WRITING.with(|w| w.replace(saved)).unwrap_or_default();
-    Ok(Message {
-        frame: frame?,
-        caps,
-    })
+    Ok(Message::from_frame(frame?, caps))
 }
 
 /// Runs `f`, which deserializes from `message`, with the message's capability table in reach.
 pub(crate) fn read_with<'a, R>(
-    frame: &'a [u8],
+    message: &'a Message,
+    f: impl FnOnce(&[&'a [u8]]) -> Result<R>,
+) -> Result<R> {
+    let segments = message.segments()?;
+    read_segments_with(&segments, &message.caps, f)
+}
+
+/// [`read_with`] for segments and a capability table given apart.
+pub(crate) fn read_segments_with<'a, R>(
+    segments: &[&'a [u8]],
     caps: &CapTable,
-    f: impl FnOnce(&'a [u8]) -> R,
-) -> R {
+    f: impl FnOnce(&[&'a [u8]]) -> Result<R>,
+) -> Result<R> {
     struct Restore(*const CapTable);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -114,7 +120,7 @@ pub(crate) fn read_with<'a, R>(
         }
     }
     let _restore = Restore(READING.with(|r| r.replace(caps as *const CapTable)));
-    f(frame)
+    f(segments)
 }
 
 impl Serialize for Capability {

@@ -215,16 +215,14 @@ impl Response {
     /// The results as a Rust value (strings may borrow from the response).
     pub fn get<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
         let schema = &self.method.results;
-        read_with(&self.message.frame, &self.message.caps, |frame| {
-            schema.from_slice(frame)
-        })
-        .map_err(|e| in_call(e, &self.method, "results"))
+        read_with(&self.message, |segments| schema.from_segments(segments))
+            .map_err(|e| in_call(e, &self.method, "results"))
     }
 
     /// The results as a [`Value`] (capabilities read as `Value::Null`).
     pub fn value(&self) -> Result<Value> {
-        read_with(&self.message.frame, &self.message.caps, |frame| {
-            self.method.results.read_value(frame)
+        read_with(&self.message, |segments| {
+            self.method.results.read_value_segments(segments)
         })
         .map_err(|e| in_call(e, &self.method, "results"))
     }

@@ -26,11 +26,64 @@ pub(crate) struct Hook(Box<DynClientHook>);
 /// `i` (`None` for a null capability).
 pub(crate) type CapTable = Vec<Option<Box<DynClientHook>>>;
 
-/// A message as this crate reads and writes it: framed (segment table first), with the
-/// capabilities its capability pointers index.
+/// A message as this crate reads and writes it, with the capabilities its capability
+/// pointers index.
 pub(crate) struct Message {
-    pub(crate) frame: Vec<u8>,
+    body: Body,
     pub(crate) caps: CapTable,
+}
+
+enum Body {
+    /// Framed (segment table first), as this crate's serializer writes it.
+    Frame(Vec<u8>),
+    /// Copied out of an RPC message: read in place, with no second copy to frame it.
+    Built(message::Builder<message::HeapAllocator>),
+}
+
+impl Message {
+    pub(crate) fn from_frame(frame: Vec<u8>, caps: CapTable) -> Message {
+        Message {
+            body: Body::Frame(frame),
+            caps,
+        }
+    }
+
+    /// The message's segments.
+    pub(crate) fn segments(&self) -> Result<Vec<&[u8]>> {
+        match &self.body {
+            Body::Frame(frame) => segments_of(frame),
+            Body::Built(builder) => Ok(builder.get_segments_for_output().to_vec()),
+        }
+    }
+
+    /// The message framed, without its capabilities.
+    pub(crate) fn into_frame(self) -> Vec<u8> {
+        match self.body {
+            Body::Frame(frame) => frame,
+            Body::Built(builder) => {
+                let segments = builder.get_segments_for_output();
+                let table_words = (segments.len() + 2) / 2;
+                let body: usize = segments.iter().map(|s| s.len()).sum();
+                let mut frame = Vec::with_capacity(table_words * 8 + body);
+                frame.extend_from_slice(&(segments.len() as u32 - 1).to_le_bytes());
+                for s in segments.iter() {
+                    frame.extend_from_slice(&((s.len() / 8) as u32).to_le_bytes());
+                }
+                frame.resize(table_words * 8, 0);
+                for s in segments.iter() {
+                    frame.extend_from_slice(s);
+                }
+                frame
+            }
+        }
+    }
+
+    fn words(&self) -> usize {
+        match &self.body {
+            Body::Frame(frame) => frame.len() / 8,
+            Body::Built(builder) => builder.size_in_words(),
+        }
+    }
 }
 
 impl Clone for Hook {
@@ -105,7 +158,7 @@ impl Hook {
 
 fn size_of(message: &Message) -> capnp::MessageSize {
     capnp::MessageSize {
-        word_count: (message.frame.len() / 8) as u64,
+        word_count: message.words() as u64,
         cap_count: message.caps.len() as u32,
     }
 }
@@ -253,23 +306,14 @@ fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
         root.imbue_mut(&mut caps);
         root.set_as(src).map_err(from_exception)?;
     }
-    let segments = builder.get_segments_for_output();
-    let table_words = (segments.len() + 2) / 2;
-    let body: usize = segments.iter().map(|s| s.len()).sum();
-    let mut frame = Vec::with_capacity(table_words * 8 + body);
-    frame.extend_from_slice(&(segments.len() as u32 - 1).to_le_bytes());
-    for s in segments.iter() {
-        frame.extend_from_slice(&((s.len() / 8) as u32).to_le_bytes());
-    }
-    frame.resize(table_words * 8, 0);
-    for s in segments.iter() {
-        frame.extend_from_slice(s);
-    }
-    Ok(Message { frame, caps })
+    Ok(Message {
+        body: Body::Built(builder),
+        caps,
+    })
 }
 
 /// The segments of a framed message this crate wrote.
-fn segments_of(frame: &[u8]) -> Result<Vec<&[u8]>> {
+pub(crate) fn segments_of(frame: &[u8]) -> Result<Vec<&[u8]>> {
     let bad = || Error::wire("malformed segment table in an outgoing message");
     let word = |i: usize| -> Result<usize> {
         let b = frame.get(i * 4..i * 4 + 4).ok_or_else(bad)?;
@@ -288,16 +332,14 @@ fn segments_of(frame: &[u8]) -> Result<Vec<&[u8]>> {
 
 /// Copies `message` into `dst`, an RPC message's params or results.
 fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
+    let segments = message.segments()?;
     let aligned: Vec<Vec<capnp::Word>>;
-    let segments = segments_of(&message.frame)?;
-    let mut slices: Vec<&[u8]> = Vec::with_capacity(segments.len());
-    if segments
+    let mut slices: Vec<&[u8]> = segments;
+    if !slices
         .iter()
         .all(|s| (s.as_ptr() as usize).is_multiple_of(8))
     {
-        slices.extend(segments.iter().copied());
-    } else {
-        aligned = segments
+        aligned = slices
             .iter()
             .map(|s| {
                 let mut w = capnp::Word::allocate_zeroed_vec(s.len().div_ceil(8));
@@ -305,7 +347,10 @@ fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
                 w
             })
             .collect();
-        slices.extend(aligned.iter().map(|w| capnp::Word::words_to_bytes(w)));
+        slices = aligned
+            .iter()
+            .map(|w| capnp::Word::words_to_bytes(w))
+            .collect();
     }
     let mut options = ReaderOptions::new();
     // The message is this crate's own, already within its limits.

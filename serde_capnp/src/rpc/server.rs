@@ -111,14 +111,16 @@ impl glue::Dispatch for Server {
             let e = Error::unimplemented(format!("method `{method:?}` is not implemented"));
             return Box::pin(std::future::ready(Err(e)));
         };
-        let name = format!("{method:?}");
         let request = Request { method, params };
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(request)));
+        // Named only when a handler panics: formatting costs more than a small call.
+        let interface = self.interface.clone();
+        let name = move || format!("{:?}", interface.method_at(index));
         Box::pin(async move {
-            let future = started.map_err(|p| panicked(&name, p))?;
+            let future = started.map_err(|p| panicked(&name(), p))?;
             match AssertUnwindSafe(future).catch_unwind().await {
                 Ok(reply) => Ok(reply?.0),
-                Err(p) => Err(panicked(&name, p)),
+                Err(p) => Err(panicked(&name(), p)),
             }
         })
     }
@@ -156,16 +158,14 @@ impl Request {
     /// The parameters as a Rust value (strings may borrow from the request).
     pub fn params<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
         let schema = &self.method.params;
-        read_with(&self.params.frame, &self.params.caps, |frame| {
-            schema.from_slice(frame)
-        })
-        .map_err(|e| in_call(e, &self.method, "parameters"))
+        read_with(&self.params, |segments| schema.from_segments(segments))
+            .map_err(|e| in_call(e, &self.method, "parameters"))
     }
 
     /// The parameters as a [`Value`] (capabilities read as `Value::Null`).
     pub fn params_value(&self) -> Result<Value> {
-        read_with(&self.params.frame, &self.params.caps, |frame| {
-            self.method.params.read_value(frame)
+        read_with(&self.params, |segments| {
+            self.method.params.read_value_segments(segments)
         })
         .map_err(|e| in_call(e, &self.method, "parameters"))
     }

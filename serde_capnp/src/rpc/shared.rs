@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::cap::{encode, read_with};
-use super::glue::{CapTable, Message};
+use super::cap::{encode, read_segments_with};
+use super::glue::{segments_of, CapTable, Message};
 use super::interface::{InterfaceSchema, MethodSchema};
 use super::net;
 use super::server::in_call;
@@ -20,8 +20,8 @@ use crate::{Error, Result, Value};
 /// two channel hand-offs that cost a few microseconds next to the round trip. Clones share
 /// the connection, which closes when the last clone is dropped.
 ///
-/// Capabilities cannot cross threads: parameters that hold one are an error, and capabilities
-/// in results read as the null capability.
+/// Capabilities cannot cross threads: parameters that hold one are an error, and so is
+/// reading one out of results.
 ///
 /// ```no_run
 /// # async fn demo(calculator: serde_capnp::rpc::InterfaceSchema) -> serde_capnp::Result<()> {
@@ -80,15 +80,12 @@ impl SharedClient {
                     let _ = ready.take().map(|r| r.send(Ok(())));
                     let peer: super::Capability = connection.bootstrap();
                     while let Some(job) = queue.recv().await {
-                        let message = Message {
-                            frame: job.frame,
-                            caps: CapTable::new(),
-                        };
+                        let message = Message::from_frame(job.frame, CapTable::new());
                         let call =
                             peer.hook
                                 .call(job.method.interface_id, job.method.ordinal, &message);
                         tokio::task::spawn_local(async move {
-                            let result = call.finish().await.map(|m| m.frame);
+                            let result = call.finish().await.map(Message::into_frame);
                             let _ = job.reply.send(result);
                         });
                     }
@@ -145,31 +142,34 @@ fn encode_without_caps<P: ?Sized + Serialize>(
     method: &MethodSchema,
     params: &P,
 ) -> Result<Vec<u8>> {
-    let Message { frame, caps } =
-        encode(&method.params, params).map_err(|e| in_call(e, method, "parameters"))?;
-    if !caps.is_empty() {
+    let message = encode(&method.params, params).map_err(|e| in_call(e, method, "parameters"))?;
+    if !message.caps.is_empty() {
         return Err(Error::data(format!(
             "parameters of `{method:?}`: a `SharedClient` cannot send capabilities, which \
              live on one thread"
         )));
     }
-    Ok(frame)
+    Ok(message.into_frame())
+}
+
+/// Reads `frame`, whose capabilities stayed on the connection's thread.
+fn read_frame<'a, R>(frame: &'a [u8], f: impl FnOnce(&[&'a [u8]]) -> Result<R>) -> Result<R> {
+    let segments = segments_of(frame)?;
+    read_segments_with(&segments, &CapTable::new(), f)
 }
 
 impl SharedResponse {
     /// The results as a Rust value.
     pub fn get<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
         let schema = &self.method.results;
-        read_with(&self.frame, &CapTable::new(), |frame| {
-            schema.from_slice(frame)
-        })
-        .map_err(|e| in_call(e, &self.method, "results"))
+        read_frame(&self.frame, |segments| schema.from_segments(segments))
+            .map_err(|e| in_call(e, &self.method, "results"))
     }
 
     /// The results as a [`Value`].
     pub fn value(&self) -> Result<Value> {
-        read_with(&self.frame, &CapTable::new(), |frame| {
-            self.method.results.read_value(frame)
+        read_frame(&self.frame, |segments| {
+            self.method.results.read_value_segments(segments)
         })
         .map_err(|e| in_call(e, &self.method, "results"))
     }
