@@ -191,3 +191,26 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
         _ => a == b,
     }
 }
+
+/// A capability has no `Value` form: it reads as `Null` (as the dynamic reader says), and such
+/// a `Value` writes back, leaving the pointer null.
+#[test]
+fn a_capability_reads_as_null() {
+    let schema = serde_capnp::Schema::parse(
+        "caps.capnp",
+        "@0xd0c1e2f3a4b5c6d7;\ninterface I {}\nstruct S { cap @0 :I; n @1 :UInt8; }\n",
+    )
+    .unwrap();
+    let s = schema.struct_type("S").unwrap();
+    let mut bytes = vec![0u8, 0, 0, 0, 3, 0, 0, 0];
+    bytes.extend(0x0001_0001_0000_0000u64.to_le_bytes()); // root: 1 data word, 1 pointer
+    bytes.extend(7u64.to_le_bytes()); // n = 7
+    bytes.extend(3u64.to_le_bytes()); // capability 0
+    let v = s.read_value(&bytes).unwrap();
+    assert_eq!(v["cap"], serde_capnp::Value::Null);
+    let again = s.to_vec(&v).unwrap();
+    assert_eq!(
+        s.read_value(&again).unwrap()["n"],
+        serde_capnp::Value::UInt8(7)
+    );
+}

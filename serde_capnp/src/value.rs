@@ -5,7 +5,7 @@ use std::ops::Index;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use serde_capnp_schema::{SchemaPool, Type};
+use serde_capnp_schema::{AnyPointerKind, SchemaPool, Type};
 
 use crate::error::Result;
 use crate::schema::StructSchema;
@@ -403,7 +403,12 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 
     fn visit_u32<E: de::Error>(self, v: u32) -> std::result::Result<Value, E> {
-        Ok(Value::UInt32(v))
+        Ok(match &self.ty {
+            // A capability's index in its message's table: outside the RPC layer a capability
+            // has no value, as the dynamic reader says too.
+            Type::Interface(..) | Type::AnyPointer(AnyPointerKind::Capability) => Value::Null,
+            _ => Value::UInt32(v),
+        })
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> std::result::Result<Value, E> {
