@@ -1,6 +1,7 @@
-//! Every error the macros give, as rustc shows it: `tests/ui/*.rs` with the expected output
-//! beside each in a `.stderr` file. `TRYBUILD=overwrite cargo test -p serde_capnp_derive --test
-//! ui` writes them again after a deliberate change.
+//! Every error the macros give, as rustc shows it: `tests/ui/*.rs` (the derive and
+//! `include_schema!`) and `tests/ui_rpc/*.rs` (the `interface` attribute), with the expected
+//! output beside each in a `.stderr` file. `TRYBUILD=overwrite cargo test -p
+//! serde_capnp_derive --test ui` writes them again after a deliberate change.
 //!
 //! trybuild builds the cases as a crate of its own under the target directory, so the macros
 //! resolve schema paths against that crate's directory: the schemas the cases name are copied
@@ -37,7 +38,9 @@ fn copy_schemas() {
     std::fs::create_dir_all(&to).unwrap();
     let from = [
         workspace().join("schemas"),
+        workspace().join("tests/schemas"),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui-schemas"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ui_rpc"),
     ];
     for dir in from {
         for entry in std::fs::read_dir(&dir).unwrap() {
@@ -54,4 +57,5 @@ fn ui() {
     copy_schemas();
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    t.compile_fail("tests/ui_rpc/*.rs");
 }

@@ -39,19 +39,7 @@ fn client_path(path: &syn::Path) -> syn::Path {
 
 /// `def_function` → `DefFunction`.
 fn pascal(name: &str) -> String {
-    let mut out = String::new();
-    let mut upper = true;
-    for c in name.chars() {
-        if c == '_' {
-            upper = true;
-        } else if upper {
-            out.push(c.to_ascii_uppercase());
-            upper = false;
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    crate::internals::case::RenameRule::Pascal.apply_to_field(name)
 }
 
 /// A method name for a schema field, raw when it is a keyword.

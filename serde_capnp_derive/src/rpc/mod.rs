@@ -822,18 +822,7 @@ fn list_fields(s: &StructNode) -> String {
 
 /// A Cap'n Proto (camelCase) name in snake_case, as a Rust method or parameter is named.
 pub(crate) fn snake(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() + 4);
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
+    serde_capnp_schema::to_snake_case(name)
 }
 
 fn path_in_file(loaded: &Loaded, n: NodeIndex) -> String {
