@@ -138,6 +138,9 @@ enum Fast<'s> {
     Ptr {
         ty: &'s Type,
         off: usize,
+        /// The plan of the struct last written through this step, by the address of serde's
+        /// name for its Rust type: a nested struct's plan without a search of the index.
+        nested: (usize, u32),
     },
 }
 
@@ -152,6 +155,20 @@ impl<'s> Ctx<'s> {
         let i = find_enumerant(self.pool, node, variant)?;
         self.plans.enumerants.insert(key, i);
         Ok(i)
+    }
+
+    /// Remembers in step `pos` of plan `plan` (a pointer step) that the struct written
+    /// through it, whose Rust type serde names at address `key`, has plan `nested`.
+    #[cold]
+    pub(crate) fn remember_nested(&mut self, plan: u32, pos: usize, key: usize, nested: u32) {
+        let step = self.plans.list[plan as usize].keys.get_mut(pos);
+        if let Some(PlanField {
+            fast: Fast::Ptr { nested: slot, .. },
+            ..
+        }) = step
+        {
+            *slot = (key, nested);
+        }
     }
 
     #[inline]
@@ -215,6 +232,7 @@ impl<'s> Ctx<'s> {
                 FieldSlot::Pointer { ty, index, .. } => Fast::Ptr {
                     ty,
                     off: *index as usize * 8,
+                    nested: (0, 0),
                 },
                 _ => Fast::No,
             },
@@ -1061,10 +1079,12 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
                 bits,
                 default,
             }),
-            Fast::Ptr { ty, off } => value.serialize(PtrSer {
+            Fast::Ptr { ty, off, nested } => value.serialize(PtrSer {
                 ctx: &mut *self.ctx,
                 ty,
                 off: self.b.ptrs + off,
+                nested,
+                step: (self.plan, self.pos - 1),
             }),
             Fast::No => {
                 // A predicted step without a fast path (a union member, a group, a field of a

@@ -224,6 +224,9 @@ pub(crate) struct PtrSer<'c, 's> {
     pub ctx: &'c mut Ctx<'s>,
     pub ty: &'s Type,
     pub off: usize,
+    /// The nested plan the step remembers (see `Fast::Ptr`), and the step, to update it.
+    pub nested: (usize, u32),
+    pub step: (u32, usize),
 }
 
 impl<'c, 's> PtrSer<'c, 's> {
@@ -273,7 +276,15 @@ impl<'c, 's> ser::Serializer for PtrSer<'c, 's> {
                 .ctx
                 .out
                 .init_struct(self.off, s.data_words, s.pointer_count)?;
-            let plan = self.ctx.plan_for(node, name);
+            let key = name.as_ptr() as usize;
+            let plan = if self.nested.0 == key {
+                self.nested.1
+            } else {
+                let plan = self.ctx.plan_for(node, name);
+                self.ctx
+                    .remember_nested(self.step.0, self.step.1, key, plan);
+                plan
+            };
             let mut st = StructSer::new(self.ctx, b, node, s, None, plan);
             st.entered = 1;
             Ok(st)
