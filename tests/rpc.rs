@@ -764,3 +764,109 @@ fn a_bad_capability_index_in_a_call_is_an_exception() {
         Ok(())
     });
 }
+
+/// Relays `from` to `to`, delivering each chunk `delay` after it was read (a delay line, so
+/// chunks in flight do not wait for each other).
+async fn delay_line<R, W>(mut from: R, mut to: W, delay: Duration)
+where
+    R: tokio::io::AsyncRead + Unpin + 'static,
+    W: tokio::io::AsyncWrite + Unpin + 'static,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = from.read(&mut buf).await {
+            if n == 0
+                || tx
+                    .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    while let Some((due, chunk)) = rx.recv().await {
+        tokio::time::sleep_until(due).await;
+        if to.write_all(&chunk).await.is_err() {
+            break;
+        }
+    }
+}
+
+/// With 40 ms of latency each way, a chain of three dependent calls costs one round trip
+/// when pipelined and three when each result is awaited first.
+#[test]
+fn a_pipelined_chain_costs_one_round_trip() {
+    const ONE_WAY: Duration = Duration::from_millis(40);
+    let ifaces = ifaces();
+    rpc::run(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let address = listener.local_addr()?;
+        tokio::task::spawn_local(rpc::serve(listener, store_server(&ifaces, Rc::default())));
+        // The client talks to the server through a relay that delays both directions.
+        let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let relay_address = relay.local_addr()?;
+        tokio::task::spawn_local(async move {
+            let (client_side, _) = relay.accept().await.unwrap();
+            let server_side = tokio::net::TcpStream::connect(address).await.unwrap();
+            client_side.set_nodelay(true).unwrap();
+            server_side.set_nodelay(true).unwrap();
+            let (cr, cw) = client_side.into_split();
+            let (sr, sw) = server_side.into_split();
+            tokio::task::spawn_local(delay_line(cr, sw, ONE_WAY));
+            tokio::task::spawn_local(delay_line(sr, cw, ONE_WAY));
+        });
+        let connection = rpc::connect(relay_address).await?;
+        let store = connection.bootstrap_dynamic(&ifaces.store);
+        // Warm up: the bootstrap itself resolves in the first round trip.
+        let _: N = store.call("ping", &N { n: 1 }).await?.get()?;
+
+        let start = std::time::Instant::now();
+        let first = store.call("make", &Make { fail: false });
+        let second = DynamicClient::new(first.pipeline("store"), ifaces.store.clone())
+            .call("make", &Make { fail: false });
+        let third = DynamicClient::new(second.pipeline("store"), ifaces.store.clone()).call(
+            "get",
+            &Key {
+                key: "chain".into(),
+            },
+        );
+        let value: Text = third.await?.get()?;
+        let pipelined = start.elapsed();
+        assert_eq!(value.value, "CHAIN");
+
+        let start = std::time::Instant::now();
+        #[derive(Deserialize)]
+        struct Made {
+            store: Capability,
+        }
+        let first: Made = store.call("make", &Make { fail: false }).await?.get()?;
+        let first = DynamicClient::new(first.store, ifaces.store.clone());
+        let second: Made = first.call("make", &Make { fail: false }).await?.get()?;
+        let second = DynamicClient::new(second.store, ifaces.store.clone());
+        let value: Text = second
+            .call(
+                "get",
+                &Key {
+                    key: "chain".into(),
+                },
+            )
+            .await?
+            .get()?;
+        let awaited = start.elapsed();
+        assert_eq!(value.value, "CHAIN");
+
+        let round_trip = 2 * ONE_WAY;
+        assert!(
+            pipelined < round_trip + round_trip / 2,
+            "pipelined chain took {pipelined:?}, more than 1.5 round trips of {round_trip:?}"
+        );
+        assert!(
+            awaited >= round_trip * 3 - round_trip / 4,
+            "awaited chain took {awaited:?}, expected about 3 round trips of {round_trip:?}"
+        );
+        Ok(())
+    })
+    .unwrap();
+}
