@@ -49,9 +49,13 @@ struct InterfaceInner {
     by_ordinal: HashMap<(u64, u16), usize>,
 }
 
-/// One method of an [`InterfaceSchema`].
+/// One method of an [`InterfaceSchema`]. Clones are cheap: every call holds one.
 #[derive(Clone)]
-pub struct MethodSchema {
+pub struct MethodSchema(Arc<MethodParts>);
+
+/// What a [`MethodSchema`] shares between its clones.
+#[doc(hidden)]
+pub struct MethodParts {
     pub(crate) interface_id: u64,
     pub(crate) interface_name: Arc<str>,
     pub(crate) ordinal: u16,
@@ -185,7 +189,7 @@ fn collect(
         let ordinal = ordinal as u16;
         let params = struct_handle(schema, m.param_struct, m.param_brand.clone(), &m.name)?;
         let results = struct_handle(schema, m.result_struct, m.result_brand.clone(), &m.name)?;
-        let method = MethodSchema {
+        let method = MethodSchema::new(MethodParts {
             interface_id: node.id,
             interface_name: interface_name.clone(),
             ordinal,
@@ -193,7 +197,7 @@ fn collect(
             params,
             results,
             streaming: m.result_struct == STREAM_RESULT_ID,
-        };
+        });
         let i = out.methods.len();
         out.by_ordinal.insert((node.id, ordinal), i);
         out.by_name.entry(m.name.clone()).or_insert(i);
@@ -246,7 +250,18 @@ fn empty_struct() -> StructSchema {
         .expect("the built-in schema holds `StreamResult`")
 }
 
+impl std::ops::Deref for MethodSchema {
+    type Target = MethodParts;
+    fn deref(&self) -> &MethodParts {
+        &self.0
+    }
+}
+
 impl MethodSchema {
+    pub(crate) fn new(parts: MethodParts) -> MethodSchema {
+        MethodSchema(Arc::new(parts))
+    }
+
     /// The method's name.
     pub fn name(&self) -> &str {
         &self.name

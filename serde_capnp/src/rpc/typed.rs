@@ -82,7 +82,7 @@ fn placeholder() -> &'static MethodSchema {
         let empty = schema
             .struct_by_id(0xa3c1_e5f7_092b_4d62)
             .expect("the placeholder schema holds `Empty`");
-        MethodSchema {
+        MethodSchema::new(super::interface::MethodParts {
             interface_id: 0,
             interface_name: "?".into(),
             ordinal: 0,
@@ -90,7 +90,7 @@ fn placeholder() -> &'static MethodSchema {
             params: empty.clone(),
             results: empty,
             streaming: false,
-        }
+        })
     })
 }
 
