@@ -337,6 +337,39 @@ fn capabilities_travel_in_lists_and_structs_and_may_be_null() {
             first: Capability,
         }
         let required: Required = reply.get()?;
+
+        // Through serde's `flatten`, which buffers what it writes and reads.
+        #[derive(Serialize, Deserialize)]
+        struct Caps {
+            caps: Vec<Option<Capability>>,
+        }
+        #[derive(Serialize, Deserialize)]
+        struct Flattened {
+            #[serde(flatten)]
+            caps: Caps,
+            inner: Inner,
+        }
+        let flat = Flattened {
+            caps: Caps {
+                caps: vec![Some(base_server(&ifaces, 1000))],
+            },
+            inner: Inner {
+                cap: None,
+                name: "flat".into(),
+            },
+        };
+        #[derive(Deserialize)]
+        struct FirstOnly {
+            #[serde(flatten)]
+            rest: FirstFlat,
+        }
+        #[derive(Deserialize)]
+        struct FirstFlat {
+            first: Option<Capability>,
+        }
+        let back: FirstOnly = store.call("holder", &flat).await?.get()?;
+        let first = DynamicClient::new(back.rest.first.unwrap(), ifaces.base.clone());
+        assert_eq!(first.call("ping", &N { n: 1 }).await?.get::<N>()?.n, 1001);
         let null = DynamicClient::new(required.first, ifaces.base.clone());
         let e = null.call("ping", &N { n: 1 }).await.err().unwrap();
         assert!(e.message().contains("null capability"), "{e}");

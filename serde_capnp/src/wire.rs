@@ -844,7 +844,6 @@ impl Out {
     }
 
     /// Writes a capability pointer at `ptr`: index `index` of the message's capability table.
-    #[cfg_attr(not(feature = "rpc"), allow(dead_code))]
     pub(crate) fn set_capability(&mut self, ptr: usize, index: u32) {
         self.set_word(ptr, 3 | (index as u64) << 32);
     }
