@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::plan::{FastMap, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
 use crate::wire::{
-    read_bits, read_discriminant, Depth, Expect, Limits, ListRef, Msg, PtrRef, StructRef,
+    read_bits, read_discriminant, Depth, Expect, Limits, ListRef, Msg, PtrRef, Segs, StructRef,
 };
 
 /// Deserializes the message in `segments`, whose root is of the struct type `ty`, with the
@@ -26,7 +26,7 @@ use crate::wire::{
 pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
     pool: &'de SchemaPool,
     ty: Type,
-    segments: Vec<&'de [u8]>,
+    segments: impl Into<Segs<'de>>,
     limits: Limits,
     cache: &PlanCache,
 ) -> Result<T> {
@@ -50,7 +50,7 @@ pub(crate) fn deserialize<'de, T: de::Deserialize<'de>>(
 pub(crate) fn deserialize_seed<'de, S: DeserializeSeed<'de>>(
     pool: &'de SchemaPool,
     ty: Type,
-    segments: Vec<&'de [u8]>,
+    segments: impl Into<Segs<'de>>,
     limits: Limits,
     seed: S,
 ) -> Result<S::Value> {

@@ -48,16 +48,16 @@ use crate::error::{Error, Result};
 use crate::schema::StructSchema;
 use crate::value::Value;
 use crate::wire::{
-    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, StackBase,
-    StructRef,
+    read_bits, read_discriminant, read_slot, too_deep, Expect, ListRef, Msg, PtrRef, Segs,
+    StackBase, StructRef,
 };
 
 impl StructSchema {
     /// A zero-copy view of the message in `bytes` (unpacked, with its segment table), whose
     /// root is this struct. See the [`dynamic`](crate::dynamic) module.
     pub fn reader<'a>(&'a self, bytes: &'a [u8]) -> Result<MessageReader<'a>> {
-        let segments = crate::framing::split_exact(bytes, &self.read_options())?;
-        self.reader_from_segments(segments)
+        let segments = crate::framing::split_exact_segs(bytes, &self.read_options())?;
+        self.reader_of(segments)
     }
 
     /// A zero-copy view of a message given as its segments (see [`StructSchema::to_segments`]).
@@ -65,6 +65,10 @@ impl StructSchema {
         &'a self,
         segments: Vec<&'a [u8]>,
     ) -> Result<MessageReader<'a>> {
+        self.reader_of(segments.into())
+    }
+
+    fn reader_of<'a>(&'a self, segments: Segs<'a>) -> Result<MessageReader<'a>> {
         let limits = self.read_options().limits();
         let (pool, node) = self.pool();
         Ok(MessageReader {

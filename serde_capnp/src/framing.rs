@@ -36,6 +36,7 @@ use capnp::Word;
 
 use crate::error::{Category, Error, Result};
 use crate::io::{Input, Plain, Unpack};
+use crate::wire::Segs;
 use crate::ReadOptions;
 
 /// The most segments a message may have: the limit of the reference implementation.
@@ -279,6 +280,19 @@ pub fn split_message<'a>(bytes: &'a [u8], options: &ReadOptions) -> Result<(Vec<
 /// message are an error.
 pub fn split_exact<'a>(bytes: &'a [u8], options: &ReadOptions) -> Result<Vec<&'a [u8]>> {
     split_exact_plain(bytes, options).map_err(|e| hint_format(e, bytes, Format::Binary))
+}
+
+/// [`split_exact`] without allocating for a single-segment message: what the readers of a
+/// whole message in a slice use.
+pub(crate) fn split_exact_segs<'a>(bytes: &'a [u8], options: &ReadOptions) -> Result<Segs<'a>> {
+    if bytes.len() >= 8 && le32(bytes, 0) == 0 {
+        let words = u64::from(le32(bytes, 4));
+        if words <= options.traversal_limit_in_words && bytes.len() as u64 == 8 + words * 8 {
+            return Ok(Segs::One(&bytes[8..]));
+        }
+    }
+    // Anything else, errors included, takes the general path.
+    split_exact(bytes, options).map(Segs::from)
 }
 
 /// [`split_exact`] without the format hint.

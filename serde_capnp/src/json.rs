@@ -145,7 +145,7 @@ impl StructSchema {
         style: JsonStyle,
         out: &mut Vec<u8>,
     ) -> Result<()> {
-        let segments = crate::framing::split_exact(bytes, &self.options)?;
+        let segments = crate::framing::split_exact_segs(bytes, &self.options)?;
         let (pool, node) = self.pool();
         let msg = Msg::new(segments, self.options.limits())?;
         let root = msg

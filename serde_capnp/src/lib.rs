@@ -231,7 +231,7 @@ impl StructSchema {
     /// Text and Data can be borrowed from `bytes` (`&str`, `&[u8]`, `Cow`) with no copy.
     /// Bytes after the message are an error.
     pub fn from_slice<'de, T: Deserialize<'de>>(&'de self, bytes: &'de [u8]) -> Result<T> {
-        let segments = framing::split_exact(bytes, &self.options)?;
+        let segments = framing::split_exact_segs(bytes, &self.options)?;
         de::deserialize(
             &self.pool,
             self.root_type(),
@@ -248,7 +248,7 @@ impl StructSchema {
         de::deserialize(
             &self.pool,
             self.root_type(),
-            segments.to_vec(),
+            segments,
             self.options.limits(),
             &self.plans,
         )

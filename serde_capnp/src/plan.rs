@@ -5,6 +5,8 @@
 //! by comparing those addresses, so that alternating nested types (a record and its address)
 //! never reach the hash map.
 
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 pub(crate) use serde_capnp_schema::FastMap;
@@ -67,14 +69,43 @@ impl PlanIndex {
 /// cache last still holds the pool while it does.
 #[derive(Default)]
 pub(crate) struct PlanCache {
-    read: Mutex<Vec<Kept<KeptRead>>>,
-    write: Mutex<Vec<Kept<ser::Plans<'static>>>>,
+    read: Slots<KeptRead>,
+    write: Slots<ser::Plans<'static>>,
     /// Whether the root's `$Json` annotations can be honoured (the reason when not).
     json: OnceLock<Result<(), String>>,
 }
 
 /// How many sets of plans a cache keeps for calls that overlap.
 const KEPT: usize = 8;
+
+/// Kept sets of plans. The set of the last call sits in `last`, which one atomic swap takes
+/// and one atomic exchange puts back: a small message is written or read in a few hundred
+/// instructions, and a lock taken and released twice per call was a visible share of that.
+/// Sets of overlapping calls go to `more`.
+struct Slots<P> {
+    last: AtomicPtr<Kept<P>>,
+    more: Mutex<Vec<Box<Kept<P>>>>,
+}
+
+impl<P> Default for Slots<P> {
+    fn default() -> Self {
+        Slots {
+            last: AtomicPtr::new(ptr::null_mut()),
+            more: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<P> Drop for Slots<P> {
+    fn drop(&mut self) {
+        let last = *self.last.get_mut();
+        if !last.is_null() {
+            // SAFETY: `last` holds either null or a pointer from `Box::into_raw` that no one
+            // else holds (every taker swaps it out first).
+            drop(unsafe { Box::from_raw(last) });
+        }
+    }
+}
 
 /// Plans between calls, with the address of the pool their references point into.
 struct Kept<P> {
@@ -95,25 +126,39 @@ fn address(pool: &SchemaPool) -> usize {
     pool as *const SchemaPool as usize
 }
 
-/// Takes a set of plans that `slot` keeps, if it was made from `pool`.
-fn take<P>(slot: &Mutex<Vec<Kept<P>>>, pool: &SchemaPool) -> Option<P> {
-    match slot.lock().ok()?.pop() {
-        Some(kept) if kept.pool == address(pool) => Some(kept.plans),
-        _ => None,
+impl<P> Slots<P> {
+    /// Takes a set of plans kept here, if it was made from `pool`.
+    fn take(&self, pool: &SchemaPool) -> Option<P> {
+        let last = self.last.swap(ptr::null_mut(), Ordering::Acquire);
+        let kept = if last.is_null() {
+            self.more.lock().ok()?.pop()?
+        } else {
+            // SAFETY: see `Drop`; the swap made this thread the pointer's only holder.
+            unsafe { Box::from_raw(last) }
+        };
+        (kept.pool == address(pool)).then_some(kept.plans)
     }
-}
 
-fn put<P>(slot: &Mutex<Vec<Kept<P>>>, pool: &SchemaPool, plans: P) {
-    if let Ok(mut slot) = slot.lock() {
-        if slot.len() < KEPT {
-            slot.push(Kept {
-                pool: address(pool),
-                plans,
-            });
+    fn put(&self, pool: &SchemaPool, plans: P) {
+        let kept = Box::into_raw(Box::new(Kept {
+            pool: address(pool),
+            plans,
+        }));
+        let placed =
+            self.last
+                .compare_exchange(ptr::null_mut(), kept, Ordering::Release, Ordering::Relaxed);
+        if placed.is_ok() {
+            return;
+        }
+        // SAFETY: `kept` came from `Box::into_raw` above and was not placed.
+        let kept = unsafe { Box::from_raw(kept) };
+        if let Ok(mut more) = self.more.lock() {
+            if more.len() < KEPT {
+                more.push(kept);
+            }
         }
     }
 }
-
 impl PlanCache {
     /// The outcome of `check`, made by the first call.
     pub(crate) fn json_check(
@@ -125,7 +170,7 @@ impl PlanCache {
 
     /// The reading plans kept for `pool`, or new ones.
     pub(crate) fn take_read<'p>(&self, pool: &'p SchemaPool) -> de::Plans<'p> {
-        match take(&self.read, pool) {
+        match self.read.take(pool) {
             // SAFETY: made from `pool` (see the type's documentation), borrowed for 'p.
             Some(KeptRead(plans)) => unsafe {
                 std::mem::transmute::<de::Plans<'static>, de::Plans<'p>>(plans)
@@ -139,12 +184,12 @@ impl PlanCache {
         // SAFETY: their references point into `pool` only (schema types, nodes and defaults,
         // never message data); see the type's documentation.
         let plans = unsafe { std::mem::transmute::<de::Plans<'p>, de::Plans<'static>>(plans) };
-        put(&self.read, pool, KeptRead(plans));
+        self.read.put(pool, KeptRead(plans));
     }
 
     /// The writing plans kept for `pool`, or new ones.
     pub(crate) fn take_write<'p>(&self, pool: &'p SchemaPool) -> ser::Plans<'p> {
-        match take(&self.write, pool) {
+        match self.write.take(pool) {
             // SAFETY: as in `take_read`.
             Some(plans) => unsafe {
                 std::mem::transmute::<ser::Plans<'static>, ser::Plans<'p>>(plans)
@@ -157,7 +202,7 @@ impl PlanCache {
     pub(crate) fn put_write<'p>(&self, pool: &'p SchemaPool, plans: ser::Plans<'p>) {
         // SAFETY: as in `put_read`.
         let plans = unsafe { std::mem::transmute::<ser::Plans<'p>, ser::Plans<'static>>(plans) };
-        put(&self.write, pool, plans);
+        self.write.put(pool, plans);
     }
 }
 
@@ -165,20 +210,22 @@ impl PlanCache {
 mod tests {
     use super::*;
 
-    /// Calls that overlap each get a set back, up to `KEPT` sets; plans of another pool are
-    /// never handed out.
+    /// Calls that overlap each get a set back, up to `KEPT` sets and the last one; plans of
+    /// another pool are never handed out.
     #[test]
     fn overlapping_calls_keep_their_plans() {
         let (pool, other) = (SchemaPool::default(), SchemaPool::default());
-        let slot = Mutex::new(Vec::new());
-        assert_eq!(take::<u32>(&slot, &pool), None);
+        let slots = Slots::default();
+        assert_eq!(slots.take(&pool), None);
         for plans in 0..KEPT as u32 + 2 {
-            put(&slot, &pool, plans);
+            slots.put(&pool, plans);
         }
-        let mut back: Vec<u32> = std::iter::from_fn(|| take(&slot, &pool)).collect();
+        let mut back: Vec<u32> = std::iter::from_fn(|| slots.take(&pool)).collect();
         back.sort();
-        assert_eq!(back, (0..KEPT as u32).collect::<Vec<_>>());
-        put(&slot, &other, 7);
-        assert_eq!(take(&slot, &pool), None);
+        assert_eq!(back, (0..KEPT as u32 + 1).collect::<Vec<_>>());
+        slots.put(&other, 7);
+        assert_eq!(slots.take(&pool), None);
+        slots.put(&pool, 3);
+        drop(slots);
     }
 }

@@ -134,7 +134,7 @@ impl StructSchema {
     }
 
     fn print_message(&self, bytes: &[u8], pretty: bool) -> Result<String> {
-        let segments = crate::framing::split_exact(bytes, &self.options)?;
+        let segments = crate::framing::split_exact_segs(bytes, &self.options)?;
         let limits = self.options.limits();
         let msg = Msg::new(segments, limits)?;
         let root = msg.root()?;

@@ -263,7 +263,7 @@ impl StructSchema {
         crate::de::deserialize_seed(
             pool,
             self.root_type(),
-            segments.to_vec(),
+            segments,
             self.options.limits(),
             Seed {
                 pool,
@@ -274,7 +274,7 @@ impl StructSchema {
 
     /// Reads a message into a [`Value`].
     pub fn read_value(&self, bytes: &[u8]) -> Result<Value> {
-        let segments = crate::framing::split_exact(bytes, &self.options)?;
+        let segments = crate::framing::split_exact_segs(bytes, &self.options)?;
         let pool = &*self.pool;
         crate::de::deserialize_seed(
             pool,

@@ -193,8 +193,44 @@ impl Depth {
 
 /// A message being read: its segments and the remaining traversal budget.
 pub(crate) struct Msg<'a> {
-    segments: Vec<&'a [u8]>,
+    segments: Segs<'a>,
     budget: Cell<u64>,
+}
+
+/// The segments of a message. Nearly every message has one, and keeping it inline saves an
+/// allocation per message read, which is a visible share of reading a small message.
+#[derive(Clone, Debug)]
+pub(crate) enum Segs<'a> {
+    One(&'a [u8]),
+    Many(Vec<&'a [u8]>),
+}
+
+impl<'a> Segs<'a> {
+    #[inline]
+    pub(crate) fn as_slice(&self) -> &[&'a [u8]] {
+        match self {
+            Segs::One(s) => std::slice::from_ref(s),
+            Segs::Many(v) => v,
+        }
+    }
+}
+
+impl<'a> From<Vec<&'a [u8]>> for Segs<'a> {
+    fn from(v: Vec<&'a [u8]>) -> Self {
+        match v[..] {
+            [one] => Segs::One(one),
+            _ => Segs::Many(v),
+        }
+    }
+}
+
+impl<'a> From<&[&'a [u8]]> for Segs<'a> {
+    fn from(v: &[&'a [u8]]) -> Self {
+        match v {
+            [one] => Segs::One(one),
+            _ => Segs::Many(v.to_vec()),
+        }
+    }
 }
 
 /// The location of a pointer word.
@@ -228,22 +264,24 @@ pub(crate) struct ListRef<'a> {
 }
 
 impl<'a> Msg<'a> {
-    pub(crate) fn new(segments: Vec<&'a [u8]>, limits: Limits) -> Result<Self> {
-        if segments.is_empty() {
+    pub(crate) fn new(segments: impl Into<Segs<'a>>, limits: Limits) -> Result<Self> {
+        let segments = segments.into();
+        let list = segments.as_slice();
+        if list.is_empty() {
             return Err(Error::wire("message has no segments"));
         }
-        if segments.len() > MAX_SEGMENTS {
+        if list.len() > MAX_SEGMENTS {
             return Err(Error::limit(format!(
                 "message has {} segments, more than the limit of {MAX_SEGMENTS}",
-                segments.len()
+                list.len()
             )));
         }
-        for s in &segments {
+        for s in list {
             if s.len() % 8 != 0 {
                 return Err(Error::wire("segment length is not a whole number of words"));
             }
         }
-        let words = segments.iter().map(|s| s.len() as u64 / 8).sum();
+        let words = list.iter().map(|s| s.len() as u64 / 8).sum();
         Ok(Msg {
             budget: Cell::new(limits.budget(words)),
             segments,
@@ -292,7 +330,7 @@ impl<'a> Msg<'a> {
 
     #[inline]
     pub(crate) fn root(&self) -> Result<PtrRef<'a>> {
-        let seg = self.segments[0];
+        let seg = self.segments.as_slice()[0];
         if seg.len() < 8 {
             return Err(Error::wire("message has no root pointer"));
         }
@@ -326,11 +364,15 @@ impl<'a> Msg<'a> {
 
     #[inline]
     fn segment(&self, id: u32) -> Result<&'a [u8]> {
-        self.segments.get(id as usize).copied().ok_or_else(|| {
-            Error::wire(format!(
-                "far pointer names segment {id}, which does not exist"
-            ))
-        })
+        self.segments
+            .as_slice()
+            .get(id as usize)
+            .copied()
+            .ok_or_else(|| {
+                Error::wire(format!(
+                    "far pointer names segment {id}, which does not exist"
+                ))
+            })
     }
 
     /// Follows a pointer, through far pointers, to its target. Returns the pointer word that
@@ -760,10 +802,11 @@ impl Out {
         Out { buf, used: 16 }
     }
 
-    /// A writer whose first `len` bytes (at least 1 KiB) are zeroed by the allocator.
+    /// A writer whose first `len` bytes (at least 256) are zeroed by the allocator. The floor
+    /// is small because zeroing is a visible share of writing a small message (an RPC call).
     pub(crate) fn zeroed(len: usize) -> Out {
         Out {
-            buf: vec![0; len.max(1024)],
+            buf: vec![0; len.max(256)],
             used: 16,
         }
     }

@@ -104,7 +104,7 @@ pub(crate) fn read_with<'a, R>(
     f: impl FnOnce(&[&'a [u8]]) -> Result<R>,
 ) -> Result<R> {
     let segments = message.segments()?;
-    read_segments_with(&segments, &message.caps, f)
+    read_segments_with(segments.as_slice(), &message.caps, f)
 }
 
 /// [`read_with`] for segments and a capability table given apart.

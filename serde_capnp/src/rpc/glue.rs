@@ -14,6 +14,7 @@ use capnp::traits::{Imbue, ImbueMut};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::{AsyncRead, AsyncWrite, FutureExt};
 
+use crate::wire::Segs;
 use crate::{Category, Error, Result};
 
 /// A future of this crate's result, on the connection's thread.
@@ -49,10 +50,10 @@ impl Message {
     }
 
     /// The message's segments.
-    pub(crate) fn segments(&self) -> Result<Vec<&[u8]>> {
+    pub(crate) fn segments(&self) -> Result<Segs<'_>> {
         match &self.body {
             Body::Frame(frame) => segments_of(frame),
-            Body::Built(builder) => Ok(builder.get_segments_for_output().to_vec()),
+            Body::Built(builder) => Ok(Segs::from(&builder.get_segments_for_output()[..])),
         }
     }
 
@@ -313,7 +314,7 @@ fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
 }
 
 /// The segments of a framed message this crate wrote.
-pub(crate) fn segments_of(frame: &[u8]) -> Result<Vec<&[u8]>> {
+pub(crate) fn segments_of(frame: &[u8]) -> Result<Segs<'_>> {
     let bad = || Error::wire("malformed segment table in an outgoing message");
     let word = |i: usize| -> Result<usize> {
         let b = frame.get(i * 4..i * 4 + 4).ok_or_else(bad)?;
@@ -321,20 +322,25 @@ pub(crate) fn segments_of(frame: &[u8]) -> Result<Vec<&[u8]>> {
     };
     let count = word(0)? + 1;
     let mut at = (count + 2) / 2 * 8;
+    if count == 1 {
+        let len = word(1)?.checked_mul(8).ok_or_else(bad)?;
+        return Ok(Segs::One(frame.get(at..at + len).ok_or_else(bad)?));
+    }
     let mut out = Vec::with_capacity(count);
     for i in 0..count {
         let len = word(i + 1)?.checked_mul(8).ok_or_else(bad)?;
         out.push(frame.get(at..at + len).ok_or_else(bad)?);
         at += len;
     }
-    Ok(out)
+    Ok(Segs::Many(out))
 }
 
 /// Copies `message` into `dst`, an RPC message's params or results.
 fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
     let segments = message.segments()?;
     let aligned: Vec<Vec<capnp::Word>>;
-    let mut slices: Vec<&[u8]> = segments;
+    let mut slices: &[&[u8]] = segments.as_slice();
+    let copies: Vec<&[u8]>;
     if !slices
         .iter()
         .all(|s| (s.as_ptr() as usize).is_multiple_of(8))
@@ -347,15 +353,16 @@ fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
                 w
             })
             .collect();
-        slices = aligned
+        copies = aligned
             .iter()
             .map(|w| capnp::Word::words_to_bytes(w))
             .collect();
+        slices = &copies;
     }
     let mut options = ReaderOptions::new();
     // The message is this crate's own, already within its limits.
     options.traversal_limit_in_words(None);
-    let reader = message::Reader::new(message::SegmentArray::new(&slices), options);
+    let reader = message::Reader::new(message::SegmentArray::new(slices), options);
     let mut root: any_pointer::Reader<'_> = reader.get_root().map_err(from_exception)?;
     root.imbue(&message.caps);
     dst.set_as(root).map_err(from_exception)

@@ -1,11 +1,10 @@
 //! Interfaces of a runtime schema: their methods, superclass methods included, with the
 //! struct handles of their parameters and results.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use serde_capnp_schema::{names_match, NodeIndex, SchemaPool, Type};
+use serde_capnp_schema::{names_match, FastMap, NodeIndex, SchemaPool, Type};
 
 use crate::{Error, Result, Schema, StructSchema};
 
@@ -44,9 +43,10 @@ struct InterfaceInner {
     id: u64,
     name: String,
     methods: Vec<MethodSchema>,
-    by_name: HashMap<String, usize>,
-    /// `(interface ID, ordinal)` → index in `methods`.
-    by_ordinal: HashMap<(u64, u16), usize>,
+    by_name: FastMap<Box<str>, usize>,
+    /// `(interface ID, ordinal)` → index in `methods`. Looked up on every call, with keys
+    /// that only the schema inserts, so a fast hash without flood resistance is the right one.
+    by_ordinal: FastMap<(u64, u16), usize>,
 }
 
 /// One method of an [`InterfaceSchema`]. Clones are cheap: every call holds one.
@@ -97,8 +97,8 @@ impl InterfaceSchema {
             id: node.id,
             name: node.short_name().to_string(),
             methods: Vec::new(),
-            by_name: HashMap::new(),
-            by_ordinal: HashMap::new(),
+            by_name: FastMap::default(),
+            by_ordinal: FastMap::default(),
         };
         let mut seen = Vec::new();
         collect(schema, pool, index, &mut inner, &mut seen, 0)?;
@@ -200,7 +200,7 @@ fn collect(
         });
         let i = out.methods.len();
         out.by_ordinal.insert((node.id, ordinal), i);
-        out.by_name.entry(m.name.clone()).or_insert(i);
+        out.by_name.entry(m.name.as_str().into()).or_insert(i);
         out.methods.push(method);
     }
     for (id, _) in &iface.superclasses {

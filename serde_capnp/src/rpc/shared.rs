@@ -155,7 +155,7 @@ fn encode_without_caps<P: ?Sized + Serialize>(
 /// Reads `frame`, whose capabilities stayed on the connection's thread.
 fn read_frame<'a, R>(frame: &'a [u8], f: impl FnOnce(&[&'a [u8]]) -> Result<R>) -> Result<R> {
     let segments = segments_of(frame)?;
-    read_segments_with(&segments, &CapTable::new(), f)
+    read_segments_with(segments.as_slice(), &CapTable::new(), f)
 }
 
 impl SharedResponse {
