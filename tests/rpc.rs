@@ -221,13 +221,35 @@ where
     .unwrap();
 }
 
+/// Runs `test` twice: over loopback TCP as [`with_store`] does, then with the store as a
+/// capability served in this process, called directly (no connection: the path on which
+/// calls skip `capnp-rpc`'s copies). Tests that open connections of their own use
+/// [`with_store`] alone.
+fn with_store_both<F, Fut>(test: F)
+where
+    F: Fn(Ifaces, DynamicClient, Rc<Seen>, std::net::SocketAddr) -> Fut,
+    Fut: std::future::Future<Output = Result<()>>,
+{
+    with_store(opts(), &test);
+    let ifaces = ifaces();
+    let seen = Rc::new(Seen::default());
+    rpc::run(async {
+        let client = DynamicClient::new(store_server(&ifaces, seen.clone()), ifaces.store.clone());
+        let unused = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        tokio::time::timeout(LIMIT, test(ifaces.clone(), client, seen.clone(), unused))
+            .await
+            .map_err(|_| Error::failed("the in-process test timed out"))?
+    })
+    .unwrap();
+}
+
 fn opts() -> rpc::Options {
     rpc::Options::default()
 }
 
 #[test]
 fn calls_and_superclass_methods() {
-    with_store(opts(), |ifaces, store, _, _| async move {
+    with_store_both(|ifaces, store, _, _| async move {
         let value: Text = store.call("get", &Key { key: "abc".into() }).await?.get()?;
         assert_eq!(value.value, "ABC");
         // `ping` is `Base`'s: it travels with `Base`'s interface ID.
@@ -258,7 +280,7 @@ fn calls_and_superclass_methods() {
 
 #[test]
 fn unknown_method_and_interface_are_unimplemented() {
-    with_store(opts(), |ifaces, store, _, _| async move {
+    with_store_both(|ifaces, store, _, _| async move {
         let e = store.call("missing", &()).await.err().unwrap();
         assert_eq!(e.category(), Category::Unimplemented, "{e}");
         assert!(
@@ -282,7 +304,7 @@ fn unknown_method_and_interface_are_unimplemented() {
 
 #[test]
 fn a_panicking_handler_fails_its_call_and_the_server_goes_on() {
-    with_store(opts(), |_, store, _, _| async move {
+    with_store_both(|_, store, _, _| async move {
         let e = store.call("boom", &()).await.err().unwrap();
         assert_eq!(e.category(), Category::Failed);
         assert!(
@@ -298,7 +320,7 @@ fn a_panicking_handler_fails_its_call_and_the_server_goes_on() {
 
 #[test]
 fn capabilities_travel_in_lists_and_structs_and_may_be_null() {
-    with_store(opts(), |ifaces, store, _, _| async move {
+    with_store_both(|ifaces, store, _, _| async move {
         let plus1 = base_server(&ifaces, 1);
         let plus100 = base_server(&ifaces, 100);
         let params = HolderParams {
@@ -398,7 +420,7 @@ fn capabilities_outside_rpc_messages_are_errors() {
 
 #[test]
 fn pipelining_on_results_and_on_a_failed_promise() {
-    with_store(opts(), |ifaces, store, _, _| async move {
+    with_store_both(|ifaces, store, _, _| async move {
         // A store made by `make`, called before `make` has answered.
         let made = store.call("make", &Make { fail: false });
         let inner = DynamicClient::new(made.pipeline("store"), ifaces.store.clone());
@@ -437,7 +459,7 @@ fn pipelining_on_results_and_on_a_failed_promise() {
 
 #[test]
 fn streams_are_flow_controlled_and_ordered() {
-    with_store(opts(), |_, store, seen, _| async move {
+    with_store_both(|_, store, seen, _| async move {
         let chunk = Chunk {
             chunk: vec![7; 4096],
         };
@@ -459,7 +481,7 @@ fn streams_are_flow_controlled_and_ordered() {
 
 #[test]
 fn a_timeout_cancels_the_call_on_the_server() {
-    with_store(opts(), |_, store, seen, _| async move {
+    with_store_both(|_, store, seen, _| async move {
         let slow = store.call("slow", &Ms { ms: 30_000 });
         assert!(tokio::time::timeout(Duration::from_millis(200), slow)
             .await
@@ -480,7 +502,7 @@ fn a_timeout_cancels_the_call_on_the_server() {
 
 #[test]
 fn ten_thousand_calls_in_flight_on_one_connection() {
-    with_store(opts(), |_, store, _, _| async move {
+    with_store_both(|_, store, _, _| async move {
         let calls: Vec<_> = (0..10_000u32)
             .map(|n| store.call("ping", &N { n }))
             .collect();

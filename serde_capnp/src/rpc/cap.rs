@@ -125,12 +125,7 @@ pub(crate) fn read_segments_with<'a, R>(
 
 impl Serialize for Capability {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let index = WRITING.with(|w| {
-            w.borrow_mut().as_mut().map(|caps| {
-                caps.push(self.hook.to_entry());
-                (caps.len() - 1) as u32
-            })
-        });
+        let index = WRITING.with(|w| w.borrow_mut().as_mut().map(|caps| caps.push(&self.hook)));
         match index {
             Some(i) => serializer.serialize_newtype_struct(crate::ser::CAPABILITY, &i),
             None => Err(ser::Error::custom(
@@ -180,7 +175,7 @@ impl<'de> Visitor<'de> for CapVisitor {
         // SAFETY: `read_with` sets the pointer to a table that outlives the synchronous call
         // it wraps, and puts the previous value back before returning (or unwinding).
         let table = unsafe { &*table };
-        match Hook::from_table(table, index) {
+        match table.get(index) {
             Some(Some(hook)) => Ok(Capability { hook }),
             Some(None) => Ok(Capability::null()),
             None => Err(E::custom(format!(

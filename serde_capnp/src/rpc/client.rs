@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ pub struct DynamicClient {
 /// The results of a call, read on demand into a Rust value or a [`Value`].
 pub struct Response {
     method: MethodSchema,
-    message: Message,
+    message: Rc<Message>,
 }
 
 /// A call in flight. Await it for its results; before that, [`pipeline`](Self::pipeline)
@@ -38,7 +39,7 @@ pub struct Pending<T> {
     /// `None` only for a call that failed before it could name a method.
     method: Option<MethodSchema>,
     call: Option<RawCall>,
-    running: Option<LocalFuture<Message>>,
+    running: Option<LocalFuture<Rc<Message>>>,
     error: Option<Error>,
     convert: fn(Response) -> Result<T>,
     _marker: PhantomData<fn() -> T>,
@@ -93,7 +94,7 @@ pub fn call<P: ?Sized + Serialize, T>(
     };
     let raw = capability
         .hook
-        .call(method.interface_id, method.ordinal, &message);
+        .call(method.interface_id, method.ordinal, message);
     Pending {
         method: Some(method.clone()),
         call: Some(raw),

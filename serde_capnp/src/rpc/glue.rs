@@ -14,18 +14,72 @@ use capnp::traits::{Imbue, ImbueMut};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::{AsyncRead, AsyncWrite, FutureExt};
 
-use crate::wire::Segs;
+use crate::wire::{Msg, Segs};
 use crate::{Category, Error, Result};
 
 /// A future of this crate's result, on the connection's thread.
 pub(crate) type LocalFuture<T> = Pin<Box<dyn Future<Output = Result<T>>>>;
 
 /// A reference to a capability: local or remote, resolved or a promise.
-pub(crate) struct Hook(Box<DynClientHook>);
+pub(crate) struct Hook {
+    client: Box<DynClientHook>,
+    /// The server, when this is a capability of a server in this process made by
+    /// [`local_capability`]. Calls through such a reference go straight to the server with
+    /// the caller's message, which the server reads in place and answers with its own, read
+    /// in place by the caller: the copy into a `capnp-rpc` message and back out that a call
+    /// through `capnp-rpc` costs on each side is skipped. What the call does (order of
+    /// delivery, results, errors, cancellation on drop, pipelining) is the same.
+    local: Option<Rc<dyn Dispatch>>,
+}
 
 /// The capability table of a message: the capability pointer with index `i` stands for entry
 /// `i` (`None` for a null capability).
-pub(crate) type CapTable = Vec<Option<Box<DynClientHook>>>;
+#[derive(Default)]
+pub(crate) struct CapTable {
+    /// The entries as `capnp-rpc` reads and writes them.
+    hooks: Vec<Option<Box<DynClientHook>>>,
+    /// For each entry that is a capability served in this process, its server: a capability
+    /// that travels in a message that never leaves the process keeps its direct path (see
+    /// [`Hook`]). Shorter than `hooks` when the last entries have none.
+    local: Vec<Option<Rc<dyn Dispatch>>>,
+}
+
+impl CapTable {
+    pub(crate) const fn new() -> CapTable {
+        CapTable {
+            hooks: Vec::new(),
+            local: Vec::new(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.hooks.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.hooks.is_empty()
+    }
+
+    /// Adds `hook` and returns its index.
+    pub(crate) fn push(&mut self, hook: &Hook) -> u32 {
+        if let Some(server) = &hook.local {
+            self.local.resize(self.hooks.len(), None);
+            self.local.push(Some(server.clone()));
+        }
+        self.hooks.push(Some(hook.client.add_ref()));
+        (self.hooks.len() - 1) as u32
+    }
+
+    /// The capability at `index`, or `None` when the table has no such entry.
+    pub(crate) fn get(&self, index: u32) -> Option<Option<Hook>> {
+        let i = index as usize;
+        let entry = self.hooks.get(i)?;
+        Some(entry.as_ref().map(|h| Hook {
+            client: h.add_ref(),
+            local: self.local.get(i).cloned().flatten(),
+        }))
+    }
+}
 
 /// A message as this crate reads and writes it, with the capabilities its capability
 /// pointers index.
@@ -61,21 +115,19 @@ impl Message {
     pub(crate) fn into_frame(self) -> Vec<u8> {
         match self.body {
             Body::Frame(frame) => frame,
-            Body::Built(builder) => {
-                let segments = builder.get_segments_for_output();
-                let table_words = (segments.len() + 2) / 2;
-                let body: usize = segments.iter().map(|s| s.len()).sum();
-                let mut frame = Vec::with_capacity(table_words * 8 + body);
-                frame.extend_from_slice(&(segments.len() as u32 - 1).to_le_bytes());
-                for s in segments.iter() {
-                    frame.extend_from_slice(&((s.len() / 8) as u32).to_le_bytes());
-                }
-                frame.resize(table_words * 8, 0);
-                for s in segments.iter() {
-                    frame.extend_from_slice(s);
-                }
-                frame
-            }
+            Body::Built(builder) => frame_of(&builder.get_segments_for_output()),
+        }
+    }
+
+    /// [`into_frame`](Self::into_frame) for a message that may still be shared (a local
+    /// call's results that a pipelined capability holds too): copied if it is.
+    pub(crate) fn shared_into_frame(message: Rc<Message>) -> Vec<u8> {
+        match Rc::try_unwrap(message) {
+            Ok(message) => message.into_frame(),
+            Err(shared) => match &shared.body {
+                Body::Frame(frame) => frame.clone(),
+                Body::Built(builder) => frame_of(&builder.get_segments_for_output()),
+            },
         }
     }
 
@@ -89,53 +141,60 @@ impl Message {
 
 impl Clone for Hook {
     fn clone(&self) -> Self {
-        Hook(self.0.add_ref())
+        Hook {
+            client: self.client.add_ref(),
+            local: self.local.clone(),
+        }
     }
 }
 
 impl Hook {
     /// A capability that fails every call with `error`.
     pub(crate) fn broken(error: Error) -> Hook {
-        Hook(capnp_rpc::new_broken_cap(to_exception(error)).hook)
+        Hook::remote(capnp_rpc::new_broken_cap(to_exception(error)).hook)
     }
 
-    /// The entry of a capability table for this capability.
-    pub(crate) fn to_entry(&self) -> Option<Box<DynClientHook>> {
-        Some(self.0.add_ref())
-    }
-
-    /// The capability at `index` of a table, or `None` when the table has no such entry.
-    pub(crate) fn from_table(caps: &CapTable, index: u32) -> Option<Option<Hook>> {
-        caps.get(index as usize)
-            .map(|entry| entry.as_ref().map(|h| Hook(h.add_ref())))
+    /// A capability reached through `capnp-rpc`.
+    fn remote(client: Box<DynClientHook>) -> Hook {
+        Hook {
+            client,
+            local: None,
+        }
     }
 
     /// An identity for `Debug` output and for comparing references to one object.
     pub(crate) fn brand(&self) -> usize {
-        self.0.get_ptr()
+        self.client.get_ptr()
     }
 
     /// Resolves once the capability, if it is a promise, has resolved (or failed).
     pub(crate) fn when_resolved(&self) -> impl Future<Output = Result<()>> {
-        self.0.when_resolved().map(|r| r.map_err(from_exception))
+        self.client
+            .when_resolved()
+            .map(|r| r.map_err(from_exception))
     }
 
     /// Starts a call of method `ordinal` of interface `interface_id` with `params`.
-    pub(crate) fn call(&self, interface_id: u64, ordinal: u16, params: &Message) -> RawCall {
-        let client = capability::Client::new(self.0.add_ref());
+    pub(crate) fn call(&self, interface_id: u64, ordinal: u16, params: Message) -> RawCall {
+        if let Some(server) = &self.local {
+            let reply = server.dispatch(interface_id, ordinal, params);
+            let reply: LocalFuture<Rc<Message>> = Box::pin(async move { reply.await.map(Rc::new) });
+            return RawCall {
+                state: Call::Local(SharedReply::new(reply)),
+            };
+        }
+        let client = capability::Client::new(self.client.add_ref());
         let mut request = client.new_call::<any_pointer::Owned, any_pointer::Owned>(
             interface_id,
             ordinal,
-            Some(size_of(params)),
+            Some(size_of(&params)),
         );
-        if let Err(e) = put(request.get(), params) {
+        if let Err(e) = put(request.get(), &params) {
             return RawCall::failed(e);
         }
         let capability::RemotePromise { promise, pipeline } = request.send();
         RawCall {
-            promise: Some(promise),
-            pipeline: Some(pipeline),
-            error: None,
+            state: Call::Remote(promise, pipeline),
         }
     }
 
@@ -147,7 +206,7 @@ impl Hook {
         ordinal: u16,
         params: &Message,
     ) -> LocalFuture<()> {
-        let client = capability::Client::new(self.0.add_ref());
+        let client = capability::Client::new(self.client.add_ref());
         let mut request =
             client.new_streaming_call::<any_pointer::Owned>(interface_id, ordinal, None);
         if let Err(e) = put(request.get(), params) {
@@ -155,6 +214,22 @@ impl Hook {
         }
         Box::pin(request.send().map(|r| r.map_err(from_exception)))
     }
+}
+
+/// `segments` framed: the segment table, then the segments.
+fn frame_of(segments: &[&[u8]]) -> Vec<u8> {
+    let table_words = (segments.len() + 2) / 2;
+    let body: usize = segments.iter().map(|s| s.len()).sum();
+    let mut frame = Vec::with_capacity(table_words * 8 + body);
+    frame.extend_from_slice(&(segments.len() as u32 - 1).to_le_bytes());
+    for s in segments {
+        frame.extend_from_slice(&((s.len() / 8) as u32).to_le_bytes());
+    }
+    frame.resize(table_words * 8, 0);
+    for s in segments {
+        frame.extend_from_slice(s);
+    }
+    frame
 }
 
 fn size_of(message: &Message) -> capnp::MessageSize {
@@ -166,54 +241,125 @@ fn size_of(message: &Message) -> capnp::MessageSize {
 
 /// A call in flight: its result, and the pipeline on its result struct.
 pub(crate) struct RawCall {
-    promise: Option<Promise<capability::Response<any_pointer::Owned>, capnp::Error>>,
-    pipeline: Option<any_pointer::Pipeline>,
-    error: Option<Error>,
+    state: Call,
+}
+
+enum Call {
+    Remote(
+        Promise<capability::Response<any_pointer::Owned>, capnp::Error>,
+        any_pointer::Pipeline,
+    ),
+    /// A call of a server in this process (see [`Hook`]), whose reply the caller and the
+    /// capabilities pipelined on it share.
+    Local(SharedReply),
+    Failed(Error),
+}
+
+/// A local call's reply, for the caller and every pipelined capability. Errors are kept as
+/// `capnp-rpc` exceptions, which can be cloned, so that they reach the caller as they would
+/// through `capnp-rpc`.
+type SharedReply =
+    futures::future::Shared<Pin<Box<dyn Future<Output = Result<Rc<Message>, capnp::Error>>>>>;
+
+trait NewShared {
+    fn new(reply: LocalFuture<Rc<Message>>) -> Self;
+}
+
+impl NewShared for SharedReply {
+    fn new(reply: LocalFuture<Rc<Message>>) -> Self {
+        let reply: Pin<Box<dyn Future<Output = Result<Rc<Message>, capnp::Error>>>> =
+            Box::pin(reply.map(|r| r.map_err(to_exception)));
+        reply.shared()
+    }
 }
 
 impl RawCall {
     fn failed(error: Error) -> RawCall {
         RawCall {
-            promise: None,
-            pipeline: None,
-            error: Some(error),
+            state: Call::Failed(error),
         }
     }
 
     /// The capability that the pointer field at `slots` (a path of pointer indices from the
     /// result struct) will hold, usable before the call returns.
     pub(crate) fn pipelined(&self, slots: &[u16]) -> Hook {
-        match &self.pipeline {
-            Some(p) => {
-                let mut p = p.noop();
+        match &self.state {
+            Call::Remote(_, pipeline) => {
+                let mut p = pipeline.noop();
                 for &slot in slots {
                     p = p.get_pointer_field(slot);
                 }
-                Hook(p.as_cap())
+                Hook::remote(p.as_cap())
             }
-            None => Hook::broken(match &self.error {
-                Some(e) => Error::failed(format!("the call failed before it was sent: {e}")),
-                None => Error::failed("the call was already awaited"),
-            }),
+            Call::Local(reply) => {
+                let reply = reply.clone();
+                let slots = slots.to_vec();
+                let client: capability::Client = capnp_rpc::new_future_client(async move {
+                    let message = reply.await?;
+                    capability_at(&message, &slots)
+                        .map(capability::Client::new)
+                        .map_err(to_exception)
+                });
+                Hook::remote(client.hook)
+            }
+            Call::Failed(e) => Hook::broken(Error::failed(format!(
+                "the call failed before it was sent: {e}"
+            ))),
         }
     }
 
-    /// Waits for the result and copies it out of the RPC message.
-    pub(crate) fn finish(mut self) -> impl Future<Output = Result<Message>> {
-        let promise = self.promise.take();
-        let error = self.error.take();
+    /// Waits for the result and copies it out of the RPC message (a local call's is read
+    /// where the server wrote it).
+    pub(crate) fn finish(self) -> impl Future<Output = Result<Rc<Message>>> {
         async move {
-            if let Some(e) = error {
-                return Err(e);
+            match self.state {
+                Call::Remote(promise, _) => {
+                    let response = promise.await.map_err(from_exception)?;
+                    let root = response.get().map_err(from_exception)?;
+                    take(root).map(Rc::new)
+                }
+                Call::Local(reply) => reply.await.map_err(from_exception),
+                Call::Failed(e) => Err(e),
             }
-            let response = promise
-                .expect("a call that was sent has a promise")
-                .await
-                .map_err(from_exception)?;
-            let root = response.get().map_err(from_exception)?;
-            take(root)
         }
     }
+}
+
+/// The capability that the pointer at `slots` (pointer indices, from the root struct down)
+/// of `message` holds; a null one is a capability whose calls fail, as `capnp-rpc` makes it.
+fn capability_at(message: &Message, slots: &[u16]) -> Result<Box<DynClientHook>> {
+    let segments = message.segments()?;
+    let msg = Msg::new(segments, crate::ReadOptions::default().limits())?;
+    let mut ptr = msg.root()?;
+    let bad = || Error::failed("a pipelined capability's path leaves the results");
+    let (last, path) = slots.split_last().ok_or_else(bad)?;
+    for &slot in path {
+        let Some(s) = msg.read_struct(ptr)? else {
+            return Err(bad());
+        };
+        ptr = s.pointer(slot).ok_or_else(bad)?;
+    }
+    let Some(s) = msg.read_struct(ptr)? else {
+        return Err(bad());
+    };
+    let entry = match s.pointer(*last) {
+        Some(p) => match msg.read_capability(p)? {
+            Some(i) => message.caps.get(i).ok_or_else(|| {
+                Error::failed(format!(
+                    "capability index {i} is beyond the message's {} capabilities",
+                    message.caps.len()
+                ))
+            })?,
+            None => None,
+        },
+        None => None,
+    };
+    Ok(match entry {
+        Some(hook) => hook.client,
+        None => {
+            capnp_rpc::new_broken_cap(capnp::Error::failed("called a null capability".into())).hook
+        }
+    })
 }
 
 /// What a server does with one call: `dispatch` copies nothing and must return quickly; the
@@ -232,8 +378,12 @@ pub(crate) trait Dispatch: 'static {
 
 /// A capability served in this process by `server`.
 pub(crate) fn local_capability(server: Rc<dyn Dispatch>) -> Hook {
-    let client: capability::Client = capnp_rpc::new_client_from_rc(Rc::new(ServerRef(server)));
-    Hook(client.hook)
+    let client: capability::Client =
+        capnp_rpc::new_client_from_rc(Rc::new(ServerRef(server.clone())));
+    Hook {
+        client: client.hook,
+        local: Some(server),
+    }
 }
 
 /// What `capnp-rpc` holds of a server: `dispatch_call` takes the server by value.
@@ -304,7 +454,7 @@ fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
     let mut caps = CapTable::new();
     {
         let mut root: any_pointer::Builder<'_> = builder.init_root();
-        root.imbue_mut(&mut caps);
+        root.imbue_mut(&mut caps.hooks);
         root.set_as(src).map_err(from_exception)?;
     }
     Ok(Message {
@@ -364,7 +514,7 @@ fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
     options.traversal_limit_in_words(None);
     let reader = message::Reader::new(message::SegmentArray::new(slices), options);
     let mut root: any_pointer::Reader<'_> = reader.get_root().map_err(from_exception)?;
-    root.imbue(&message.caps);
+    root.imbue(&message.caps.hooks);
     dst.set_as(root).map_err(from_exception)
 }
 
@@ -432,7 +582,7 @@ where
     let network = twoparty::VatNetwork::new(read, write, side, options);
     let mut system = RpcSystem::new(
         Box::new(network),
-        bootstrap.map(|h| capability::Client::new(h.0)),
+        bootstrap.map(|h| capability::Client::new(h.client)),
     );
     system.set_background_error_handler(move |e| on_error(from_exception(e)));
     let peer_side = if is_server {
@@ -444,7 +594,7 @@ where
     let disconnector = system.get_disconnector();
     TwoParty {
         system: Box::pin(system.map(|r| r.map_err(from_exception))),
-        peer: Hook(peer.into_client_hook()),
+        peer: Hook::remote(peer.into_client_hook()),
         disconnect: Box::pin(disconnector.map(|r| r.map_err(from_exception))),
     }
 }

@@ -83,9 +83,9 @@ impl SharedClient {
                         let message = Message::from_frame(job.frame, CapTable::new());
                         let call =
                             peer.hook
-                                .call(job.method.interface_id, job.method.ordinal, &message);
+                                .call(job.method.interface_id, job.method.ordinal, message);
                         tokio::task::spawn_local(async move {
-                            let result = call.finish().await.map(Message::into_frame);
+                            let result = call.finish().await.map(Message::shared_into_frame);
                             let _ = job.reply.send(result);
                         });
                     }
