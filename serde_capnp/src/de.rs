@@ -15,7 +15,7 @@ use serde_capnp_schema::{
 use crate::de_fast::{DataDe, PtrDe, StructPtrDe};
 use crate::de_list::{EntryAccess, ListAccess, UnionAccess, UnitByIndex};
 use crate::error::{Error, Result};
-use crate::plan::{FastMap, PlanCache, PlanIndex};
+use crate::plan::{hold, FastMap, Held, PlanCache, PlanIndex};
 use crate::ser::{field_type, find_field, UNION_FIELD};
 use crate::wire::{
     read_bits, read_discriminant, Depth, Expect, Limits, ListRef, Msg, PtrRef, Segs, StructRef,
@@ -93,7 +93,7 @@ pub(crate) fn deserialize_seed_in<'de, S: DeserializeSeed<'de>>(
         ty.clone(),
         src,
         depth_left,
-        Plans::new(),
+        hold(Plans::new()),
         seed,
     );
     msg.rejoin(&left);
@@ -108,9 +108,9 @@ fn read<'de, S: DeserializeSeed<'de>>(
     ty: Type,
     src: Src<'de>,
     depth_left: u32,
-    plans: Plans<'de>,
+    plans: Held<Plans<'de>>,
     seed: S,
-) -> (Result<S::Value>, Plans<'de>, Msg<'de>) {
+) -> (Result<S::Value>, Held<Plans<'de>>, Msg<'de>) {
     let mut ctx = DeCtx {
         pool,
         msg,
@@ -131,7 +131,7 @@ pub(crate) struct DeCtx<'de> {
     pub(crate) pool: &'de SchemaPool,
     pub(crate) msg: Msg<'de>,
     pub(crate) depth: Depth,
-    pub(crate) plans: Plans<'de>,
+    pub(crate) plans: Held<Plans<'de>>,
 }
 
 /// What reading has learnt about the Rust types it met: it depends on the schema only, so a
@@ -287,12 +287,10 @@ impl<'de> DeCtx<'de> {
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, fields: &'static [&'static str]) -> u32 {
         let pool: &'de SchemaPool = self.pool;
-        let plans = &mut self.plans.list;
-        self.plans
-            .index
-            .get_or_make(node, fields.as_ptr() as usize, plans.len(), || {
-                plans.push(make_plan(pool, node, fields))
-            })
+        let Plans { list, index, .. } = &mut self.plans.set;
+        index.get_or_make(node, fields.as_ptr() as usize, list.len(), || {
+            list.push(make_plan(pool, node, fields))
+        })
     }
 
     /// The plan for `node` read into the Rust type of `fields`, remembered in `cache` (a list's

@@ -70,7 +70,7 @@ impl PlanIndex {
 #[derive(Default)]
 pub(crate) struct PlanCache {
     read: Slots<KeptRead>,
-    write: Slots<ser::Plans<'static>>,
+    write: Slots<KeptWrite>,
     /// Whether the root's `$Json` annotations can be honoured (the reason when not).
     json: OnceLock<Result<(), String>>,
 }
@@ -81,7 +81,8 @@ const KEPT: usize = 8;
 /// Kept sets of plans. The set of the last call sits in `last`, which one atomic swap takes
 /// and one atomic exchange puts back: a small message is written or read in a few hundred
 /// instructions, and a lock taken and released twice per call was a visible share of that.
-/// Sets of overlapping calls go to `more`.
+/// Sets of overlapping calls go to `more`. A set stays in its box while a call holds it, so
+/// that moving it costs no allocation.
 struct Slots<P> {
     last: AtomicPtr<Kept<P>>,
     more: Mutex<Vec<Box<Kept<P>>>>,
@@ -107,20 +108,48 @@ impl<P> Drop for Slots<P> {
     }
 }
 
-/// Plans between calls, with the address of the pool their references point into.
-struct Kept<P> {
+/// A set of plans with the address of the pool their references point into.
+pub(crate) struct Kept<P> {
     pool: usize,
-    plans: P,
+    pub(crate) set: P,
+}
+
+/// A set of plans as a call holds it.
+pub(crate) type Held<P> = Box<Kept<P>>;
+
+/// `set`, held by a call that does not keep it afterwards.
+pub(crate) fn hold<P>(set: P) -> Held<P> {
+    Box::new(Kept { pool: 0, set })
+}
+
+impl<P> std::ops::Deref for Kept<P> {
+    type Target = P;
+    fn deref(&self) -> &P {
+        &self.set
+    }
+}
+
+impl<P> std::ops::DerefMut for Kept<P> {
+    fn deref_mut(&mut self) -> &mut P {
+        &mut self.set
+    }
 }
 
 /// Reading plans between reads.
+#[repr(transparent)]
 struct KeptRead(de::Plans<'static>);
 
-// SAFETY: reading plans are `!Send` for their `Rc`s and `Cell`s only. Both are touched by the
-// one read that has the plans taken out of the cache; when the plans go back, every `Rc` clone
-// the read made has been dropped (each lives in the access to one struct being read), so the
-// thread that takes the plans next is the only one that can reach them.
+/// Writing plans between writes.
+#[repr(transparent)]
+struct KeptWrite(ser::Plans<'static>);
+
+// SAFETY: reading and writing plans are `!Send` for their `Rc`s and `Cell`s only. Both are
+// touched by the one call that has the plans taken out of the cache; when the plans go back,
+// every `Rc` clone the call made has been dropped (each lives in the reader or writer of one
+// struct), so the thread that takes the plans next is the only one that can reach them.
 unsafe impl Send for KeptRead {}
+// SAFETY: as for `KeptRead`.
+unsafe impl Send for KeptWrite {}
 
 fn address(pool: &SchemaPool) -> usize {
     pool as *const SchemaPool as usize
@@ -128,7 +157,7 @@ fn address(pool: &SchemaPool) -> usize {
 
 impl<P> Slots<P> {
     /// Takes a set of plans kept here, if it was made from `pool`.
-    fn take(&self, pool: &SchemaPool) -> Option<P> {
+    fn take(&self, pool: &SchemaPool) -> Option<Held<P>> {
         let last = self.last.swap(ptr::null_mut(), Ordering::Acquire);
         let kept = if last.is_null() {
             self.more.lock().ok()?.pop()?
@@ -136,14 +165,12 @@ impl<P> Slots<P> {
             // SAFETY: see `Drop`; the swap made this thread the pointer's only holder.
             unsafe { Box::from_raw(last) }
         };
-        (kept.pool == address(pool)).then_some(kept.plans)
+        (kept.pool == address(pool)).then_some(kept)
     }
 
-    fn put(&self, pool: &SchemaPool, plans: P) {
-        let kept = Box::into_raw(Box::new(Kept {
-            pool: address(pool),
-            plans,
-        }));
+    fn put(&self, pool: &SchemaPool, mut kept: Held<P>) {
+        kept.pool = address(pool);
+        let kept = Box::into_raw(kept);
         let placed =
             self.last
                 .compare_exchange(ptr::null_mut(), kept, Ordering::Release, Ordering::Relaxed);
@@ -169,40 +196,41 @@ impl PlanCache {
     }
 
     /// The reading plans kept for `pool`, or new ones.
-    pub(crate) fn take_read<'p>(&self, pool: &'p SchemaPool) -> de::Plans<'p> {
+    pub(crate) fn take_read<'p>(&self, pool: &'p SchemaPool) -> Held<de::Plans<'p>> {
         match self.read.take(pool) {
-            // SAFETY: made from `pool` (see the type's documentation), borrowed for 'p.
-            Some(KeptRead(plans)) => unsafe {
-                std::mem::transmute::<de::Plans<'static>, de::Plans<'p>>(plans)
+            // SAFETY: made from `pool` (see the type's documentation), borrowed for 'p; `KeptRead`
+            // is a transparent wrapper of the plans.
+            Some(kept) => unsafe {
+                std::mem::transmute::<Held<KeptRead>, Held<de::Plans<'p>>>(kept)
             },
-            None => de::Plans::new(),
+            None => hold(de::Plans::new()),
         }
     }
 
     /// Keeps reading plans made from `pool` for the next read.
-    pub(crate) fn put_read<'p>(&self, pool: &'p SchemaPool, plans: de::Plans<'p>) {
+    pub(crate) fn put_read<'p>(&self, pool: &'p SchemaPool, plans: Held<de::Plans<'p>>) {
         // SAFETY: their references point into `pool` only (schema types, nodes and defaults,
         // never message data); see the type's documentation.
-        let plans = unsafe { std::mem::transmute::<de::Plans<'p>, de::Plans<'static>>(plans) };
-        self.read.put(pool, KeptRead(plans));
+        let kept = unsafe { std::mem::transmute::<Held<de::Plans<'p>>, Held<KeptRead>>(plans) };
+        self.read.put(pool, kept);
     }
 
     /// The writing plans kept for `pool`, or new ones.
-    pub(crate) fn take_write<'p>(&self, pool: &'p SchemaPool) -> ser::Plans<'p> {
+    pub(crate) fn take_write<'p>(&self, pool: &'p SchemaPool) -> Held<ser::Plans<'p>> {
         match self.write.take(pool) {
             // SAFETY: as in `take_read`.
-            Some(plans) => unsafe {
-                std::mem::transmute::<ser::Plans<'static>, ser::Plans<'p>>(plans)
+            Some(kept) => unsafe {
+                std::mem::transmute::<Held<KeptWrite>, Held<ser::Plans<'p>>>(kept)
             },
-            None => ser::Plans::new(),
+            None => hold(ser::Plans::new()),
         }
     }
 
     /// Keeps writing plans made from `pool` for the next write.
-    pub(crate) fn put_write<'p>(&self, pool: &'p SchemaPool, plans: ser::Plans<'p>) {
+    pub(crate) fn put_write<'p>(&self, pool: &'p SchemaPool, plans: Held<ser::Plans<'p>>) {
         // SAFETY: as in `put_read`.
-        let plans = unsafe { std::mem::transmute::<ser::Plans<'p>, ser::Plans<'static>>(plans) };
-        self.write.put(pool, plans);
+        let kept = unsafe { std::mem::transmute::<Held<ser::Plans<'p>>, Held<KeptWrite>>(plans) };
+        self.write.put(pool, kept);
     }
 }
 
@@ -216,16 +244,16 @@ mod tests {
     fn overlapping_calls_keep_their_plans() {
         let (pool, other) = (SchemaPool::default(), SchemaPool::default());
         let slots = Slots::default();
-        assert_eq!(slots.take(&pool), None);
+        assert!(slots.take(&pool).is_none());
         for plans in 0..KEPT as u32 + 2 {
-            slots.put(&pool, plans);
+            slots.put(&pool, hold(plans));
         }
-        let mut back: Vec<u32> = std::iter::from_fn(|| slots.take(&pool)).collect();
+        let mut back: Vec<u32> = std::iter::from_fn(|| slots.take(&pool).map(|k| k.set)).collect();
         back.sort();
         assert_eq!(back, (0..KEPT as u32 + 1).collect::<Vec<_>>());
-        slots.put(&other, 7);
-        assert_eq!(slots.take(&pool), None);
-        slots.put(&pool, 3);
+        slots.put(&other, hold(7));
+        assert!(slots.take(&pool).is_none());
+        slots.put(&pool, hold(3));
         drop(slots);
     }
 }

@@ -1,6 +1,8 @@
 //! The serializer: Rust values → Cap'n Proto messages, driven by a struct schema.
 
 use std::borrow::Cow;
+use std::cell::Cell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use serde::ser::{self, Serialize};
@@ -10,7 +12,7 @@ use serde_capnp_schema::{
 
 use crate::content::{Capture, Content};
 use crate::error::{Error, Result};
-use crate::plan::{FastMap, PlanCache, PlanIndex};
+use crate::plan::{FastMap, Held, PlanCache, PlanIndex};
 use crate::ser_fast::{DataSer, PtrSer};
 use crate::ser_list::{MapKind, MapSer, SeqKind, SeqSer};
 use crate::wire::{Depth, ElemSize, ListB, Out, StructB};
@@ -74,7 +76,7 @@ pub(crate) const UNION_FIELD: &str = "which";
 pub(crate) struct Ctx<'s> {
     pub(crate) pool: &'s SchemaPool,
     pub(crate) out: Out,
-    pub(crate) plans: Plans<'s>,
+    pub(crate) plans: Held<Plans<'s>>,
     /// The handle's nesting limit, counted as readers count it, so that what is written can be
     /// read back.
     pub(crate) depth: Depth,
@@ -100,6 +102,8 @@ pub(crate) struct Plans<'s> {
     index: PlanIndex,
     /// Enumerant ordinals by (enum node, address of serde's variant name).
     enumerants: FastMap<(NodeIndex, usize), u16>,
+    /// The steps of a plan that has not served a whole struct yet.
+    none: Steps<'s>,
 }
 
 impl Plans<'_> {
@@ -108,25 +112,34 @@ impl Plans<'_> {
             list: Vec::new(),
             index: PlanIndex::new(),
             enumerants: FastMap::default(),
+            none: Rc::from([]),
         }
     }
 }
 
+/// A plan's steps as a struct's serializer holds them: shared, so that it reads each step
+/// straight from its own copy of the pointer instead of through the context, which it can
+/// only reach by the mutable borrow every field's serializer takes in turn.
+type Steps<'s> = Rc<[PlanField<'s>]>;
+
 struct Plan<'s> {
+    /// The steps learnt so far; the first value of a Rust type adds them.
     keys: Vec<PlanField<'s>>,
+    /// `keys` as of the last struct that needed no new step.
+    steps: Steps<'s>,
 }
 
 /// One step of a plan: the key serde passes, the schema field it names and, for plain fields of
 /// non-generic structs, everything needed to write the value without consulting the schema.
-#[derive(Clone, Copy)]
-struct PlanField<'s> {
+#[derive(Clone)]
+pub(crate) struct PlanField<'s> {
     key: usize,
     len: usize,
     field: u16,
     fast: Fast<'s>,
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Fast<'s> {
     No,
     Data {
@@ -140,7 +153,7 @@ enum Fast<'s> {
         off: usize,
         /// The plan of the struct last written through this step, by the address of serde's
         /// name for its Rust type: a nested struct's plan without a search of the index.
-        nested: (usize, u32),
+        nested: Cell<(usize, u32)>,
     },
 }
 
@@ -157,28 +170,32 @@ impl<'s> Ctx<'s> {
         Ok(i)
     }
 
-    /// Remembers in step `pos` of plan `plan` (a pointer step) that the struct written
-    /// through it, whose Rust type serde names at address `key`, has plan `nested`.
-    #[cold]
-    pub(crate) fn remember_nested(&mut self, plan: u32, pos: usize, key: usize, nested: u32) {
-        let step = self.plans.list[plan as usize].keys.get_mut(pos);
-        if let Some(PlanField {
-            fast: Fast::Ptr { nested: slot, .. },
-            ..
-        }) = step
-        {
-            *slot = (key, nested);
-        }
-    }
-
     #[inline]
     pub(crate) fn plan_for(&mut self, node: NodeIndex, name: &'static str) -> u32 {
-        let plans = &mut self.plans.list;
-        self.plans
-            .index
-            .get_or_make(node, name.as_ptr() as usize, plans.len(), || {
-                plans.push(Plan { keys: Vec::new() })
+        let Plans {
+            list, index, none, ..
+        } = &mut self.plans.set;
+        index.get_or_make(node, name.as_ptr() as usize, list.len(), || {
+            list.push(Plan {
+                keys: Vec::new(),
+                steps: none.clone(),
             })
+        })
+    }
+
+    /// The steps of `plan`, as a struct's serializer holds them.
+    #[inline]
+    pub(crate) fn steps(&self, plan: u32) -> Steps<'s> {
+        self.plans.list[plan as usize].steps.clone()
+    }
+
+    /// Shares the steps `plan` has learnt, after a struct learnt new ones.
+    #[cold]
+    fn share_steps(&mut self, plan: u32) {
+        let plan = &mut self.plans.list[plan as usize];
+        if plan.keys.len() > plan.steps.len() {
+            plan.steps = Rc::from(&plan.keys[..]);
+        }
     }
 
     /// The plan step for the `pos`-th field serialized with this plan.
@@ -193,9 +210,9 @@ impl<'s> Ctx<'s> {
     ) -> PlanField<'s> {
         let k = (key.as_ptr() as usize, key.len());
         let keys = &mut self.plans.list[plan as usize].keys;
-        if let Some(&pf) = keys.get(pos) {
+        if let Some(pf) = keys.get(pos) {
             if pf.key == k.0 && pf.len == k.1 {
-                return pf;
+                return pf.clone();
             }
         }
         self.planned_field_slow(plan, pos, node, s, key)
@@ -212,8 +229,8 @@ impl<'s> Ctx<'s> {
     ) -> PlanField<'s> {
         let k = (key.as_ptr() as usize, key.len());
         let keys = &mut self.plans.list[plan as usize].keys;
-        if let Some(&pf) = keys.iter().find(|e| e.key == k.0 && e.len == k.1) {
-            return pf;
+        if let Some(pf) = keys.iter().find(|e| e.key == k.0 && e.len == k.1) {
+            return pf.clone();
         }
         let field = find_field(s, key).unwrap_or(NOT_IN_SCHEMA);
         let generic = self.pool.node(node).is_generic;
@@ -232,7 +249,7 @@ impl<'s> Ctx<'s> {
                 FieldSlot::Pointer { ty, index, .. } => Fast::Ptr {
                     ty,
                     off: *index as usize * 8,
-                    nested: (0, 0),
+                    nested: Cell::new((0, 0)),
                 },
                 _ => Fast::No,
             },
@@ -245,7 +262,7 @@ impl<'s> Ctx<'s> {
             fast,
         };
         if pos == keys.len() {
-            keys.push(pf);
+            keys.push(pf.clone());
         }
         pf
     }
@@ -920,16 +937,10 @@ impl<'c, 's> ser::Serializer for ValueSer<'c, 's> {
         let (b, node, brand) = self.struct_builder()?;
         let plan = self.ctx.plan_for(node, name);
         let s = self.ctx.pool.node(node).as_struct().expect("checked");
-        Ok(StructSer {
-            entered: self.by_pointer() as u8,
-            ctx: self.ctx,
-            b,
-            node,
-            s,
-            brand,
-            plan,
-            pos: 0,
-        })
+        let entered = self.by_pointer() as u8;
+        let mut st = StructSer::new(self.ctx, b, node, s, brand, plan);
+        st.entered = entered;
+        Ok(st)
     }
 
     fn serialize_struct_variant(
@@ -961,6 +972,8 @@ pub(crate) struct StructSer<'c, 's> {
     pub(crate) s: &'s StructNode,
     pub(crate) brand: Option<Arc<Brand>>,
     pub(crate) plan: u32,
+    /// The plan's steps as of the last struct that learnt none (see [`Steps`]).
+    pub(crate) steps: Steps<'s>,
     pub(crate) pos: usize,
     /// How many nesting levels writing this struct entered (its pointer, a union's struct),
     /// to leave at its end.
@@ -978,12 +991,33 @@ impl<'c, 's> StructSer<'c, 's> {
         plan: u32,
     ) -> Self {
         StructSer {
+            steps: ctx.steps(plan),
             ctx,
             b,
             node,
             s,
             brand,
             plan,
+            pos: 0,
+            entered: 0,
+        }
+    }
+
+    /// A struct written by field names the serializer looks up one by one (a map), with no plan.
+    pub(crate) fn unplanned(
+        ctx: &'c mut Ctx<'s>,
+        b: StructB,
+        node: NodeIndex,
+        brand: Option<Arc<Brand>>,
+    ) -> Self {
+        StructSer {
+            steps: ctx.plans.none.clone(),
+            s: ctx.pool.node(node).as_struct().expect("struct"),
+            ctx,
+            b,
+            node,
+            brand,
+            plan: u32::MAX,
             pos: 0,
             entered: 0,
         }
@@ -1045,27 +1079,60 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
         key: &'static str,
         value: &T,
     ) -> Result<()> {
-        // Read the predicted step in place: copying the whole step out first costs more than
-        // the few fields needed.
-        let keys = &self.ctx.plans.list[self.plan as usize].keys;
-        let fast = match keys.get(self.pos) {
-            Some(pf) if pf.key == key.as_ptr() as usize && pf.len == key.len() => pf.fast,
-            _ => {
-                let pf = self
-                    .ctx
-                    .planned_field(self.plan, self.pos, self.node, self.s, key);
-                if let Fast::No = pf.fast {
-                    self.pos += 1;
-                    if pf.field == NOT_IN_SCHEMA {
-                        return self.unknown(key, value);
-                    }
-                    return self.field(pf.field, key, value);
-                }
-                pf.fast
+        if let Some(step) = self.steps.get(self.pos) {
+            if step.key == key.as_ptr() as usize && step.len == key.len() {
+                let r = match &step.fast {
+                    Fast::Data {
+                        ty,
+                        at,
+                        bits,
+                        default,
+                    } => value.serialize(DataSer {
+                        ctx: &mut *self.ctx,
+                        ty,
+                        base: self.b.data,
+                        at: *at,
+                        bits: *bits,
+                        default: *default,
+                    }),
+                    Fast::Ptr { ty, off, nested } => value.serialize(PtrSer {
+                        ctx: &mut *self.ctx,
+                        ty,
+                        off: self.b.ptrs + off,
+                        nested,
+                    }),
+                    Fast::No => return self.learnt_field(key, value),
+                };
+                self.pos += 1;
+                return r.map_err(|e| e.in_field(key));
             }
-        };
+        }
+        self.learnt_field(key, value)
+    }
+
+    #[inline(always)]
+    fn end(self) -> Result<()> {
+        if self.pos > self.steps.len() {
+            self.ctx.share_steps(self.plan);
+        }
+        for _ in 0..self.entered {
+            self.ctx.leave();
+        }
+        Ok(())
+    }
+}
+
+impl StructSer<'_, '_> {
+    /// A field the shared steps do not predict: the plan's own steps (learning new ones), a
+    /// step without a fast path (a union member, a group, a field of a generic struct), or a
+    /// name the schema lacks.
+    #[inline(never)]
+    fn learnt_field<T: ?Sized + Serialize>(&mut self, key: &'static str, value: &T) -> Result<()> {
+        let pf = self
+            .ctx
+            .planned_field(self.plan, self.pos, self.node, self.s, key);
         self.pos += 1;
-        match fast {
+        let r = match &pf.fast {
             Fast::Data {
                 ty,
                 at,
@@ -1075,38 +1142,20 @@ impl ser::SerializeStruct for StructSer<'_, '_> {
                 ctx: &mut *self.ctx,
                 ty,
                 base: self.b.data,
-                at,
-                bits,
-                default,
+                at: *at,
+                bits: *bits,
+                default: *default,
             }),
             Fast::Ptr { ty, off, nested } => value.serialize(PtrSer {
                 ctx: &mut *self.ctx,
                 ty,
                 off: self.b.ptrs + off,
                 nested,
-                step: (self.plan, self.pos - 1),
             }),
-            Fast::No => {
-                // A predicted step without a fast path (a union member, a group, a field of a
-                // generic struct).
-                let pf = self
-                    .ctx
-                    .planned_field(self.plan, self.pos - 1, self.node, self.s, key);
-                if pf.field == NOT_IN_SCHEMA {
-                    return self.unknown(key, value);
-                }
-                return self.field(pf.field, key, value);
-            }
-        }
-        .map_err(|e| e.in_field(key))
-    }
-
-    #[inline]
-    fn end(self) -> Result<()> {
-        for _ in 0..self.entered {
-            self.ctx.leave();
-        }
-        Ok(())
+            Fast::No if pf.field == NOT_IN_SCHEMA => return self.unknown(key, value),
+            Fast::No => return self.field(pf.field, key, value),
+        };
+        r.map_err(|e| e.in_field(key))
     }
 }
 

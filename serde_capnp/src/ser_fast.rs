@@ -3,6 +3,7 @@
 //! Anything else falls back to the general [`ValueSer`].
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde::ser::{self, Serialize};
 use serde_capnp_schema::{NodeIndex, StructNode, Type};
@@ -224,9 +225,8 @@ pub(crate) struct PtrSer<'c, 's> {
     pub ctx: &'c mut Ctx<'s>,
     pub ty: &'s Type,
     pub off: usize,
-    /// The nested plan the step remembers (see `Fast::Ptr`), and the step, to update it.
-    pub nested: (usize, u32),
-    pub step: (u32, usize),
+    /// The nested plan the step remembers (see `Fast::Ptr`).
+    pub nested: &'c Cell<(usize, u32)>,
 }
 
 impl<'c, 's> PtrSer<'c, 's> {
@@ -277,12 +277,12 @@ impl<'c, 's> ser::Serializer for PtrSer<'c, 's> {
                 .out
                 .init_struct(self.off, s.data_words, s.pointer_count)?;
             let key = name.as_ptr() as usize;
-            let plan = if self.nested.0 == key {
-                self.nested.1
+            let (known, plan) = self.nested.get();
+            let plan = if known == key {
+                plan
             } else {
                 let plan = self.ctx.plan_for(node, name);
-                self.ctx
-                    .remember_nested(self.step.0, self.step.1, key, plan);
+                self.nested.set((key, plan));
                 plan
             };
             let mut st = StructSer::new(self.ctx, b, node, s, None, plan);

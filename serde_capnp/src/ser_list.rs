@@ -253,17 +253,7 @@ impl ser::SerializeMap for MapSer<'_, '_> {
                 let key = key
                     .take()
                     .ok_or_else(|| Error::data("map value serialized before its key"))?;
-                let pool = self.ctx.pool;
-                let mut st = StructSer {
-                    entered: 0,
-                    b: *b,
-                    node: *node,
-                    s: pool.node(*node).as_struct().expect("struct"),
-                    brand: brand.clone(),
-                    ctx: &mut *self.ctx,
-                    plan: u32::MAX,
-                    pos: 0,
-                };
+                let mut st = StructSer::unplanned(&mut *self.ctx, *b, *node, brand.clone());
                 match find_field(st.s, &key) {
                     Some(i) => st.field(i, &key, value),
                     None => st.unknown(&key, value),
