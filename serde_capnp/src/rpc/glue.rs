@@ -310,17 +310,15 @@ impl RawCall {
 
     /// Waits for the result and copies it out of the RPC message (a local call's is read
     /// where the server wrote it).
-    pub(crate) fn finish(self) -> impl Future<Output = Result<Rc<Message>>> {
-        async move {
-            match self.state {
-                Call::Remote(promise, _) => {
-                    let response = promise.await.map_err(from_exception)?;
-                    let root = response.get().map_err(from_exception)?;
-                    take(root).map(Rc::new)
-                }
-                Call::Local(reply) => reply.await.map_err(from_exception),
-                Call::Failed(e) => Err(e),
+    pub(crate) async fn finish(self) -> Result<Rc<Message>> {
+        match self.state {
+            Call::Remote(promise, _) => {
+                let response = promise.await.map_err(from_exception)?;
+                let root = response.get().map_err(from_exception)?;
+                take(root).map(Rc::new)
             }
+            Call::Local(reply) => reply.await.map_err(from_exception),
+            Call::Failed(e) => Err(e),
         }
     }
 }
