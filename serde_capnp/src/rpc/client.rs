@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use serde::{Deserialize, Serialize};
 
 use super::cap::{encode, read_with, Capability, FromCapability};
-use super::glue::{LocalFuture, Message, RawCall};
+use super::glue::{Message, RawCall};
 use super::interface::{InterfaceSchema, MethodSchema};
 use super::server::in_call;
 use crate::{Error, Result, Value};
@@ -39,7 +39,6 @@ pub struct Pending<T> {
     /// `None` only for a call that failed before it could name a method.
     method: Option<MethodSchema>,
     call: Option<RawCall>,
-    running: Option<LocalFuture<Rc<Message>>>,
     error: Option<Error>,
     convert: fn(Response) -> Result<T>,
     _marker: PhantomData<fn() -> T>,
@@ -98,7 +97,6 @@ pub fn call<P: ?Sized + Serialize, T>(
     Pending {
         method: Some(method.clone()),
         call: Some(raw),
-        running: None,
         error: None,
         convert,
         _marker: PhantomData,
@@ -128,7 +126,6 @@ impl<T> Pending<T> {
         Pending {
             method,
             call: None,
-            running: None,
             error: Some(error),
             convert: |_| Err(Error::failed("the call failed")),
             _marker: PhantomData,
@@ -175,7 +172,6 @@ impl<T> Pending<T> {
         Pending {
             method: self.method,
             call: self.call,
-            running: self.running,
             error: self.error,
             convert,
             _marker: PhantomData,
@@ -191,17 +187,12 @@ impl<T> Future for Pending<T> {
         if let Some(e) = this.error.take() {
             return Poll::Ready(Err(e));
         }
-        if this.running.is_none() {
-            match this.call.take() {
-                Some(call) => this.running = Some(Box::pin(call.finish())),
-                None => return Poll::Ready(Err(Error::failed("the call was already awaited"))),
-            }
-        }
-        let running = this.running.as_mut().expect("set above");
-        match running.as_mut().poll(cx) {
+        let Some(call) = this.call.as_mut() else {
+            return Poll::Ready(Err(Error::failed("the call was already awaited")));
+        };
+        match Pin::new(call).poll(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(r) => {
-                this.running = None;
                 let message = r?;
                 let Some(method) = this.method.clone() else {
                     return Poll::Ready(Err(Error::failed("the call names no method")));

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 use capnp::any_pointer;
 use capnp::capability::DynClientHook;
@@ -253,6 +254,8 @@ enum Call {
     /// capabilities pipelined on it share.
     Local(SharedReply),
     Failed(Error),
+    /// Awaited to the end.
+    Done,
 }
 
 /// A local call's reply, for the caller and every pipelined capability. Errors are kept as
@@ -305,21 +308,40 @@ impl RawCall {
             Call::Failed(e) => Hook::broken(Error::failed(format!(
                 "the call failed before it was sent: {e}"
             ))),
+            Call::Done => Hook::broken(Error::failed(
+                "pipelined on a call whose results were already awaited",
+            )),
         }
     }
+}
 
-    /// Waits for the result and copies it out of the RPC message (a local call's is read
-    /// where the server wrote it).
-    pub(crate) async fn finish(self) -> Result<Rc<Message>> {
-        match self.state {
-            Call::Remote(promise, _) => {
-                let response = promise.await.map_err(from_exception)?;
-                let root = response.get().map_err(from_exception)?;
-                take(root).map(Rc::new)
-            }
-            Call::Local(reply) => reply.await.map_err(from_exception),
-            Call::Failed(e) => Err(e),
-        }
+/// Waits for the result and copies it out of the RPC message (a local call's is read where
+/// the server wrote it). Polled in place by the caller's future, so that a call boxes no
+/// future of its own.
+impl Future for RawCall {
+    type Output = Result<Rc<Message>>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let r = match &mut self.state {
+            Call::Remote(promise, _) => match Pin::new(promise).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r.map_err(from_exception).and_then(|response| {
+                    let root = response.get().map_err(from_exception)?;
+                    take(root).map(Rc::new)
+                }),
+            },
+            Call::Local(reply) => match Pin::new(reply).poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(r) => r.map_err(from_exception),
+            },
+            Call::Failed(_) => match std::mem::replace(&mut self.state, Call::Done) {
+                Call::Failed(e) => Err(e),
+                _ => unreachable!("matched above"),
+            },
+            Call::Done => Err(Error::failed("the call was already awaited")),
+        };
+        self.state = Call::Done;
+        Poll::Ready(r)
     }
 }
 

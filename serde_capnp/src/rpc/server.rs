@@ -2,7 +2,6 @@
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::pin::Pin;
 use std::rc::Rc;
 
 use futures::FutureExt;
@@ -13,7 +12,8 @@ use super::glue::{self, Message};
 use super::interface::{InterfaceSchema, MethodSchema};
 use crate::{Error, Result, Value};
 
-type Handler = Rc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Result<Reply>>>>>;
+/// A handler wrapped to catch its panics: one boxed future per call.
+type Handler = Rc<dyn Fn(Request) -> glue::LocalFuture<Message>>;
 
 /// An object that serves an interface loaded at run time: one handler per method, found by
 /// name. Methods without a handler answer `unimplemented`.
@@ -78,7 +78,19 @@ impl Server {
             .interface
             .by_ordinal(method.interface_id, method.ordinal)
             .expect("a method found by name has an ordinal");
-        self.handlers[index] = Some(Rc::new(move |request| Box::pin(handler(request))));
+        let method = method.clone();
+        self.handlers[index] = Some(Rc::new(move |request| -> glue::LocalFuture<Message> {
+            let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(request)));
+            // Named only when a handler panics: formatting costs more than a small call.
+            let method = method.clone();
+            Box::pin(async move {
+                let future = started.map_err(|p| panicked(&method, p))?;
+                match AssertUnwindSafe(future).catch_unwind().await {
+                    Ok(reply) => Ok(reply?.0),
+                    Err(p) => Err(panicked(&method, p)),
+                }
+            })
+        }));
         Ok(self)
     }
 
@@ -107,22 +119,11 @@ impl glue::Dispatch for Server {
             return Box::pin(std::future::ready(Err(e)));
         };
         let method = self.interface.method_at(index).clone();
-        let Some(handler) = self.handlers[index].clone() else {
+        let Some(handler) = &self.handlers[index] else {
             let e = Error::unimplemented(format!("method `{method:?}` is not implemented"));
             return Box::pin(std::future::ready(Err(e)));
         };
-        let request = Request { method, params };
-        let started = std::panic::catch_unwind(AssertUnwindSafe(|| handler(request)));
-        // Named only when a handler panics: formatting costs more than a small call.
-        let interface = self.interface.clone();
-        let name = move || format!("{:?}", interface.method_at(index));
-        Box::pin(async move {
-            let future = started.map_err(|p| panicked(&name(), p))?;
-            match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(reply) => Ok(reply?.0),
-                Err(p) => Err(panicked(&name(), p)),
-            }
-        })
+        handler(Request { method, params })
     }
 
     fn unimplemented(&self, interface_id: u64, ordinal: u16) -> Error {
@@ -140,13 +141,13 @@ impl glue::Dispatch for Server {
     }
 }
 
-fn panicked(method: &str, payload: Box<dyn std::any::Any + Send>) -> Error {
+fn panicked(method: &MethodSchema, payload: Box<dyn std::any::Any + Send>) -> Error {
     let what = payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "a non-text payload".to_string());
-    Error::failed(format!("the handler of `{method}` panicked: {what}"))
+    Error::failed(format!("the handler of `{method:?}` panicked: {what}"))
 }
 
 impl Request {

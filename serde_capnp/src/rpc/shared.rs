@@ -85,7 +85,7 @@ impl SharedClient {
                             peer.hook
                                 .call(job.method.interface_id, job.method.ordinal, message);
                         tokio::task::spawn_local(async move {
-                            let result = call.finish().await.map(Message::shared_into_frame);
+                            let result = call.await.map(Message::shared_into_frame);
                             let _ = job.reply.send(result);
                         });
                     }
