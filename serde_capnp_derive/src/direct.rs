@@ -306,7 +306,8 @@ fn primitive_tokens(ty: &Type) -> TokenStream {
     }
 }
 
-/// A plain struct's direct writing and, for an owned type, reading.
+/// A plain struct's direct writing and reading (reading for every message that outlives what
+/// the type borrows).
 fn structure(
     c: &Container,
     input: &syn::DeriveInput,
