@@ -812,3 +812,33 @@ fn borrowed_types_take_the_direct_path() {
     let back: HoldsDirectOnly = serde_capnp::from_slice(&bytes).unwrap();
     assert_eq!(back, value);
 }
+
+/// A lifetime that nothing borrows: serde reads it for messages of any lifetime, and so does
+/// the direct path, into an owned `Cow`; a skipped field may be a `&str` too.
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "Inner")]
+struct NothingBorrowed<'a, 'b> {
+    id: u32,
+    label: Cow<'a, str>,
+    #[serde(skip)]
+    local: &'b str,
+}
+
+#[test]
+fn a_lifetime_nothing_borrows_reads_from_any_message() {
+    const { assert!(<NothingBorrowed as CapnpRead>::__DIRECT_READ) };
+    let value = NothingBorrowed {
+        id: 5,
+        label: Cow::Borrowed("five"),
+        local: "",
+    };
+    let bytes = serde_capnp::to_vec(&value).unwrap();
+    // From a reader, whose bytes do not outlive the call: the type is `for<'de> CapnpRead<'de>`.
+    let back: NothingBorrowed<'static, 'static> = serde_capnp::from_reader(&bytes[..]).unwrap();
+    assert_eq!(back, value);
+    assert!(matches!(back.label, Cow::Owned(_)));
+    assert_eq!(
+        same_outcome_borrowed::<NothingBorrowed>(&bytes).unwrap(),
+        value
+    );
+}
