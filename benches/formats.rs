@@ -26,7 +26,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use serde_capnp::CapnpStruct;
+use serde_capnp::CapnpRead;
 use serde_capnp_suite::capnpc::{self, capnp};
 
 #[path = "bound/mod.rs"]
@@ -227,7 +227,7 @@ mod serde_capnp_benches {
         capnpc_bytes: &[u8],
     ) where
         T: Serialize,
-        B: Serialize + DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+        B: Serialize + DeserializeOwned + for<'de> CapnpRead<'de> + PartialEq + std::fmt::Debug,
     {
         let bound: B = bound::bind(data);
         let bytes = serde_capnp::to_vec(&bound).unwrap();

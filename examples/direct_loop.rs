@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Arguments: the dataset (`log`, `mesh`, `carsales`), the operation (`capnpc-write` into one
-//! pre-sized segment, `capnpc-read` and convert, `bound-write`, `bound-read`, `serde-write`,
+//! pre-sized segment, `capnpc-read` and convert, `bound-write`, `bound-read`, `bound-borrowed`
+//! (`log` only: a bound type whose texts borrow from the message), `serde-write`,
 //! `serde-read`) and the number of passes. The difference between the counts of 3 passes and
 //! 1 pass, halved, is the work of one pass without the dataset's generation.
 
@@ -23,7 +24,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     use std::hint::black_box;
 
     macro_rules! run {
-        ($op:expr, $passes:expr, $data:expr, $m:path, $bound:ty, $plain:ty, $root:expr) => {{
+        ($op:expr, $passes:expr, $data:expr, $m:path, $bound:ty, $plain:ty, $root:expr
+            $(, borrowed: $borrowed:ty)?) => {{
             use $m as m;
             let data = $data;
             let bound_data: $bound = bound::bind(&data);
@@ -51,6 +53,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         let v: $bound = serde_capnp::from_slice(black_box(&bytes))?;
                         std::mem::size_of_val(&v)
                     }
+                    $("bound-borrowed" => {
+                        let v: $borrowed = serde_capnp::from_slice(black_box(&bytes))?;
+                        std::mem::size_of_val(&v)
+                    })?
                     "serde-write" => handle.to_vec(black_box(&data))?.len(),
                     "serde-read" => {
                         let v: $plain = handle.from_slice(black_box(&bytes))?;
@@ -76,7 +82,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             capnpc::log,
             bound::Logs,
             datasets::Logs,
-            "Logs"
+            "Logs",
+            borrowed: bound::LogsBorrowed<'_>
         ),
         "mesh" => run!(
             op.as_str(),

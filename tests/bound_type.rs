@@ -6,7 +6,7 @@ mod common;
 use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
-use serde_capnp::{CapnpStruct, Schema, StructSchema};
+use serde_capnp::{CapnpRead, CapnpStruct, Schema, StructSchema};
 use serde_capnp_suite::fixtures::addressbook::{self, AddressBook};
 
 /// Binds `AddressBook` here, as the derive macro will.
@@ -29,6 +29,9 @@ impl CapnpStruct for Bound {
         Ok(SCHEMA.get_or_init(|| st))
     }
 }
+
+/// Read through its `Deserialize` (the derive's direct path is for derived types).
+impl<'de> CapnpRead<'de> for Bound {}
 
 #[test]
 fn free_functions_use_the_bound_schema() {

@@ -351,7 +351,11 @@ const NESTED_PAIR: &str = r#"(key = "outer", value = (key = "\t\b\a", value = (i
 fn a_branded_generic_struct_as_a_root() {
     fn check<T>(name: &str, value: &T, text: &str)
     where
-        T: Serialize + serde::de::DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+        T: Serialize
+            + serde::de::DeserializeOwned
+            + for<'de> serde_capnp::CapnpRead<'de>
+            + PartialEq
+            + std::fmt::Debug,
     {
         let st = runtime(name);
         assert!(st.brand().is_some(), "{name}");

@@ -7,15 +7,17 @@
 #[path = "../benches/bound/mod.rs"]
 mod bound;
 
+use std::borrow::Cow;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_capnp::{Capnp, CapnpStruct};
+use serde_capnp::{Capnp, CapnpRead, CapnpStruct};
 use serde_capnp_suite::datasets;
 
 /// Writes `value` both ways, checks the bytes are equal, and reads them back both ways.
 fn same_both_ways<T>(value: &T) -> Vec<u8>
 where
-    T: Serialize + DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+    T: Serialize + DeserializeOwned + for<'de> CapnpRead<'de> + PartialEq + std::fmt::Debug,
 {
     let st = T::struct_schema().unwrap();
     let serde_bytes = st.to_vec(value).unwrap();
@@ -31,7 +33,8 @@ where
 #[test]
 fn datasets_give_the_same_bytes_and_values() {
     const { assert!(<bound::Logs as CapnpStruct>::__DIRECT_WRITE) };
-    const { assert!(<bound::Logs as CapnpStruct>::__DIRECT_READ) };
+    const { assert!(<bound::Logs as CapnpRead>::__DIRECT_READ) };
+    const { assert!(<bound::LogsBorrowed as CapnpRead>::__DIRECT_READ) };
     let logs: bound::Logs = bound::bind(&datasets::log::logs());
     let bytes = same_both_ways(&logs);
     let st = bound::Logs::struct_schema().unwrap();
@@ -177,8 +180,8 @@ fn attributes(seed: u32) -> Attributes {
 
 #[test]
 fn serde_attributes_give_the_same_bytes_and_values() {
-    const { assert!(Attributes::__DIRECT_WRITE && Attributes::__DIRECT_READ) };
-    const { assert!(Inner::__DIRECT_WRITE && Inner::__DIRECT_READ) };
+    const { assert!(Attributes::__DIRECT_WRITE && <Attributes as CapnpRead>::__DIRECT_READ) };
+    const { assert!(Inner::__DIRECT_WRITE && <Inner as CapnpRead>::__DIRECT_READ) };
     for seed in 0..12 {
         let value = attributes(seed);
         let bytes = same_both_ways(&value);
@@ -251,7 +254,7 @@ fn enums_map_by_serde_names() {
 /// with the same category, message and path.
 fn same_outcome<T>(bytes: &[u8]) -> Result<T, String>
 where
-    T: DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+    T: DeserializeOwned + for<'de> CapnpRead<'de> + PartialEq + std::fmt::Debug,
 {
     let direct = serde_capnp::from_slice::<T>(bytes);
     let serde = T::struct_schema().unwrap().from_slice::<T>(bytes);
@@ -270,7 +273,7 @@ where
 
 fn same_error<T>(bytes: &[u8]) -> String
 where
-    T: DeserializeOwned + CapnpStruct + PartialEq + std::fmt::Debug,
+    T: DeserializeOwned + for<'de> CapnpRead<'de> + PartialEq + std::fmt::Debug,
 {
     same_outcome::<T>(bytes).expect_err("the message is bad")
 }
@@ -425,7 +428,7 @@ fn chain(depth: u32) -> Node {
 
 #[test]
 fn the_nesting_limit_holds_alike() {
-    const { assert!(Node::__DIRECT_WRITE && Node::__DIRECT_READ) };
+    const { assert!(Node::__DIRECT_WRITE && <Node as CapnpRead>::__DIRECT_READ) };
     // Within the limit (64 levels: the root, then one per list), both paths agree.
     same_both_ways(&chain(60));
     // Past it, both refuse to write it ...
@@ -500,7 +503,7 @@ impl Serialize for Reversed {
 
 #[test]
 fn direct_false_keeps_a_hand_written_serialize() {
-    const { assert!(!Reversed::__DIRECT_WRITE && !Reversed::__DIRECT_READ) };
+    const { assert!(!Reversed::__DIRECT_WRITE && !<Reversed as CapnpRead>::__DIRECT_READ) };
     let value = Reversed {
         x0: 1,
         x1: 2,
@@ -510,4 +513,332 @@ fn direct_false_keeps_a_hand_written_serialize() {
     let bytes = serde_capnp::to_vec(&value).unwrap();
     let back: Reversed = serde_capnp::from_slice(&bytes).unwrap();
     assert_eq!((back.x0, back.x3), (4, 1));
+}
+
+// -------------------------------------------------------------------------------------------
+// Types that borrow from the message
+// -------------------------------------------------------------------------------------------
+
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "Inner")]
+struct InnerBorrowed<'a> {
+    id: u32,
+    label: &'a str,
+    color: Color,
+}
+
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "AllTypes.Nested")]
+struct NestedBorrowed<'a> {
+    depth: u16,
+    #[serde(borrow)]
+    deeper: DeeperBorrowed<'a>,
+}
+
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "AllTypes.Nested.Deeper")]
+struct DeeperBorrowed<'a> {
+    flag: bool,
+    #[serde(borrow)]
+    note: Cow<'a, str>,
+}
+
+/// Every kind of field a type that borrows can have: `&str`, `&[u8]` and `Option`s of them,
+/// `Cow` with and without `#[serde(borrow)]`, nested bound structs that borrow (alone, in an
+/// `Option` and in a list), and a field the serde path reads (`Vec<&str>`).
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "AllTypes")]
+struct AllBorrowed<'a> {
+    int32_field: i32,
+    text_field: Option<&'a str>,
+    data_field: &'a [u8],
+    enum_field: Color,
+    #[serde(borrow)]
+    struct_field: Option<InnerBorrowed<'a>>,
+    #[serde(borrow)]
+    nested_field: NestedBorrowed<'a>,
+    #[serde(borrow)]
+    text_list: Vec<&'a str>,
+    #[serde(borrow)]
+    struct_list: Vec<InnerBorrowed<'a>>,
+}
+
+/// The other spellings of the same fields.
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "AllTypes")]
+struct OtherBorrowed<'a, 'b> {
+    /// Not borrowed: serde's `Cow<str>` is owned without `#[serde(borrow)]`.
+    text_field: Cow<'a, str>,
+    #[serde(borrow)]
+    data_field: Cow<'b, [u8]>,
+    #[serde(borrow)]
+    struct_list: Vec<InnerBorrowed<'b>>,
+}
+
+/// Also bound to `AllTypes`: `Option<&[u8]>`, and a `&str` on the struct's `label`.
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq, Clone)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "AllTypes")]
+struct OptionalData<'a> {
+    data_field: Option<&'a [u8]>,
+    #[serde(borrow)]
+    struct_field: InnerBorrowed<'a>,
+}
+
+fn all_borrowed(seed: u32, texts: &[String]) -> AllBorrowed<'_> {
+    let inner = |i: u32| InnerBorrowed {
+        id: i,
+        label: &texts[i as usize % texts.len()],
+        color: [Color::Red, Color::Green, Color::Azure, Color::DarkGoldenrod][i as usize % 4],
+    };
+    AllBorrowed {
+        int32_field: seed as i32 * -7,
+        text_field: seed.is_multiple_of(2).then(|| texts[0].as_str()),
+        data_field: texts[seed as usize % texts.len()].as_bytes(),
+        enum_field: inner(seed).color,
+        struct_field: (!seed.is_multiple_of(3)).then(|| inner(seed + 1)),
+        nested_field: NestedBorrowed {
+            depth: seed as u16,
+            deeper: DeeperBorrowed {
+                flag: seed.is_multiple_of(2),
+                note: Cow::Borrowed(&texts[1]),
+            },
+        },
+        text_list: texts
+            .iter()
+            .take(seed as usize % 4)
+            .map(|t| t.as_str())
+            .collect(),
+        struct_list: (0..seed % 5).map(inner).collect(),
+    }
+}
+
+/// Reads `bytes` by the direct path and by the serde path, checks the outcomes are equal,
+/// and returns the direct one.
+fn same_outcome_borrowed<'a, T>(bytes: &'a [u8]) -> Result<T, String>
+where
+    T: Deserialize<'a> + CapnpRead<'a> + PartialEq + std::fmt::Debug,
+{
+    let direct = serde_capnp::from_slice::<T>(bytes);
+    let serde = T::struct_schema().unwrap().from_slice::<T>(bytes);
+    match (direct, serde) {
+        (Ok(a), Ok(b)) => {
+            assert_eq!(a, b);
+            Ok(a)
+        }
+        (Err(a), Err(b)) => {
+            assert_eq!((a.category(), a.to_string()), (b.category(), b.to_string()));
+            Err(a.to_string())
+        }
+        (a, b) => panic!("direct {a:?}, serde {b:?}"),
+    }
+}
+
+fn points_into(bytes: &[u8], s: &[u8]) -> bool {
+    s.is_empty() || bytes.as_ptr_range().contains(&s.as_ptr())
+}
+
+#[test]
+fn borrowed_types_read_the_same_values_by_either_path() {
+    const { assert!(<AllBorrowed as CapnpRead>::__DIRECT_READ) };
+    const { assert!(<InnerBorrowed as CapnpRead>::__DIRECT_READ) };
+    const { assert!(<NestedBorrowed as CapnpRead>::__DIRECT_READ) };
+    const { assert!(<OtherBorrowed as CapnpRead>::__DIRECT_READ) };
+    const { assert!(<OptionalData as CapnpRead>::__DIRECT_READ) };
+    let texts: Vec<String> = ["zero", "", "two: ü", "three three three three"]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    for seed in 0..12 {
+        let value = all_borrowed(seed, &texts);
+        let bytes = serde_capnp::to_vec(&value).unwrap();
+        assert_eq!(
+            bytes,
+            AllBorrowed::struct_schema()
+                .unwrap()
+                .to_vec(&value)
+                .unwrap()
+        );
+        let back: AllBorrowed = same_outcome_borrowed(&bytes).unwrap();
+        assert_eq!(back, value);
+        // Text and Data point into the message.
+        assert!(points_into(&bytes, back.data_field));
+        assert!(back
+            .text_field
+            .is_none_or(|t| points_into(&bytes, t.as_bytes())));
+        for inner in back.struct_list.iter().chain(&back.struct_field) {
+            assert!(points_into(&bytes, inner.label.as_bytes()));
+        }
+        assert!(matches!(back.nested_field.deeper.note, Cow::Borrowed(_)));
+
+        let other: OtherBorrowed = same_outcome_borrowed(&bytes).unwrap();
+        assert!(matches!(other.text_field, Cow::Owned(_)));
+        assert!(matches!(other.data_field, Cow::Borrowed(d) if points_into(&bytes, d)));
+        assert_eq!(other.text_field.as_ref(), value.text_field.unwrap_or(""));
+        assert_eq!(&*other.data_field, value.data_field);
+        assert_eq!(other.struct_list, value.struct_list);
+
+        let optional: OptionalData = same_outcome_borrowed(&bytes).unwrap();
+        assert_eq!(optional.data_field, Some(value.data_field));
+        assert_eq!(
+            optional.struct_field.id,
+            value.struct_field.as_ref().map_or(0, |s| s.id)
+        );
+    }
+    // Null pointers: `None`, "" and empty bytes alike by either path.
+    let empty = serde_capnp::to_vec(&OptionalData {
+        data_field: None,
+        struct_field: InnerBorrowed {
+            id: 1,
+            label: "",
+            color: Color::Red,
+        },
+    })
+    .unwrap();
+    let optional: OptionalData = same_outcome_borrowed(&empty).unwrap();
+    assert_eq!(optional.data_field, None);
+    let all: AllBorrowed = same_outcome_borrowed(&empty).unwrap();
+    assert_eq!((all.text_field, all.data_field), (None, &[][..]));
+    assert_eq!(all.nested_field.deeper.note, "");
+}
+
+#[test]
+fn borrowed_types_fail_alike_on_hostile_input() {
+    let texts: Vec<String> = ["alpha", "beta", "gamma delta"]
+        .iter()
+        .map(|t| t.to_string())
+        .collect();
+    let bytes = serde_capnp::to_vec(&all_borrowed(4, &texts)).unwrap();
+    for cut in (0..bytes.len()).step_by(8) {
+        same_outcome_borrowed::<AllBorrowed>(&bytes[..cut]).expect_err("the message is cut");
+    }
+    let logs = serde_capnp::to_vec(&small_logs()).unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut failures = 0;
+    for _ in 0..3000 {
+        let r = next();
+        let mut b = if r % 2 == 0 {
+            bytes.clone()
+        } else {
+            logs.clone()
+        };
+        for _ in 0..1 + (r >> 8) % 3 {
+            let r = next();
+            let at = 8 + (r as usize % (b.len() - 8));
+            b[at] = (r >> 32) as u8;
+        }
+        let failed = if r % 2 == 0 {
+            same_outcome_borrowed::<AllBorrowed>(&b).is_err()
+        } else {
+            same_outcome_borrowed::<bound::LogsBorrowed>(&b).is_err()
+        };
+        failures += failed as u32;
+    }
+    assert!(failures > 100, "only {failures} corruptions were caught");
+    // Text that is not UTF-8, and Text without its NUL, by either path.
+    let value = InnerBorrowed {
+        id: 1,
+        label: "abcdefg",
+        color: Color::Red,
+    };
+    let good = serde_capnp::to_vec(&value).unwrap();
+    let at = good.windows(7).position(|w| w == b"abcdefg").unwrap();
+    let mut bad = good.clone();
+    bad[at + 1] = 0xff;
+    let e = same_outcome_borrowed::<InnerBorrowed>(&bad).unwrap_err();
+    assert!(e.contains("label"), "{e}");
+    let mut bad = good.clone();
+    bad[at + 7] = b'!';
+    same_outcome_borrowed::<InnerBorrowed>(&bad).unwrap_err();
+}
+
+/// Bound by the derive, with a `Deserialize` that always fails: only the direct path can
+/// read it, so reading it at all shows that path was taken.
+#[derive(Serialize, Capnp, Debug, PartialEq)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "Inner")]
+struct DirectOnly<'a> {
+    id: u32,
+    label: &'a str,
+    color: Color,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for DirectOnly<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(serde::de::Error::custom("the serde path was taken"))
+    }
+}
+
+/// Holds `DirectOnly` in an `Option` and in a list.
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "AllTypes")]
+struct HoldsDirectOnly<'a> {
+    text_field: &'a str,
+    #[serde(borrow)]
+    struct_field: Option<DirectOnly<'a>>,
+    #[serde(borrow)]
+    struct_list: Vec<DirectOnly<'a>>,
+}
+
+#[test]
+fn borrowed_types_take_the_direct_path() {
+    let inner = |id| DirectOnly {
+        id,
+        label: "borrowed",
+        color: Color::Green,
+    };
+    let bytes = serde_capnp::to_vec(&inner(3)).unwrap();
+    let st = DirectOnly::struct_schema().unwrap();
+    let e = st.from_slice::<DirectOnly>(&bytes).unwrap_err();
+    assert!(e.to_string().contains("the serde path was taken"), "{e}");
+    let back: DirectOnly = serde_capnp::from_slice(&bytes).unwrap();
+    assert_eq!(back, inner(3));
+
+    // Nested in an `Option` and in a list.
+    let value = HoldsDirectOnly {
+        text_field: "root",
+        struct_field: Some(inner(1)),
+        struct_list: vec![inner(2), inner(4)],
+    };
+    let bytes = serde_capnp::to_vec(&value).unwrap();
+    assert!(HoldsDirectOnly::struct_schema()
+        .unwrap()
+        .from_slice::<HoldsDirectOnly>(&bytes)
+        .is_err());
+    let back: HoldsDirectOnly = serde_capnp::from_slice(&bytes).unwrap();
+    assert_eq!(back, value);
+}
+
+/// A lifetime that nothing borrows: serde reads it for messages of any lifetime, and so does
+/// the direct path, into an owned `Cow`; a skipped field may be a `&str` too.
+#[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+#[capnp(schema = "schemas/alltypes.capnp", name = "Inner")]
+struct NothingBorrowed<'a, 'b> {
+    id: u32,
+    label: Cow<'a, str>,
+    #[serde(skip)]
+    local: &'b str,
+}
+
+#[test]
+fn a_lifetime_nothing_borrows_reads_from_any_message() {
+    const { assert!(<NothingBorrowed as CapnpRead>::__DIRECT_READ) };
+    let value = NothingBorrowed {
+        id: 5,
+        label: Cow::Borrowed("five"),
+        local: "",
+    };
+    let bytes = serde_capnp::to_vec(&value).unwrap();
+    // From a reader, whose bytes do not outlive the call: the type is `for<'de> CapnpRead<'de>`.
+    let back: NothingBorrowed<'static, 'static> = serde_capnp::from_reader(&bytes[..]).unwrap();
+    assert_eq!(back, value);
+    assert!(matches!(back.label, Cow::Owned(_)));
+    assert_eq!(
+        same_outcome_borrowed::<NothingBorrowed>(&bytes).unwrap(),
+        value
+    );
 }

@@ -22,7 +22,7 @@ use crate::de::{self, field_src, DeCtx, ValueDe};
 use crate::error::{Error, Result};
 use crate::ser::{field_target, field_type, Ctx, ValueSer};
 use crate::wire::{read_bits, Depth, ElemSize, Expect, Msg, Out, PtrRef, StructB, StructRef};
-use crate::{CapnpStruct, StructSchema};
+use crate::{CapnpRead, CapnpStruct, StructSchema};
 
 /// A message being written by the direct path.
 pub struct Writer<'s> {
@@ -52,9 +52,13 @@ pub trait DirectWrite {
     fn write_fields(&self, w: &mut Writer<'_>, at: At) -> Result<()>;
 }
 
-/// A struct type whose fields the macro reads directly (an owned type: nothing borrowed from
-/// the message).
-pub trait DirectRead: Sized {
+/// A struct type whose fields the macro reads directly from a message that lives for `'de`.
+///
+/// The lifetime is the trait's, as it is serde's `Deserialize<'de>`, so that a type that
+/// borrows from the message gets it the way serde's derive does: `impl<'de: 'a, 'a>
+/// DirectRead<'de> for T<'a>`, whose `read_fields` may hand the message's `&'de str` out as
+/// the field's `&'a str`. An owned type implements it for every `'de`.
+pub trait DirectRead<'de>: Sized {
     /// The node's data section, in words.
     const DATA_WORDS: u16;
     /// The node's pointer section.
@@ -62,7 +66,7 @@ pub trait DirectRead: Sized {
     /// How many fields the node has, for the charge of a struct shorter than its schema.
     const FIELD_COUNT: usize;
     /// Reads the fields of `s`.
-    fn read_fields<'de>(r: &mut Reader<'de>, s: In<'de>) -> Result<Self>;
+    fn read_fields(r: &mut Reader<'de>, s: In<'de>) -> Result<Self>;
 }
 
 /// A Rust enum bound to a schema enum, mapped to its ordinals.
@@ -178,11 +182,27 @@ impl<'de> Reader<'de> {
 
     /// Reads the Text in pointer `ptr`, `None` when null or absent.
     #[inline(always)]
-    pub fn text_option(&self, s: In<'de>, ptr: u16) -> Result<Option<String>> {
+    pub fn text_option(&self, s: In<'de>, ptr: u16) -> Result<Option<&'de str>> {
         match s.0.pointer(ptr) {
-            Some(p) if !Msg::is_null(p) => {
-                Ok(Some(self.ctx.msg.read_text(p)?.unwrap_or("").to_owned()))
-            }
+            Some(p) if !Msg::is_null(p) => Ok(Some(self.ctx.msg.read_text(p)?.unwrap_or(""))),
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads the Data in pointer `ptr` (empty when null or absent).
+    #[inline(always)]
+    pub fn data(&self, s: In<'de>, ptr: u16) -> Result<&'de [u8]> {
+        match s.0.pointer(ptr) {
+            Some(p) => Ok(self.ctx.msg.read_blob(p)?.unwrap_or(&[])),
+            None => Ok(&[]),
+        }
+    }
+
+    /// Reads the Data in pointer `ptr`, `None` when null or absent.
+    #[inline(always)]
+    pub fn data_option(&self, s: In<'de>, ptr: u16) -> Result<Option<&'de [u8]>> {
+        match s.0.pointer(ptr) {
+            Some(p) if !Msg::is_null(p) => Ok(Some(self.ctx.msg.read_blob(p)?.unwrap_or(&[]))),
             _ => Ok(None),
         }
     }
@@ -359,9 +379,9 @@ impl<T: Serialize> ViaSerdeWrite<T> for Via<T> {
     }
 }
 
-impl<T: DirectRead> Via<T> {
+impl<'de, T: DirectRead<'de>> Via<T> {
     #[inline(always)]
-    fn read_at<'de>(r: &mut Reader<'de>, s: StructRef<'de>) -> Result<T> {
+    fn read_at(r: &mut Reader<'de>, s: StructRef<'de>) -> Result<T> {
         r.ctx.enter()?;
         r.ctx
             .msg
@@ -373,7 +393,7 @@ impl<T: DirectRead> Via<T> {
 
     /// Reads the struct in pointer `ptr` (its defaults when null).
     #[inline(always)]
-    pub fn read_struct<'de>(
+    pub fn read_struct(
         r: &mut Reader<'de>,
         s: In<'de>,
         ptr: u16,
@@ -396,7 +416,7 @@ impl<T: DirectRead> Via<T> {
 
     /// Reads the struct in pointer `ptr`, `None` when null.
     #[inline(always)]
-    pub fn read_option<'de>(
+    pub fn read_option(
         r: &mut Reader<'de>,
         s: In<'de>,
         ptr: u16,
@@ -412,7 +432,7 @@ impl<T: DirectRead> Via<T> {
 
     /// Reads the list of structs in pointer `ptr` (empty when null).
     #[inline]
-    pub fn read_list<'de>(
+    pub fn read_list(
         r: &mut Reader<'de>,
         s: In<'de>,
         ptr: u16,
@@ -430,7 +450,7 @@ impl<T: DirectRead> Via<T> {
     }
 
     #[inline]
-    fn read_list_at<'de>(r: &mut Reader<'de>, p: PtrRef<'de>) -> Result<Vec<T>> {
+    fn read_list_at(r: &mut Reader<'de>, p: PtrRef<'de>) -> Result<Vec<T>> {
         let Some(list) = r.ctx.msg.read_list(p, Expect::Struct)? else {
             return Ok(Vec::new());
         };
@@ -655,8 +675,8 @@ pub fn write_root_fields<T: ?Sized + DirectWrite>(w: &mut Writer<'_>, value: &T)
     Ok(())
 }
 
-/// Reads the root of the message in `segments` through the handle `st`.
-pub(crate) fn read_root<'de, T: CapnpStruct>(
+/// Reads the root of the message in `segments` through the handle `st`, by `T`'s direct path.
+pub(crate) fn read_root<'de, T: CapnpRead<'de>>(
     st: &'de StructSchema,
     segments: Vec<&'de [u8]>,
 ) -> Result<T> {
@@ -681,9 +701,9 @@ pub(crate) fn read_root<'de, T: CapnpStruct>(
     v.map_err(|e| de::explain_missing(e, pool, &st.root_type()))
 }
 
-/// Reads the root struct's fields; what the macro's `CapnpStruct::__read_direct` calls.
+/// Reads the root struct's fields; what the macro's `CapnpRead::__read_direct` calls.
 #[inline]
-pub fn read_root_fields<'de, T: DirectRead>(r: &mut Reader<'de>, s: In<'de>) -> Result<T> {
+pub fn read_root_fields<'de, T: DirectRead<'de>>(r: &mut Reader<'de>, s: In<'de>) -> Result<T> {
     Via::<T>::read_at(r, s.0)
 }
 

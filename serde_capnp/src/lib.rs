@@ -421,7 +421,8 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, 
 /// # }
 /// ```
 ///
-/// It can also be implemented by hand, for a schema loaded some other way.
+/// It can also be implemented by hand, for a schema loaded some other way; such a type is read
+/// by the free functions once it also implements [`CapnpRead`] (with an empty body).
 ///
 /// For a derived type, [`to_vec`], [`from_slice`] and the other free functions skip serde's
 /// per-field protocol: the derive also generates code that stores and loads each field at its
@@ -433,8 +434,9 @@ impl<R: BufRead, T: DeserializeOwned> Iterator for PackedStreamDeserializer<'_, 
 /// `serialize_with` function, a type it cannot see into) goes through the serde path on its
 /// own, and a type it cannot reproduce as a whole (`flatten`, aliases, `transparent`, generic
 /// parameters, fields of a union) goes through it entirely. Types that borrow from the message
-/// are read through the serde path. `#[capnp(direct = false)]` turns the direct path off, for a
-/// type whose `Serialize` or `Deserialize` is written by hand.
+/// take the direct path too (see [`CapnpRead`], which has an example). `#[capnp(direct =
+/// false)]` turns the direct path off, for a type whose `Serialize` or `Deserialize` is written
+/// by hand.
 pub trait CapnpStruct {
     /// The 64-bit ID of the node the type is bound to: a struct, a group, a named union, or
     /// (for a Rust enum) an enum.
@@ -456,22 +458,77 @@ pub trait CapnpStruct {
     #[doc(hidden)]
     const __DIRECT_WRITE: bool = false;
 
-    /// Whether [`__read_direct`](Self::__read_direct) reads the type.
-    #[doc(hidden)]
-    const __DIRECT_READ: bool = false;
-
     /// Writes the value as a message's root without serde; see `__DIRECT_WRITE`.
     #[doc(hidden)]
     fn __write_direct(&self, _w: &mut __private::Writer<'_>) -> Result<()> {
         Err(direct::no_direct_path())
     }
+}
+
+/// The reading half of a binding: [`from_slice`] and the other free read functions read a
+/// [`CapnpStruct`] type that implements it from a message whose bytes live for `'de`.
+///
+/// `#[derive(Capnp)]` implements it as serde's derive implements `Deserialize<'de>`: for every
+/// `'de` for an owned type, and with `'de` outliving the lifetimes the fields borrow for a type
+/// that borrows from the message (`impl<'de: 'a, 'a> CapnpRead<'de> for LogBorrowed<'a>`). A
+/// type that borrows reads by the direct path all the same: its `&str` and `&[u8]` fields
+/// (`Option`s of them, and `Cow`s with `#[serde(borrow)]`) point into the message, and its
+/// nested bound structs and lists of them are read in place, with no copy and no serde call.
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+/// use serde_capnp::Capnp;
+///
+/// #[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+/// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person.PhoneNumber")]
+/// struct PhoneNumber<'a> { number: &'a str, #[serde(rename = "type")] kind: PhoneType }
+///
+/// #[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+/// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person.PhoneNumber.Type")]
+/// enum PhoneType { Mobile, Home, Work }
+///
+/// #[derive(Serialize, Deserialize, Capnp, Debug, PartialEq)]
+/// #[capnp(schema = "../schemas/addressbook.capnp", name = "Person")]
+/// struct Person<'a> {
+///     id: u32,
+///     name: &'a str,
+///     email: Option<&'a str>,
+///     #[serde(borrow)]
+///     phones: Vec<PhoneNumber<'a>>,
+/// }
+///
+/// # fn main() -> serde_capnp::Result<()> {
+/// let alice = Person {
+///     id: 123,
+///     name: "Alice",
+///     email: None,
+///     phones: vec![PhoneNumber { number: "555-1212", kind: PhoneType::Mobile }],
+/// };
+/// let bytes = serde_capnp::to_vec(&alice)?;
+/// let back: Person<'_> = serde_capnp::from_slice(&bytes)?;
+/// assert_eq!(back, alice);
+/// // `name` points into `bytes`.
+/// assert!(bytes.as_ptr_range().contains(&back.name.as_ptr()));
+/// # Ok(())
+/// # }
+/// ```
+///
+/// A type that implements [`CapnpStruct`] by hand implements this trait with an empty body,
+/// `impl<'de> serde_capnp::CapnpRead<'de> for MyType {}`, and is read through its
+/// `Deserialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not bound for reading: it does not implement `CapnpRead`",
+    note = "`#[derive(Capnp)]` implements `CapnpRead`; a type bound by implementing `CapnpStruct` by hand adds `impl<'de> serde_capnp::CapnpRead<'de> for {Self} {{}}`"
+)]
+pub trait CapnpRead<'de>: CapnpStruct + Sized {
+    /// Whether [`__read_direct`](Self::__read_direct) reads the type (the derive's direct
+    /// path); the free functions use the serde path otherwise.
+    #[doc(hidden)]
+    const __DIRECT_READ: bool = false;
 
     /// Reads the value from a message's root struct without serde; see `__DIRECT_READ`.
     #[doc(hidden)]
-    fn __read_direct<'de>(_r: &mut __private::Reader<'de>, _s: __private::In<'de>) -> Result<Self>
-    where
-        Self: Sized,
-    {
+    fn __read_direct(_r: &mut __private::Reader<'de>, _s: __private::In<'de>) -> Result<Self> {
         Err(direct::no_direct_path())
     }
 }
@@ -490,7 +547,7 @@ impl StructSchema {
     }
 
     /// Deserializes a bound value from a slice by its direct path when it has one.
-    fn read_slice_bound<'de, T: Deserialize<'de> + CapnpStruct>(
+    fn read_slice_bound<'de, T: Deserialize<'de> + CapnpRead<'de>>(
         &'de self,
         bytes: &'de [u8],
     ) -> Result<T> {
@@ -503,10 +560,7 @@ impl StructSchema {
     }
 
     /// Reads a bound value that has a direct path from a message's segments.
-    fn read_bound<'de, T: Deserialize<'de> + CapnpStruct>(
-        &'de self,
-        segments: Vec<&'de [u8]>,
-    ) -> Result<T> {
+    fn read_bound<'de, T: CapnpRead<'de>>(&'de self, segments: Vec<&'de [u8]>) -> Result<T> {
         direct::read_root(self, segments)
     }
 }
@@ -533,15 +587,20 @@ pub fn to_writer<W: Write, T: ?Sized + Serialize + CapnpStruct>(
     Ok(())
 }
 
-/// Deserializes a bound value from a slice.
-pub fn from_slice<'de, T: Deserialize<'de> + CapnpStruct>(bytes: &'de [u8]) -> Result<T> {
+/// Deserializes a bound value from a slice; see [`CapnpRead`].
+///
+/// Text and Data can be borrowed from `bytes` (`&str`, `&[u8]`, `Cow`) with no copy.
+pub fn from_slice<'de, T: Deserialize<'de> + CapnpRead<'de>>(bytes: &'de [u8]) -> Result<T> {
     T::struct_schema()?.read_slice_bound(bytes)
 }
 
 /// Deserializes a bound value from a packed slice.
-pub fn from_slice_packed<T: DeserializeOwned + CapnpStruct>(mut bytes: &[u8]) -> Result<T> {
+pub fn from_slice_packed<T>(mut bytes: &[u8]) -> Result<T>
+where
+    T: DeserializeOwned + for<'de> CapnpRead<'de>,
+{
     let st = T::struct_schema()?;
-    if !T::__DIRECT_READ {
+    if !<T as CapnpRead<'_>>::__DIRECT_READ {
         return st.from_slice_packed(bytes);
     }
     let mut input = io::Unpack::new(&mut bytes);
@@ -557,9 +616,12 @@ pub fn from_slice_packed<T: DeserializeOwned + CapnpStruct>(mut bytes: &[u8]) ->
 }
 
 /// Deserializes a bound value from a reader.
-pub fn from_reader<R: Read, T: DeserializeOwned + CapnpStruct>(reader: R) -> Result<T> {
+pub fn from_reader<R: Read, T>(reader: R) -> Result<T>
+where
+    T: DeserializeOwned + for<'de> CapnpRead<'de>,
+{
     let st = T::struct_schema()?;
-    if !T::__DIRECT_READ {
+    if !<T as CapnpRead<'_>>::__DIRECT_READ {
         return st.from_reader(reader);
     }
     let mut input = io::Plain::new(reader);
@@ -567,7 +629,7 @@ pub fn from_reader<R: Read, T: DeserializeOwned + CapnpStruct>(reader: R) -> Res
 }
 
 /// [`StructSchema::read_next`] by the direct path.
-fn read_next_bound<T: DeserializeOwned + CapnpStruct>(
+fn read_next_bound<T: DeserializeOwned + for<'de> CapnpRead<'de>>(
     st: &StructSchema,
     input: &mut impl io::Input,
     format: framing::Format,
@@ -625,7 +687,7 @@ pub mod __private {
         DirectWrite, In, Reader, Via, ViaSerdeEnumRead, ViaSerdeEnumWrite, ViaSerdeRead,
         ViaSerdeWrite, Writer,
     };
-    pub use crate::{CapnpStruct, Error, Result, Schema, StructSchema};
+    pub use crate::{CapnpRead, CapnpStruct, Error, Result, Schema, StructSchema};
     pub use serde::{Deserialize, Deserializer, Serialize, Serializer};
     #[cfg(feature = "derive")]
     pub use serde_capnp_derive::include_schema;

@@ -23,6 +23,143 @@ use crate::internals::rust_ty::{classify, RustTy};
 pub struct Direct {
     pub items: TokenStream,
     pub capnp_items: TokenStream,
+    /// Whether `items` implement `CapnpRead` (with the direct path); the caller adds an empty
+    /// implementation (the serde path) otherwise.
+    pub reads: bool,
+}
+
+/// The lifetime of the message in the read impls: one no user type names, as serde reserves
+/// `'de` for its own.
+fn de_lifetime() -> syn::Lifetime {
+    syn::Lifetime::new("'__de", proc_macro2::Span::call_site())
+}
+
+/// `generics` with the message's lifetime first, outliving `borrowed`: the generics of a read
+/// impl, as serde's derive builds those of `Deserialize<'de>`.
+pub fn read_generics(generics: &syn::Generics, borrowed: &[syn::Lifetime]) -> syn::Generics {
+    let mut g = generics.clone();
+    let mut de = syn::LifetimeParam::new(de_lifetime());
+    de.bounds.extend(borrowed.iter().cloned());
+    if !borrowed.is_empty() {
+        de.colon_token = Some(Default::default());
+    }
+    g.params.insert(0, syn::GenericParam::Lifetime(de));
+    g
+}
+
+/// The lifetimes serde's derive lets the type borrow from the input, which the message's
+/// lifetime must outlive: for each field it reads, those its `#[serde(borrow)]` names (all of
+/// the field's type's when it names none), or those of a `&str`, `&[u8]` or an `Option` of
+/// either, which serde borrows unasked. `None` when a field's type is a macro, whose lifetimes
+/// the macro cannot see.
+fn borrowed_lifetimes(fields: &[Field]) -> Option<Vec<syn::Lifetime>> {
+    let mut out: Vec<syn::Lifetime> = Vec::new();
+    for f in fields.iter().filter(|f| !f.serde.skip_de) {
+        let mut these = Vec::new();
+        if !lifetimes_of(f.ty, &mut these) {
+            return None;
+        }
+        match &f.serde.borrow {
+            Some(Some(named)) => these = named.clone(),
+            Some(None) => {}
+            None if implicitly_borrowed(f.ty) => {}
+            None => these.clear(),
+        }
+        for l in these {
+            if !out.contains(&l) {
+                out.push(l);
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Collects the lifetimes written in `ty` into `out`; false when it holds a macro.
+fn lifetimes_of(ty: &syn::Type, out: &mut Vec<syn::Lifetime>) -> bool {
+    match ty {
+        syn::Type::Reference(r) => {
+            out.extend(r.lifetime.iter().cloned());
+            lifetimes_of(&r.elem, out)
+        }
+        syn::Type::Slice(t) => lifetimes_of(&t.elem, out),
+        syn::Type::Array(t) => lifetimes_of(&t.elem, out),
+        syn::Type::Ptr(t) => lifetimes_of(&t.elem, out),
+        syn::Type::Paren(t) => lifetimes_of(&t.elem, out),
+        syn::Type::Group(t) => lifetimes_of(&t.elem, out),
+        syn::Type::Tuple(t) => t.elems.iter().all(|e| lifetimes_of(e, out)),
+        syn::Type::Path(p) => {
+            if let Some(q) = &p.qself {
+                if !lifetimes_of(&q.ty, out) {
+                    return false;
+                }
+            }
+            p.path.segments.iter().all(|seg| match &seg.arguments {
+                PathArguments::AngleBracketed(a) => a.args.iter().all(|arg| match arg {
+                    GenericArgument::Lifetime(l) => {
+                        out.push(l.clone());
+                        true
+                    }
+                    GenericArgument::Type(t) => lifetimes_of(t, out),
+                    GenericArgument::AssocType(b) => lifetimes_of(&b.ty, out),
+                    _ => true,
+                }),
+                _ => true,
+            })
+        }
+        syn::Type::Macro(_) => false,
+        _ => true,
+    }
+}
+
+/// Whether `ty` is a shared reference to `str`.
+fn is_ref_str(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Reference(r) if r.mutability.is_none() && is_primitive(&r.elem, "str"))
+}
+
+/// Whether `ty` is a shared reference to `[u8]`.
+fn is_ref_bytes(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Reference(r) if r.mutability.is_none()
+        && matches!(&*r.elem, syn::Type::Slice(s) if is_primitive(&s.elem, "u8")))
+}
+
+/// Whether `ty` is the one-segment path `name` (`str`, `u8`).
+fn is_primitive(ty: &syn::Type, name: &str) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none()
+        && p.path.leading_colon.is_none()
+        && p.path.segments.len() == 1
+        && p.path.segments[0].ident == name
+        && p.path.segments[0].arguments.is_empty())
+}
+
+/// What serde borrows without `#[serde(borrow)]`: `&str`, `&[u8]` and `Option`s of them.
+fn implicitly_borrowed(ty: &syn::Type) -> bool {
+    let direct = |t: &syn::Type| is_ref_str(t) || is_ref_bytes(t);
+    direct(ty) || argument_of(ty, "Option").is_some_and(direct)
+}
+
+/// Whether `ty` is `Cow<'a, T>` with `T` passing `elem`, as serde's derive recognizes it.
+fn is_cow(ty: &syn::Type, elem: fn(&syn::Type) -> bool) -> bool {
+    let syn::Type::Path(p) = ty else { return false };
+    let Some(last) = p.path.segments.last() else {
+        return false;
+    };
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    last.ident == "Cow"
+        && args.args.len() == 2
+        && matches!(
+            (&args.args[0], &args.args[1]),
+            (GenericArgument::Lifetime(_), GenericArgument::Type(t)) if elem(t)
+        )
+}
+
+fn is_str(ty: &syn::Type) -> bool {
+    is_primitive(ty, "str")
+}
+
+fn is_u8_slice(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Slice(s) if is_primitive(&s.elem, "u8"))
 }
 
 /// The direct path of `c`, bound to `node`; empty when it cannot have one.
@@ -169,7 +306,8 @@ fn primitive_tokens(ty: &Type) -> TokenStream {
     }
 }
 
-/// A plain struct's direct writing and, for an owned type, reading.
+/// A plain struct's direct writing and reading (reading for every message that outlives what
+/// the type borrows).
 fn structure(
     c: &Container,
     input: &syn::DeriveInput,
@@ -270,11 +408,20 @@ fn structure(
         }
     });
 
-    // Reading builds an owned value: a type with lifetimes borrows from the message, which
-    // the serde path does.
-    if input.generics.lifetimes().next().is_some() || c.serde.default {
+    // A type that borrows reads as serde's derive does: its read impls are for every message
+    // that outlives what the fields borrow. A field read by a function of the user's is left
+    // to it, whose wrapper type could not name the type's lifetimes.
+    if c.serde.default
+        || (borrows
+            && fields
+                .iter()
+                .any(|f| !f.serde.skip_de && f.serde.de_with.is_some()))
+    {
         return out;
     }
+    let Some(borrowed) = borrowed_lifetimes(fields) else {
+        return out;
+    };
     let mut reads = Vec::new();
     let mut inits = Vec::new();
     let mut de_helpers = Vec::new();
@@ -306,16 +453,19 @@ fn structure(
         }
         inits.push(quote!(#member: #var));
     }
+    let de = de_lifetime();
+    let generics = read_generics(&input.generics, &borrowed);
+    let (read_generics, _, _) = generics.split_for_impl();
     out.items.extend(quote! {
         #[automatically_derived]
-        impl _serde_capnp::__private::DirectRead for #ident {
+        impl #read_generics _serde_capnp::__private::DirectRead<#de> for #ident #ty_generics #where_clause {
             const DATA_WORDS: u16 = #data_words;
             const POINTER_COUNT: u16 = #pointer_count;
             const FIELD_COUNT: usize = #field_count;
             #[inline]
-            fn read_fields<'de>(
-                __r: &mut _serde_capnp::__private::Reader<'de>,
-                __s: _serde_capnp::__private::In<'de>,
+            fn read_fields(
+                __r: &mut _serde_capnp::__private::Reader<#de>,
+                __s: _serde_capnp::__private::In<#de>,
             ) -> _serde_capnp::Result<Self> {
                 #[allow(unused_imports)]
                 use _serde_capnp::__private::{ViaSerdeEnumRead as _, ViaSerdeRead as _};
@@ -324,17 +474,20 @@ fn structure(
                 ::core::result::Result::Ok(#ident { #(#inits),* })
             }
         }
-    });
-    out.capnp_items.extend(quote! {
-        const __DIRECT_READ: bool = true;
-        #[inline]
-        fn __read_direct<'de>(
-            __r: &mut _serde_capnp::__private::Reader<'de>,
-            __s: _serde_capnp::__private::In<'de>,
-        ) -> _serde_capnp::Result<Self> {
-            _serde_capnp::__private::read_root_fields(__r, __s)
+
+        #[automatically_derived]
+        impl #read_generics _serde_capnp::CapnpRead<#de> for #ident #ty_generics #where_clause {
+            const __DIRECT_READ: bool = true;
+            #[inline]
+            fn __read_direct(
+                __r: &mut _serde_capnp::__private::Reader<#de>,
+                __s: _serde_capnp::__private::In<#de>,
+            ) -> _serde_capnp::Result<Self> {
+                _serde_capnp::__private::read_root_fields(__r, __s)
+            }
         }
     });
+    out.reads = true;
     out
 }
 
@@ -485,8 +638,8 @@ fn read_field(
         let wrapper = format_ident!("__DeserializeWith{}", n);
         helpers.push(quote! {
             struct #wrapper(#ty);
-            impl<'__de> _serde_capnp::__private::Deserialize<'__de> for #wrapper {
-                fn deserialize<__D: _serde_capnp::__private::Deserializer<'__de>>(
+            impl<'__w> _serde_capnp::__private::Deserialize<'__w> for #wrapper {
+                fn deserialize<__D: _serde_capnp::__private::Deserializer<'__w>>(
                     __deserializer: __D,
                 ) -> ::core::result::Result<Self, __D::Error> {
                     #path(__deserializer).map(#wrapper)
@@ -527,10 +680,44 @@ fn read_field(
             default: None,
         } => {
             let ptr = lit16(*ptr);
+            let borrow = f.serde.borrow.is_some();
             match schema {
                 Type::Text if is_string(ty) => {
                     let text = wrap(quote!(__r.text(__s, #ptr)));
                     quote!(<::std::string::String as ::core::convert::From<&str>>::from(#text))
+                }
+                // The message's `&'__de str` is the field's `&'a str`: the read impl has
+                // `'__de: 'a`, as serde's `Deserialize` has.
+                Type::Text if is_ref_str(ty) => {
+                    let text = wrap(quote!(__r.text(__s, #ptr)));
+                    quote!({ let __v: &::core::primitive::str = #text; __v })
+                }
+                Type::Text if argument_of(ty, "Option").is_some_and(is_ref_str) => {
+                    let text = wrap(quote!(__r.text_option(__s, #ptr)));
+                    quote!({ let __v: ::core::option::Option<&::core::primitive::str> = #text; __v })
+                }
+                // serde's `Cow<str>` is always owned; `#[serde(borrow)]` makes it borrow.
+                Type::Text if is_cow(ty, is_str) => {
+                    let text = wrap(quote!(__r.text(__s, #ptr)));
+                    if borrow {
+                        quote!(::std::borrow::Cow::Borrowed(#text))
+                    } else {
+                        quote!(::std::borrow::Cow::Owned(
+                            <::std::string::String as ::core::convert::From<&str>>::from(#text)
+                        ))
+                    }
+                }
+                Type::Data if is_ref_bytes(ty) => {
+                    let data = wrap(quote!(__r.data(__s, #ptr)));
+                    quote!({ let __v: &[::core::primitive::u8] = #data; __v })
+                }
+                Type::Data if argument_of(ty, "Option").is_some_and(is_ref_bytes) => {
+                    let data = wrap(quote!(__r.data_option(__s, #ptr)));
+                    quote!({ let __v: ::core::option::Option<&[::core::primitive::u8]> = #data; __v })
+                }
+                Type::Data if borrow && is_cow(ty, is_u8_slice) => {
+                    let data = wrap(quote!(__r.data(__s, #ptr)));
+                    quote!(::std::borrow::Cow::Borrowed(#data))
                 }
                 Type::Struct(n, None) if pool.node(*n).as_struct().is_some() => {
                     if is_opaque(ty) {
@@ -636,5 +823,6 @@ fn enumeration(c: &Container, pool: &SchemaPool, node: NodeIndex) -> Direct {
             }
         },
         capnp_items: TokenStream::new(),
+        reads: false,
     }
 }

@@ -78,7 +78,18 @@ pub fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     drop(checker);
     cx.check()?;
     let direct = direct::generate(c, input, &loaded.pool, node, brand.is_some());
-    let (direct_items, direct_capnp) = (direct.items, direct.capnp_items);
+    let (mut direct_items, direct_capnp) = (direct.items, direct.capnp_items);
+    if !direct.reads {
+        // Read through its `Deserialize`, for messages of any lifetime its bounds allow.
+        let generics = direct::read_generics(&input.generics, &[]);
+        let (read_generics, _, _) = generics.split_for_impl();
+        let (_, ty_generics, where_clause) = input.generics.split_for_impl();
+        let ident = c.ident;
+        direct_items.extend(quote! {
+            #[automatically_derived]
+            impl #read_generics _serde_capnp::CapnpRead<'__de> for #ident #ty_generics #where_clause {}
+        });
+    }
 
     let krate = crate_alias(&c.capnp.krate);
     let ident = c.ident;

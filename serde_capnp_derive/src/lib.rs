@@ -24,7 +24,8 @@ mod schema;
 use proc_macro::TokenStream;
 
 /// Binds a Rust struct or enum to a node of a Cap'n Proto schema and implements
-/// `serde_capnp::CapnpStruct` for it.
+/// `serde_capnp::CapnpStruct` and `serde_capnp::CapnpRead` for it (the latter for the messages
+/// that outlive what the type borrows, as serde's derive does for `Deserialize`).
 ///
 /// ```
 /// use serde::{Deserialize, Serialize};

@@ -249,6 +249,8 @@ pub struct SerdeMember {
     pub skip_ser_if: Option<syn::ExprPath>,
     /// `default = "path"`.
     pub default_path: Option<syn::ExprPath>,
+    /// `borrow` (`Some(None)`: every lifetime of the field's type) or `borrow = "'a + 'b"`.
+    pub borrow: Option<Option<Vec<syn::Lifetime>>>,
 }
 
 /// `path` as an expression path, or `path::function` when `function` is given.
@@ -332,6 +334,20 @@ impl SerdeMember {
                             }
                         } else {
                             skip_meta(&meta)?;
+                        }
+                    }
+                    "borrow" => {
+                        out.borrow = Some(None);
+                        if meta.input.peek(Token![=]) {
+                            let lit: LitStr = meta.value()?.parse()?;
+                            let named = lit
+                                .value()
+                                .split('+')
+                                .map(|l| syn::parse_str::<syn::Lifetime>(l.trim()))
+                                .collect::<syn::Result<Vec<_>>>();
+                            // serde reports a list it cannot parse; the direct path leaves
+                            // such a field's type to the serde path.
+                            out.borrow = Some(Some(named.unwrap_or_default()));
                         }
                     }
                     "skip_serializing_if" => {

@@ -53,6 +53,53 @@ pub enum PhoneType {
     Work,
 }
 
+/// `Person`, with fields that borrow from the message.
+#[derive(
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::capnp_serde::Capnp,
+    ::core::fmt::Debug,
+    ::core::cmp::PartialEq,
+)]
+#[capnp(
+    schema = "../../../schemas/addressbook.capnp",
+    name = "Person",
+    crate = "::capnp_serde"
+)]
+pub struct PersonBorrowed<'a> {
+    /// `id`.
+    pub id: u32,
+    /// `name`.
+    pub name: &'a str,
+    /// `email`.
+    pub email: ::core::option::Option<&'a str>,
+    /// `phones`.
+    #[serde(borrow)]
+    pub phones: ::std::vec::Vec<PhoneNumberBorrowed<'a>>,
+}
+
+/// `Person.PhoneNumber`, with a number that borrows from the message.
+#[derive(
+    ::serde::Serialize,
+    ::serde::Deserialize,
+    ::capnp_serde::Capnp,
+    ::core::fmt::Debug,
+    ::core::cmp::PartialEq,
+)]
+#[capnp(
+    schema = "../../../schemas/addressbook.capnp",
+    name = "Person.PhoneNumber",
+    crate = "::capnp_serde"
+)]
+pub struct PhoneNumberBorrowed<'a> {
+    /// `number`.
+    #[serde(borrow)]
+    pub number: ::std::borrow::Cow<'a, str>,
+    /// `type`.
+    #[serde(rename = "type")]
+    pub kind: PhoneType,
+}
+
 /// The schema, through the renamed crate's `include_schema!`.
 pub fn schema() -> ::capnp_serde::Result<&'static ::capnp_serde::Schema> {
     ::capnp_serde::include_schema!("../../../schemas/addressbook.capnp")

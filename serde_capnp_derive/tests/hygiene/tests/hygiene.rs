@@ -4,8 +4,9 @@ use capnp_serde::CapnpStruct;
 use std::cell::Cell;
 
 use serde_capnp_hygiene::{
-    schema, Function, FunctionClient, Opened, PhoneNumber, PhoneType, Shape, Sink, SinkClient,
-    Square, SquareClient, Store, StoreClient, Totals, Value, ValueClient,
+    schema, Function, FunctionClient, Opened, PersonBorrowed, PhoneNumber, PhoneNumberBorrowed,
+    PhoneType, Shape, Sink, SinkClient, Square, SquareClient, Store, StoreClient, Totals, Value,
+    ValueClient,
 };
 
 #[test]
@@ -22,6 +23,27 @@ fn bound_under_no_prelude_and_a_renamed_crate() {
     let st = schema().unwrap().struct_type("Person.PhoneNumber").unwrap();
     assert_eq!(st.id(), PhoneNumber::NODE_ID);
     assert_eq!(st.to_vec(&phone).unwrap(), bytes);
+}
+
+#[test]
+fn borrowed_under_no_prelude_and_a_renamed_crate() {
+    const { assert!(<PersonBorrowed as capnp_serde::CapnpRead>::__DIRECT_READ) };
+    let person = PersonBorrowed {
+        id: 7,
+        name: "Alice",
+        email: None,
+        phones: vec![PhoneNumberBorrowed {
+            number: "555-1212".into(),
+            kind: PhoneType::Home,
+        }],
+    };
+    let bytes = capnp_serde::to_vec(&person).unwrap();
+    let back: PersonBorrowed = capnp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(back, person);
+    assert!(matches!(
+        back.phones[0].number,
+        std::borrow::Cow::Borrowed(_)
+    ));
 }
 
 struct Constant(f64);
