@@ -167,7 +167,11 @@ impl StructSchema {
         use std::sync::atomic::Ordering::Relaxed;
         // A buffer the size of the last message, zeroed by the allocator: a large one comes
         // from fresh zero pages, so the writer never clears it again.
-        let out = wire::Out::zeroed(self.size_hint.load(Relaxed));
+        self.write_into(wire::Out::zeroed(self.size_hint.load(Relaxed)), value)
+    }
+
+    fn write_into<T: ?Sized + Serialize>(&self, out: wire::Out, value: &T) -> Result<Vec<u8>> {
+        use std::sync::atomic::Ordering::Relaxed;
         let bytes = ser::serialize(
             &self.pool,
             self.root_type(),

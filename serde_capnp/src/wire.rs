@@ -796,7 +796,7 @@ impl Out {
         buf.clear();
         // Zero only a first stretch: `grow` zeroes more as the message needs it, within the
         // recycled allocation when it is large enough.
-        let start = buf.capacity().clamp(1024, 8192);
+        let start = buf.capacity().clamp(256, 8192);
         buf.resize(start, 0);
         // Segment table (one segment) and the root pointer.
         Out { buf, used: 16 }

@@ -93,7 +93,7 @@ thread_local! {
 /// Serializes `value` as a message of `schema`, collecting the capabilities it holds.
 pub(crate) fn encode<T: ?Sized + Serialize>(schema: &StructSchema, value: &T) -> Result<Message> {
     let saved = WRITING.with(|w| w.replace(Some(CapTable::new())));
-    let frame = schema.to_vec(value);
+    let frame = schema.to_vec_in(value, super::glue::spare_buffer());
     let caps = WRITING.with(|w| w.replace(saved)).unwrap_or_default();
     Ok(Message::from_frame(frame?, caps))
 }
