@@ -2,7 +2,7 @@
 //! their capability tables in and out of RPC messages, the server hook, calls and pipelines,
 //! and the two-party RPC system. The rest of the RPC layer sees only the types defined here.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -94,7 +94,7 @@ enum Body {
     /// Framed (segment table first), as this crate's serializer writes it.
     Frame(Vec<u8>),
     /// Copied out of an RPC message: read in place, with no second copy to frame it.
-    Built(message::Builder<message::HeapAllocator>),
+    Built(message::Builder<Recycling>),
 }
 
 impl Message {
@@ -504,8 +504,7 @@ fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
     let size = src.target_size().map_err(from_exception)?;
     let words = size.word_count.saturating_add(1);
     let words = u32::try_from(words).map_err(|_| Error::limit("the message exceeds 4 GiB"))?;
-    let mut builder =
-        message::Builder::new(message::HeapAllocator::new().first_segment_words(words.max(8)));
+    let mut builder = message::Builder::new(Recycling { next: words.max(8) });
     let mut caps = CapTable::new();
     {
         let mut root: any_pointer::Builder<'_> = builder.init_root();
@@ -516,6 +515,79 @@ fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
         body: Body::Built(builder),
         caps,
     })
+}
+
+thread_local! {
+    /// Cleared segments for [`Recycling`], each as long as its allocation.
+    static SEGMENTS: RefCell<Vec<Vec<capnp::Word>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many cleared segments a thread keeps, and the largest kept.
+const SEGMENTS_KEPT: usize = 8;
+const SEGMENT_MAX_WORDS: usize = 8 * 1024;
+
+/// The allocator of the messages [`take`] copies into. A peer copies one message out of
+/// `capnp-rpc` per call on each side and drops it soon after; the segments come back to a
+/// per-thread pool, cleared as far as they were written, so that the next copy neither
+/// allocates nor has the allocator zero a whole segment (`calloc` bypasses the allocator's
+/// per-thread cache).
+pub(crate) struct Recycling {
+    next: u32,
+}
+
+// SAFETY: every segment handed out is a live `Vec<Word>` allocation of exactly the length
+// returned, fully zeroed, leaked until `deallocate_segment` rebuilds the same `Vec` (same
+// pointer, length and capacity) from what `capnp` hands back.
+unsafe impl message::Allocator for Recycling {
+    fn allocate_segment(&mut self, minimum_size: u32) -> (std::ptr::NonNull<u8>, u32) {
+        let size = minimum_size.max(self.next).max(1) as usize;
+        let pooled = SEGMENTS
+            .try_with(|pool| {
+                let mut pool = pool.borrow_mut();
+                let i = pool.iter().position(|s| s.len() >= size)?;
+                Some(pool.swap_remove(i))
+            })
+            .ok()
+            .flatten();
+        let mut segment = pooled.unwrap_or_else(|| {
+            let mut v = capnp::Word::allocate_zeroed_vec(size);
+            v.shrink_to_fit();
+            v
+        });
+        debug_assert_eq!(segment.len(), segment.capacity());
+        self.next = u32::try_from(segment.len().saturating_mul(2)).unwrap_or(u32::MAX);
+        let words = segment.len() as u32;
+        let ptr = segment.as_mut_ptr() as *mut u8;
+        std::mem::forget(segment);
+        (
+            std::ptr::NonNull::new(ptr).expect("a vector's pointer"),
+            words,
+        )
+    }
+
+    unsafe fn deallocate_segment(
+        &mut self,
+        ptr: std::ptr::NonNull<u8>,
+        word_size: u32,
+        words_used: u32,
+    ) {
+        let len = word_size as usize;
+        // SAFETY: `ptr` and `word_size` are those `allocate_segment` returned for a vector
+        // whose length equals its capacity (see the impl's safety comment).
+        let mut segment =
+            unsafe { Vec::from_raw_parts(ptr.as_ptr() as *mut capnp::Word, len, len) };
+        if len > SEGMENT_MAX_WORDS {
+            return;
+        }
+        let used = (words_used as usize).min(len);
+        capnp::Word::words_to_bytes_mut(&mut segment[..used]).fill(0);
+        let _ = SEGMENTS.try_with(|pool| {
+            let mut pool = pool.borrow_mut();
+            if pool.len() < SEGMENTS_KEPT {
+                pool.push(segment);
+            }
+        });
+    }
 }
 
 /// The segments of a framed message this crate wrote.
