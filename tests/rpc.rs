@@ -431,6 +431,17 @@ fn pipelining_on_results_and_on_a_failed_promise() {
         assert_eq!(value.value, "PIPE");
         drop(made);
 
+        // The call goes on for its pipelined capability after its own result is dropped.
+        let made = store.call("make", &Make { fail: false });
+        let pipelined = made.pipeline("store");
+        drop(made);
+        let inner = DynamicClient::new(pipelined, ifaces.store.clone());
+        let value: Text = inner
+            .call("get", &Key { key: "late".into() })
+            .await?
+            .get()?;
+        assert_eq!(value.value, "LATE");
+
         let failed = store.call("make", &Make { fail: true });
         let inner = DynamicClient::new(failed.pipeline("store"), ifaces.store.clone());
         let e = inner

@@ -11,6 +11,13 @@
 //!   will hold can be called at once, and a chain of dependent calls costs one round trip.
 //! - [`connect`] and [`serve`] run the two-party protocol over TCP or Unix sockets on tokio;
 //!   [`Connection::over`] over any byte stream.
+//! - A call on a capability served in this process (made by [`Server::into_capability`] or a
+//!   typed client's `from_server`, also after it travelled in a message that stayed in the
+//!   process) skips `capnp-rpc`: the server reads the caller's message where it was written,
+//!   and the caller reads the server's. Calls through a connection, `-> stream` calls and
+//!   calls on capabilities pipelined on a result go through `capnp-rpc`, which copies each
+//!   message into a message of its own and back out. Order of delivery, results, errors,
+//!   cancellation and pipelining are the same either way.
 //!
 //! `capnp-rpc` is single-threaded: connections, capabilities and calls live on the thread
 //! of a [`tokio::task::LocalSet`] ([`run`] makes one). [`SharedClient`] is a `Send + Sync`

@@ -213,8 +213,13 @@ impl Hook {
     /// Starts a call of method `ordinal` of interface `interface_id` with `params`.
     pub(crate) fn call(&self, interface_id: u64, ordinal: u16, params: Message) -> RawCall {
         if let Some(server) = &self.local {
-            let reply = server.dispatch(interface_id, ordinal, params);
-            let reply: LocalFuture<Rc<Message>> = Box::pin(async move { reply.await.map(Rc::new) });
+            // Dispatched when first polled, as `capnp-rpc` dispatches a local call: the callee
+            // has no side effects before the caller holds the promise.
+            let server = server.clone();
+            let reply: LocalFuture<Rc<Message>> = Box::pin(async move {
+                let reply = server.dispatch(interface_id, ordinal, params);
+                reply.await.map(Rc::new)
+            });
             return RawCall {
                 state: Call::Local(SharedReply::new(reply)),
             };
