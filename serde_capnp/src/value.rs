@@ -259,22 +259,15 @@ impl StructSchema {
     /// Reads a message given by its segments into a [`Value`].
     #[cfg_attr(not(feature = "rpc"), allow(dead_code))]
     pub(crate) fn read_value_segments(&self, segments: &[&[u8]]) -> Result<Value> {
-        let pool = &*self.pool;
-        crate::de::deserialize_seed(
-            pool,
-            self.root_type(),
-            segments,
-            self.options.limits(),
-            Seed {
-                pool,
-                ty: self.root_type(),
-            },
-        )
+        self.read_value_in(segments.into())
     }
 
     /// Reads a message into a [`Value`].
     pub fn read_value(&self, bytes: &[u8]) -> Result<Value> {
-        let segments = crate::framing::split_exact_segs(bytes, &self.options)?;
+        self.read_value_in(crate::framing::split_exact_segs(bytes, &self.options)?)
+    }
+
+    fn read_value_in(&self, segments: crate::wire::Segs<'_>) -> Result<Value> {
         let pool = &*self.pool;
         crate::de::deserialize_seed(
             pool,
