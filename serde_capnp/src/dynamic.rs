@@ -943,7 +943,7 @@ impl crate::schema::Schema {
                 )));
             };
             let (seg, from, data_words, ptr_count) = s.s.location();
-            let mut out = crate::wire::Out::with_buffer(Vec::new());
+            let mut out = crate::wire::Out::with_buffer(Vec::new(), 0);
             crate::json::copy_struct(
                 seg,
                 from,

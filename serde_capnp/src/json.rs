@@ -232,7 +232,7 @@ impl StructSchema {
                 pos: 0,
                 depth: 0,
             },
-            out: Out::with_buffer(Vec::new()),
+            out: Out::with_buffer(Vec::new(), 0),
             scratch: Vec::new(),
             bytes: Vec::new(),
         };
@@ -258,7 +258,7 @@ impl StructSchema {
         if dec.p.pos != dec.p.b.len() {
             return Err(dec.p.err("text follows the JSON value"));
         }
-        let mut fresh = Out::with_buffer(Vec::with_capacity(dec.out.buf.len()));
+        let mut fresh = Out::with_buffer(Vec::with_capacity(dec.out.buf.len()), dec.out.buf.len());
         copy_pointer(&dec.out.buf, Out::ROOT, &mut fresh, Out::ROOT, 0)?;
         Ok(fresh.finish())
     }

@@ -186,13 +186,10 @@ impl StructSchema {
 
     /// Serializes `value` into `buffer`, reusing its allocation, and returns it.
     pub fn to_vec_in<T: ?Sized + Serialize>(&self, value: &T, buffer: Vec<u8>) -> Result<Vec<u8>> {
-        ser::serialize(
-            &self.pool,
-            self.root_type(),
+        use std::sync::atomic::Ordering::Relaxed;
+        self.write_into(
+            wire::Out::with_buffer(buffer, self.size_hint.load(Relaxed)),
             value,
-            wire::Out::with_buffer(buffer),
-            &self.plans,
-            self.options.nesting_limit,
         )
     }
 

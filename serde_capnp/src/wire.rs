@@ -792,11 +792,13 @@ pub(crate) struct ListB {
 }
 
 impl Out {
-    pub(crate) fn with_buffer(mut buf: Vec<u8>) -> Out {
+    /// A writer in `buf`'s allocation, for a message of about `hint` bytes.
+    pub(crate) fn with_buffer(mut buf: Vec<u8>, hint: usize) -> Out {
         buf.clear();
-        // Zero only a first stretch: `grow` zeroes more as the message needs it, within the
-        // recycled allocation when it is large enough.
-        let start = buf.capacity().clamp(256, 8192);
+        // Zero only a first stretch, as long as the message is expected to be (not as long as
+        // the allocation, which may be far larger): `grow` zeroes more as the message needs
+        // it, within the recycled allocation when it is large enough.
+        let start = hint.clamp(256, 8192);
         buf.resize(start, 0);
         // Segment table (one segment) and the root pointer.
         Out { buf, used: 16 }
