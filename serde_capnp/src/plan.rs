@@ -108,7 +108,10 @@ impl<P> Drop for Slots<P> {
     }
 }
 
-/// A set of plans with the address of the pool their references point into.
+/// A set of plans with the address of the pool their references point into. `repr(C)`: the
+/// cache turns a `Box<Kept<KeptRead>>` into a `Box<Kept<de::Plans>>` and back, which needs
+/// the two instantiations to lay their fields out alike (`KeptRead` is transparent).
+#[repr(C)]
 pub(crate) struct Kept<P> {
     pool: usize,
     pub(crate) set: P,

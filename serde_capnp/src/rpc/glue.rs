@@ -730,3 +730,42 @@ where
         disconnect: Box::pin(disconnector.map(|r| r.map_err(from_exception))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Nothing;
+
+    impl Dispatch for Nothing {
+        fn is_streaming(&self, _: u64, _: u16) -> Option<bool> {
+            None
+        }
+        fn dispatch(&self, _: u64, _: u16, _: Message) -> LocalFuture<Message> {
+            Box::pin(std::future::ready(Err(Error::failed("nothing"))))
+        }
+        fn unimplemented(&self, _: u64, _: u16) -> Error {
+            Error::unimplemented("nothing")
+        }
+    }
+
+    /// A local capability written into a message and read back out of it keeps its server,
+    /// so calls on it still take the direct path; a remote one and a null one stay what they
+    /// were.
+    #[test]
+    fn a_capability_table_keeps_local_servers() {
+        let server: Rc<dyn Dispatch> = Rc::new(Nothing);
+        let local = local_capability(server.clone());
+        let remote = Hook::broken(Error::failed("remote"));
+        let mut table = CapTable::new();
+        assert_eq!(table.push(&remote), 0);
+        assert_eq!(table.push(&local), 1);
+        table.hooks.push(None);
+        let back = table.get(1).unwrap().unwrap();
+        assert!(Rc::ptr_eq(back.local.as_ref().unwrap(), &server));
+        assert_eq!(back.brand(), local.brand());
+        assert!(table.get(0).unwrap().unwrap().local.is_none());
+        assert!(table.get(2).unwrap().is_none());
+        assert!(table.get(3).is_none());
+    }
+}

@@ -11,7 +11,7 @@ impl CapnpStruct for ByHand {
     const NODE_ID: u64 = 1;
 
     fn struct_schema() -> serde_capnp::Result<&'static StructSchema> {
-        unimplemented!()
+        Err(serde_capnp::Error::failed("not needed to compile"))
     }
 }
 
