@@ -13,7 +13,7 @@
 //! ```
 //!
 //! `RPC_BENCH_TIMED_CALLS=N` changes the number of single calls timed for the percentiles (0
-//! skips them, which keeps a run under callgrind short).
+//! skips them and the paired batches, which keeps a run under callgrind short).
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -267,28 +267,42 @@ struct Percentiles {
     p99: Duration,
 }
 
-fn percentiles<S: Side>(env: &Env, side: &S) -> Option<Percentiles> {
+/// The percentiles of single calls, one at a time, of each side: the two sides' calls
+/// alternate, so that a change in the machine's speed during the run weighs on both alike.
+fn percentiles<O: Side, G: Side>(
+    env: &Env,
+    ours: &O,
+    generated: &G,
+) -> Option<(Percentiles, Percentiles)> {
     let calls = timed_calls();
     if calls == 0 {
         return None;
     }
-    let mut times = env.run(async {
+    let (mut ours_times, mut generated_times) = env.run(async {
         for _ in 0..calls {
-            black_box(side.ping(1).await);
+            black_box(ours.ping(1).await);
+            black_box(generated.ping(1).await);
         }
-        let mut times = Vec::with_capacity(calls);
+        let mut ours_times = Vec::with_capacity(calls);
+        let mut generated_times = Vec::with_capacity(calls);
         for _ in 0..calls {
             let start = Instant::now();
-            black_box(side.ping(1).await);
-            times.push(start.elapsed());
+            black_box(ours.ping(1).await);
+            ours_times.push(start.elapsed());
+            let start = Instant::now();
+            black_box(generated.ping(1).await);
+            generated_times.push(start.elapsed());
         }
-        times
+        (ours_times, generated_times)
     });
-    times.sort_unstable();
-    Some(Percentiles {
-        p50: times[times.len() / 2],
-        p99: times[times.len() * 99 / 100],
-    })
+    let summary = |times: &mut Vec<Duration>| {
+        times.sort_unstable();
+        Percentiles {
+            p50: times[times.len() / 2],
+            p99: times[times.len() * 99 / 100],
+        }
+    };
+    Some((summary(&mut ours_times), summary(&mut generated_times)))
 }
 
 /// Checks that `side` answers correctly before it is timed.
@@ -336,52 +350,114 @@ fn ops() -> Vec<(String, Op, Option<Throughput>)> {
     ops
 }
 
+/// Times `side` doing `op`, as the benchmark `library` of `group`.
 fn measure<S: Side>(
-    c: &mut Criterion,
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
     env: &Env,
-    transport: &str,
     library: &str,
     side: &S,
-    ops: &[(String, Op, Option<Throughput>)],
+    op: &Op,
 ) {
-    for (name, op, throughput) in ops {
-        let mut group = c.benchmark_group(format!("rpc {transport}/{name}"));
-        if let Some(t) = throughput {
-            group.throughput(t.clone());
-        }
-        group.bench_function(BenchmarkId::from_parameter(library), |b| {
-            b.iter_custom(|iters| {
-                env.run(async {
-                    let start = Instant::now();
-                    for _ in 0..iters {
-                        black_box(side.run(op).await);
-                    }
-                    start.elapsed()
-                })
+    group.bench_function(BenchmarkId::from_parameter(library), |b| {
+        b.iter_custom(|iters| {
+            env.run(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(side.run(op).await);
+                }
+                start.elapsed()
             })
-        });
-        group.finish();
+        })
+    });
+}
+
+/// Rounds of [`paired`] per operation.
+const PAIRED_ROUNDS: usize = 41;
+
+/// How long one side's batch of an operation lasts in [`paired`].
+const PAIRED_BATCH: Duration = Duration::from_millis(15);
+
+/// Our time ÷ the generated code's for `op`, over [`PAIRED_ROUNDS`] rounds of a batch on
+/// each side, the side that goes first alternating: the median and quartiles of the rounds'
+/// ratios. A round's two batches run within milliseconds of each other, so the ratio does
+/// not depend on how fast the machine was in that round, as two criterion figures taken a
+/// minute apart can.
+fn paired<O: Side, G: Side>(env: &Env, ours: &O, generated: &G, op: &Op) -> [f64; 3] {
+    env.run(async {
+        // Calibrate the batch length on our side.
+        let mut n = 1;
+        while n < 1 << 20 && batch(ours, op, n).await < PAIRED_BATCH {
+            n *= 2;
+        }
+        let mut ratios = Vec::with_capacity(PAIRED_ROUNDS);
+        for round in 0..PAIRED_ROUNDS {
+            let (t_ours, t_generated) = if round % 2 == 0 {
+                let a = batch(ours, op, n).await;
+                (a, batch(generated, op, n).await)
+            } else {
+                let b = batch(generated, op, n).await;
+                (batch(ours, op, n).await, b)
+            };
+            ratios.push(t_ours.as_secs_f64() / t_generated.as_secs_f64());
+        }
+        ratios.sort_by(f64::total_cmp);
+        let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
+        [at(2), at(1), at(3)]
+    })
+}
+
+/// How long `side` takes to do `op` `n` times, one after the other.
+async fn batch(side: &dyn DynSide, op: &Op, n: usize) -> Duration {
+    let start = Instant::now();
+    for _ in 0..n {
+        black_box(side.run_boxed(op).await);
+    }
+    start.elapsed()
+}
+
+/// [`Side::run`] behind a reference that [`paired`] can hold for either side.
+trait DynSide {
+    fn run_boxed<'a>(&'a self, op: &'a Op) -> std::pin::Pin<Box<dyn Future<Output = u64> + 'a>>;
+}
+
+impl<S: Side> DynSide for S {
+    fn run_boxed<'a>(&'a self, op: &'a Op) -> std::pin::Pin<Box<dyn Future<Output = u64> + 'a>> {
+        Box::pin(self.run(op))
     }
 }
 
 /// Per transport: the percentiles of our calls and of the generated ones.
 type Latencies = Vec<(String, Percentiles, Percentiles)>;
 
+/// Per transport and operation: [`paired`]'s ratios.
+type Pairs = Vec<(String, [f64; 3])>;
+
 thread_local! {
     static LATENCIES: RefCell<Latencies> = const { RefCell::new(Vec::new()) };
+    static PAIRS: RefCell<Pairs> = const { RefCell::new(Vec::new()) };
 }
 
 fn transport<O: Side, G: Side>(c: &mut Criterion, env: &Env, name: &str, ours: O, generated: G) {
     check(env, &ours, &format!("serde_capnp over {name}"));
     check(env, &generated, &format!("capnp-rpc over {name}"));
-    if let (Some(p_ours), Some(p_generated)) =
-        (percentiles(env, &ours), percentiles(env, &generated))
-    {
+    if let Some((p_ours, p_generated)) = percentiles(env, &ours, &generated) {
         LATENCIES.with(|l| l.borrow_mut().push((name.to_string(), p_ours, p_generated)));
     }
-    let ops = ops();
-    measure(c, env, name, "serde_capnp", &ours, &ops);
-    measure(c, env, name, "capnp-rpc", &generated, &ops);
+    // Each operation is timed on both sides back to back, so that the two figures a ratio
+    // compares come from the same minute of the run.
+    for (op_name, op, throughput) in ops() {
+        let mut group = c.benchmark_group(format!("rpc {name}/{op_name}"));
+        if let Some(t) = throughput {
+            group.throughput(t);
+        }
+        measure(&mut group, env, "serde_capnp", &ours, &op);
+        measure(&mut group, env, "capnp-rpc", &generated, &op);
+        group.finish();
+        if timed_calls() != 0 {
+            let ratios = paired(env, &ours, &generated, &op);
+            PAIRS.with(|p| p.borrow_mut().push((format!("{name}/{op_name}"), ratios)));
+        }
+    }
 }
 
 fn main() {
@@ -439,6 +515,19 @@ fn main() {
                 generated.p99.as_secs_f64() * 1e6,
                 ours.p50.as_secs_f64() / generated.p50.as_secs_f64(),
                 ours.p99.as_secs_f64() / generated.p99.as_secs_f64(),
+            );
+        }
+    });
+    println!(
+        "\nour time ÷ generated, in paired batches ({PAIRED_ROUNDS} rounds of about {} ms a side):",
+        PAIRED_BATCH.as_millis()
+    );
+    println!("operation | median | quartiles | throughput ratio (median)");
+    PAIRS.with(|p| {
+        for (name, [median, low, high]) in p.borrow().iter() {
+            println!(
+                "{name} | {median:.2}× | {low:.2}–{high:.2} | {:.2}",
+                1.0 / median
             );
         }
     });

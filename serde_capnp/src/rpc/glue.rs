@@ -225,11 +225,13 @@ impl Hook {
             };
         }
         let client = capability::Client::new(self.client.add_ref());
+        hint_outgoing(&params);
         let mut request = client.new_call::<any_pointer::Owned, any_pointer::Owned>(
             interface_id,
             ordinal,
             Some(size_of(&params)),
         );
+        NEXT_OUTGOING_WORDS.set(0);
         if let Err(e) = put(request.get(), &params) {
             return RawCall::failed(e);
         }
@@ -493,7 +495,10 @@ impl capability::Server for ServerRefRc {
         let reply = server.dispatch(interface_id, method_id, message);
         let promise = Promise::from_future(async move {
             let message = reply.await.map_err(to_exception)?;
-            put(results.get(), &message).map_err(to_exception)
+            hint_outgoing(&message);
+            let r = put(results.get(), &message).map_err(to_exception);
+            NEXT_OUTGOING_WORDS.set(0);
+            r
         });
         capability::DispatchCallResult::new(promise, streaming)
     }
@@ -682,6 +687,107 @@ pub(crate) struct TwoParty {
     pub(crate) disconnect: LocalFuture<()>,
 }
 
+thread_local! {
+    /// The first-segment size, in words, for the next message `capnp-rpc` asks a
+    /// connection of this thread to build (0: none known). `capnp-rpc` builds every call
+    /// message with a first segment of 8 KiB, whatever its size hint says; a call or a
+    /// return of this crate knows how large it will be, and says so here just before
+    /// `capnp-rpc` builds it.
+    static NEXT_OUTGOING_WORDS: Cell<u32> = const { Cell::new(0) };
+}
+
+/// What a `Call` or `Return` message adds around its payload's content, in words (the
+/// message, call or return, target and payload structs, with their pointers), and per entry
+/// of its capability table.
+const ENVELOPE_WORDS: usize = 16;
+const CAP_DESCRIPTOR_WORDS: usize = 4;
+
+/// The largest first segment a connection gives a message of unknown size: below the
+/// allocator's threshold for large blocks (1 KiB with glibc), whose every allocation first
+/// sweeps the cache of freed small blocks into its bins. A larger message gets more
+/// segments.
+const UNKNOWN_SIZE_MAX_WORDS: u32 = 120;
+
+/// Notes the size of the message about to carry `payload` (see [`NEXT_OUTGOING_WORDS`]).
+fn hint_outgoing(payload: &Message) {
+    let words = payload
+        .words()
+        .saturating_add(ENVELOPE_WORDS)
+        .saturating_add(payload.caps.len().saturating_mul(CAP_DESCRIPTOR_WORDS));
+    NEXT_OUTGOING_WORDS.set(u32::try_from(words).unwrap_or(u32::MAX));
+}
+
+/// `capnp-rpc`'s two-party network, with the first segment of each outgoing message sized
+/// by [`NEXT_OUTGOING_WORDS`] or capped by [`UNKNOWN_SIZE_MAX_WORDS`].
+struct SizedNetwork<T: AsyncRead + Unpin + 'static>(twoparty::VatNetwork<T>);
+
+struct SizedConnection(Box<dyn capnp_rpc::Connection<rpc_twoparty_capnp::Side>>);
+
+impl<T: AsyncRead + Unpin + 'static> capnp_rpc::VatNetwork<rpc_twoparty_capnp::Side>
+    for SizedNetwork<T>
+{
+    fn connect(
+        &mut self,
+        host_id: rpc_twoparty_capnp::Side,
+    ) -> Option<Box<dyn capnp_rpc::Connection<rpc_twoparty_capnp::Side>>> {
+        let inner = self.0.connect(host_id)?;
+        Some(Box::new(SizedConnection(inner)))
+    }
+
+    fn accept(
+        &mut self,
+    ) -> Promise<Box<dyn capnp_rpc::Connection<rpc_twoparty_capnp::Side>>, capnp::Error> {
+        Promise::from_future(self.0.accept().map(|r| {
+            r.map(|inner| {
+                Box::new(SizedConnection(inner))
+                    as Box<dyn capnp_rpc::Connection<rpc_twoparty_capnp::Side>>
+            })
+        }))
+    }
+
+    fn drive_until_shutdown(&mut self) -> Promise<(), capnp::Error> {
+        self.0.drive_until_shutdown()
+    }
+}
+
+impl capnp_rpc::Connection<rpc_twoparty_capnp::Side> for SizedConnection {
+    fn get_peer_vat_id(&self) -> rpc_twoparty_capnp::Side {
+        self.0.get_peer_vat_id()
+    }
+
+    fn new_outgoing_message(
+        &mut self,
+        first_segment_word_size: u32,
+    ) -> Box<dyn capnp_rpc::OutgoingMessage> {
+        let hinted = NEXT_OUTGOING_WORDS.replace(0);
+        let words = if hinted != 0 {
+            hinted
+        } else {
+            first_segment_word_size.min(UNKNOWN_SIZE_MAX_WORDS)
+        };
+        self.0.new_outgoing_message(words)
+    }
+
+    fn receive_incoming_message(
+        &mut self,
+    ) -> Promise<Option<Box<dyn capnp_rpc::IncomingMessage>>, capnp::Error> {
+        self.0.receive_incoming_message()
+    }
+
+    fn new_stream(
+        &mut self,
+    ) -> (
+        Box<dyn capnp_rpc::FlowController>,
+        Promise<(), capnp::Error>,
+    ) {
+        self.0.new_stream()
+    }
+
+    fn shutdown(&mut self, result: capnp::Result<()>) -> Promise<(), capnp::Error> {
+        self.0.shutdown(result)
+    }
+}
+
 /// Limits on what a peer's messages may cost to read.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WireLimits {
@@ -711,7 +817,7 @@ where
     } else {
         rpc_twoparty_capnp::Side::Client
     };
-    let network = twoparty::VatNetwork::new(read, write, side, options);
+    let network = SizedNetwork(twoparty::VatNetwork::new(read, write, side, options));
     let mut system = RpcSystem::new(
         Box::new(network),
         bootstrap.map(|h| capability::Client::new(h.client)),
