@@ -1,6 +1,7 @@
 //! Everything that touches `capnp`'s capability types and `capnp-rpc`: copying messages and
 //! their capability tables in and out of RPC messages, the server hook, calls and pipelines,
-//! and the two-party RPC system. The rest of the RPC layer sees only the types defined here.
+//! and the two-party RPC system. The rest of the RPC layer sees only the types defined here,
+//! and this is the crate's one user of `capnp::private`.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -511,6 +512,14 @@ impl capability::Server for ServerRefRc {
 /// Copies the struct at `src` (with the capabilities it points at) into a message of this
 /// crate's own: one segment sized for it.
 fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
+    match take_data_only(src)? {
+        Some(message) => Ok(message),
+        None => take_copy(src),
+    }
+}
+
+/// [`take`] through `capnp`'s deep copy, for any struct.
+fn take_copy(src: any_pointer::Reader<'_>) -> Result<Message> {
     let size = src.target_size().map_err(from_exception)?;
     let words = size.word_count.saturating_add(1);
     let words = u32::try_from(words).map_err(|_| Error::limit("the message exceeds 4 GiB"))?;
@@ -525,6 +534,61 @@ fn take(src: any_pointer::Reader<'_>) -> Result<Message> {
         body: Body::Built(builder),
         caps,
     })
+}
+
+/// [`take`] for a struct with no pointers, the common case of small parameters and results:
+/// its data section framed behind a root pointer of its own, with none of the traversal and
+/// allocation a general copy costs. `None` for a null pointer or a struct with pointers.
+fn take_data_only(src: any_pointer::Reader<'_>) -> Result<Option<Message>> {
+    if src.is_null() {
+        return Ok(None);
+    }
+    let raw: RawStruct<'_> = src.get_as().map_err(from_exception)?;
+    if capnp::raw::get_struct_pointer_section(raw).len() != 0 {
+        return Ok(None);
+    }
+    let data = capnp::raw::get_struct_data_section(raw);
+    // A struct's data section is whole words unless it is a list element, which a
+    // pointer never points at; be safe if it is not.
+    if !data.len().is_multiple_of(8) {
+        return Ok(None);
+    }
+    let words = data.len() / 8;
+    let Ok(data_words) = u16::try_from(words) else {
+        return Ok(None);
+    };
+    let mut frame = spare_buffer();
+    frame.clear();
+    frame.reserve(16 + data.len());
+    // Segment table: one segment of the root pointer and the data.
+    frame.extend_from_slice(&0u32.to_le_bytes());
+    frame.extend_from_slice(&((1 + words) as u32).to_le_bytes());
+    // Root: a struct pointer to the next word, `data_words` words of data and no pointers.
+    // An empty struct has offset -1 instead, as a zero word would be a null pointer.
+    let offset: i32 = if words == 0 { -1 } else { 0 };
+    frame.extend_from_slice(&((offset << 2) as u32).to_le_bytes());
+    frame.extend_from_slice(&u32::from(data_words).to_le_bytes());
+    frame.extend_from_slice(data);
+    Ok(Some(Message::from_frame(frame, CapTable::new())))
+}
+
+/// A struct as `capnp` reads it: what [`take_data_only`] asks `capnp::raw` about.
+#[derive(Clone, Copy)]
+struct RawStruct<'a>(capnp::private::layout::StructReader<'a>);
+
+impl<'a> capnp::traits::FromPointerReader<'a> for RawStruct<'a> {
+    fn get_from_pointer(
+        reader: &capnp::private::layout::PointerReader<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
+        reader.get_struct(default).map(RawStruct)
+    }
+}
+
+impl<'a> capnp::traits::IntoInternalStructReader<'a> for RawStruct<'a> {
+    fn into_internal_struct_reader(self) -> capnp::private::layout::StructReader<'a> {
+        self.0
+    }
 }
 
 thread_local! {
@@ -625,6 +689,18 @@ pub(crate) fn segments_of(frame: &[u8]) -> Result<Segs<'_>> {
 /// Copies `message` into `dst`, an RPC message's params or results.
 fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
     let segments = message.segments()?;
+    if let Some(data) = data_only_root(&segments)? {
+        // A struct with no pointers, the common case of small parameters and results: its
+        // data words stored into a struct of the same size, with none of the traversal a
+        // deep copy costs.
+        let words = data.len() / 8;
+        let built: RawStructBuilder<'_> = dst.initn_as(words as u32);
+        for (i, word) in data.chunks_exact(8).enumerate() {
+            let word = u64::from_le_bytes(word.try_into().expect("a word"));
+            built.0.set_data_field::<u64>(i, word);
+        }
+        return Ok(());
+    }
     let aligned: Vec<Vec<capnp::Word>>;
     let mut slices: &[&[u8]] = segments.as_slice();
     let copies: Vec<&[u8]>;
@@ -653,6 +729,47 @@ fn put(mut dst: any_pointer::Builder<'_>, message: &Message) -> Result<()> {
     let mut root: any_pointer::Reader<'_> = reader.get_root().map_err(from_exception)?;
     root.imbue(&message.caps.hooks);
     dst.set_as(root).map_err(from_exception)
+}
+
+/// The data section of the root struct of `segments`, a message this crate wrote, when that
+/// struct has no pointers (and so no capabilities).
+fn data_only_root<'a>(segments: &Segs<'a>) -> Result<Option<&'a [u8]>> {
+    let limits = crate::wire::Limits {
+        // The message is this crate's own, already within its limits.
+        traversal_words: u64::MAX,
+        nesting: u32::MAX,
+        amplification: 0,
+    };
+    let msg = Msg::new(segments.clone(), limits)?;
+    let Some(root) = msg.read_struct(msg.root()?)? else {
+        return Ok(None);
+    };
+    let fits = root.data.len() / 8 <= usize::from(u16::MAX);
+    Ok((root.location().3 == 0 && fits).then_some(root.data))
+}
+
+/// A struct `capnp` builds: what [`put`] stores a data-only struct into. `initn_as` passes
+/// the struct's data size in words as the length it hands `init_pointer`.
+struct RawStructBuilder<'a>(capnp::private::layout::StructBuilder<'a>);
+
+impl<'a> capnp::traits::FromPointerBuilder<'a> for RawStructBuilder<'a> {
+    fn init_pointer(builder: capnp::private::layout::PointerBuilder<'a>, words: u32) -> Self {
+        RawStructBuilder(builder.init_struct(capnp::private::layout::StructSize {
+            data: words as u16,
+            pointers: 0,
+        }))
+    }
+
+    fn get_from_pointer(
+        builder: capnp::private::layout::PointerBuilder<'a>,
+        default: Option<&'a [capnp::Word]>,
+    ) -> capnp::Result<Self> {
+        let size = capnp::private::layout::StructSize {
+            data: 0,
+            pointers: 0,
+        };
+        builder.get_struct(size, default).map(RawStructBuilder)
+    }
 }
 
 /// The exception a peer receives for `e`.
@@ -853,6 +970,84 @@ mod tests {
         fn unimplemented(&self, _: u64, _: u16) -> Error {
             Error::unimplemented("nothing")
         }
+    }
+
+    /// The root struct's data section and pointer count, as this crate's reader sees them.
+    fn root_of(message: &Message) -> (Vec<u8>, u16) {
+        let segments = message.segments().unwrap();
+        let limits = crate::wire::Limits {
+            traversal_words: 1 << 20,
+            nesting: 64,
+            amplification: 0,
+        };
+        let msg = Msg::new(segments, limits).unwrap();
+        let s = msg.read_struct(msg.root().unwrap()).unwrap().unwrap();
+        (s.data.to_vec(), s.location().3)
+    }
+
+    /// A struct with no pointers is taken without `capnp`'s copy, into the same struct: empty
+    /// (whose pointer is not a null one), one word and several words of data.
+    #[test]
+    fn data_only_structs_are_taken_as_the_deep_copy_takes_them() {
+        for words in [0u16, 1, 3] {
+            let mut segment = vec![0u8; 8 * (1 + words as usize)];
+            let offset: i32 = if words == 0 { -1 } else { 0 };
+            segment[..4].copy_from_slice(&((offset << 2) as u32).to_le_bytes());
+            segment[4..6].copy_from_slice(&words.to_le_bytes());
+            for (i, b) in segment[8..].iter_mut().enumerate() {
+                *b = i as u8 ^ 0x5a;
+            }
+            let segments: [&[u8]; 1] = [&segment];
+            let reader =
+                message::Reader::new(message::SegmentArray::new(&segments), ReaderOptions::new());
+            let root: any_pointer::Reader<'_> = reader.get_root().unwrap();
+            let fast = take_data_only(root).unwrap().expect("a data-only struct");
+            let copied = take_copy(root).unwrap();
+            assert_eq!(root_of(&fast), root_of(&copied), "{words} words");
+            assert_eq!(root_of(&fast).0, segment[8..], "{words} words");
+        }
+    }
+
+    /// A data-only struct put into a `capnp` message comes back out the same.
+    #[test]
+    fn data_only_structs_are_put_whole() {
+        for words in [0u16, 1, 3] {
+            let mut frame = vec![0u8; 16 + 8 * words as usize];
+            frame[4..8].copy_from_slice(&(1 + u32::from(words)).to_le_bytes());
+            let offset: i32 = if words == 0 { -1 } else { 0 };
+            frame[8..12].copy_from_slice(&((offset << 2) as u32).to_le_bytes());
+            frame[12..14].copy_from_slice(&words.to_le_bytes());
+            for (i, b) in frame[16..].iter_mut().enumerate() {
+                *b = i as u8 ^ 0xa5;
+            }
+            let message = Message::from_frame(frame.clone(), CapTable::new());
+            let mut builder = message::Builder::new_default();
+            put(builder.init_root(), &message).unwrap();
+            let back = take_copy(builder.get_root_as_reader().unwrap()).unwrap();
+            assert_eq!(root_of(&back), (frame[16..].to_vec(), 0), "{words} words");
+        }
+    }
+
+    /// A struct with pointers, and a null pointer, take the deep copy.
+    #[test]
+    fn structs_with_pointers_and_null_pointers_are_copied() {
+        let segment = {
+            let mut s = vec![0u8; 16];
+            s[..4].copy_from_slice(&0u32.to_le_bytes());
+            s[6..8].copy_from_slice(&1u16.to_le_bytes());
+            s
+        };
+        let segments: [&[u8]; 1] = [&segment];
+        let reader =
+            message::Reader::new(message::SegmentArray::new(&segments), ReaderOptions::new());
+        let root: any_pointer::Reader<'_> = reader.get_root().unwrap();
+        assert!(take_data_only(root).unwrap().is_none());
+        let null = [0u8; 8];
+        let segments: [&[u8]; 1] = [&null];
+        let reader =
+            message::Reader::new(message::SegmentArray::new(&segments), ReaderOptions::new());
+        let root: any_pointer::Reader<'_> = reader.get_root().unwrap();
+        assert!(take_data_only(root).unwrap().is_none());
     }
 
     /// A local capability written into a message and read back out of it keeps its server,
