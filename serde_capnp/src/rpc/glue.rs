@@ -544,7 +544,7 @@ fn take_data_only(src: any_pointer::Reader<'_>) -> Result<Option<Message>> {
         return Ok(None);
     }
     let raw: RawStruct<'_> = src.get_as().map_err(from_exception)?;
-    if capnp::raw::get_struct_pointer_section(raw).len() != 0 {
+    if !capnp::raw::get_struct_pointer_section(raw).is_empty() {
         return Ok(None);
     }
     let data = capnp::raw::get_struct_data_section(raw);
