@@ -814,9 +814,10 @@ thread_local! {
 }
 
 /// What a `Call` or `Return` message adds around its payload's content, in words (the
-/// message, call or return, target and payload structs, with their pointers), and per entry
-/// of its capability table.
-const ENVELOPE_WORDS: usize = 16;
+/// message, call or return, target and payload structs with their pointers: 14 for a call on
+/// an imported capability, a few more for a pipelined one's transform), and per entry of its
+/// capability table. An underestimate costs a second segment, not an error.
+const ENVELOPE_WORDS: usize = 24;
 const CAP_DESCRIPTOR_WORDS: usize = 4;
 
 /// The largest first segment a connection gives a message of unknown size: below the
