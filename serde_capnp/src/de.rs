@@ -1001,7 +1001,7 @@ impl<'c, 'de> StructAccess<'c, 'de> {
         if !derived {
             return visitor.visit_map(self);
         }
-        let value = visitor.visit_seq(&mut self)?;
+        let value = visitor.visit_seq(InOrder(&mut self))?;
         match &self.plan {
             Some((plan, names)) if self.pos < plan.len() => Err(Error::data(format!(
                 "the Rust type read {} of the {} fields its field list names ({}); \
@@ -1092,13 +1092,38 @@ impl<'de> de::MapAccess<'de> for StructAccess<'_, 'de> {
 }
 
 impl<'de> StructAccess<'_, 'de> {
-    /// Reads the field at `pos` in the plan.
-    #[inline]
+    /// Reads the field at `pos` in the plan: a data step in place, any other out of line (a
+    /// pointer costs far more than the call).
+    #[inline(always)]
     fn planned_value<V: DeserializeSeed<'de>>(&mut self, pos: usize, seed: V) -> Result<V::Value> {
         let Some((plan, _)) = &self.plan else {
             return Err(Error::data("map value requested before its key"));
         };
         // The step is read in place; the name for an error path is looked up only on error.
+        let pf = &plan[pos];
+        match pf.fast {
+            Fast::Data { ty, at, default } => seed.deserialize(DataDe {
+                ctx: &mut *self.ctx,
+                ty,
+                bytes: self.s.data,
+                at,
+                default,
+            }),
+            _ => return self.planned_pointer(pos, seed),
+        }
+        .map_err(|e| e.in_field(self.planned_name(pos)))
+    }
+
+    /// [`planned_value`](Self::planned_value) for a step other than a data step.
+    #[inline(never)]
+    fn planned_pointer<V: DeserializeSeed<'de>>(
+        &mut self,
+        pos: usize,
+        seed: V,
+    ) -> Result<V::Value> {
+        let Some((plan, _)) = &self.plan else {
+            return Err(Error::data("map value requested before its key"));
+        };
         let pf = &plan[pos];
         match pf.fast {
             Fast::Data { ty, at, default } => seed.deserialize(DataDe {
@@ -1145,10 +1170,34 @@ impl<'de> StructAccess<'_, 'de> {
     }
 }
 
+/// A struct's fields in the order of its Rust type, as a sequence for a visitor serde's
+/// derive generated (see [`StructAccess::visit`]). Its own type rather than `&mut
+/// StructAccess`, whose `next_element` is serde's forwarding impl for `&mut A`, so that each
+/// field's read is inlined into the visitor.
+struct InOrder<'a, 'b, 'de>(&'a mut StructAccess<'b, 'de>);
+
+impl<'de> de::SeqAccess<'de> for InOrder<'_, '_, 'de> {
+    type Error = Error;
+
+    #[inline(always)]
+    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
+        de::SeqAccess::next_element_seed(self.0, seed)
+    }
+
+    #[inline(always)]
+    fn next_element<T: de::Deserialize<'de>>(&mut self) -> Result<Option<T>> {
+        de::SeqAccess::next_element_seed(self.0, PhantomData)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        de::SeqAccess::size_hint(self.0)
+    }
+}
+
 impl<'de> de::SeqAccess<'de> for StructAccess<'_, 'de> {
     type Error = Error;
 
-    #[inline]
+    #[inline(always)]
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
         let len = self.plan.as_ref().map_or(0, |(plan, _)| plan.len());
         let pos = self.pos;
