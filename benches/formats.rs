@@ -18,6 +18,9 @@
 //! several segments and needs a far pointer for every object outside the first one: 20–33 %
 //! more bytes and slower to write and read. Those are measured too, labelled
 //! `(default allocator)`.
+//!
+//! `FORMATS_PAIRED_ROUNDS=N` adds, after each dataset, serde_capnp's time over capnpc's for
+//! each target ratio from N rounds of a batch of each (see [`paired`]).
 
 use std::hint::black_box;
 
@@ -262,6 +265,100 @@ mod serde_capnp_benches {
     }
 }
 
+/// Rounds of [`paired`] per ratio (0: none).
+fn paired_rounds() -> usize {
+    std::env::var("FORMATS_PAIRED_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// How long one side's batch lasts in [`paired`].
+const PAIRED_BATCH: std::time::Duration = std::time::Duration::from_millis(40);
+
+/// `ours`'s time over `baseline`'s, from `rounds` rounds of a batch of each, the side that
+/// goes first alternating: the median and quartiles of the rounds' ratios. A round's two
+/// batches run back to back, so its ratio does not depend on how fast the machine was in that
+/// round, as two criterion figures taken seconds apart do.
+fn paired(ours: &dyn Fn(), baseline: &dyn Fn(), rounds: usize) -> [f64; 3] {
+    let batch = |f: &dyn Fn(), n: usize| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let mut n = 1;
+    while n < 1 << 16 && batch(baseline, n) < PAIRED_BATCH.as_secs_f64() {
+        n *= 2;
+    }
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            if round % 2 == 0 {
+                let a = batch(ours, n);
+                a / batch(baseline, n)
+            } else {
+                let b = batch(baseline, n);
+                batch(ours, n) / b
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
+    [at(2), at(1), at(3)]
+}
+
+/// Prints [`paired`]'s ratios for the targets of one dataset: the bound types and the serde
+/// path against capnpc writing one segment and reading into the same owned structs.
+fn report_paired<T, B>(
+    name: &str,
+    data: &T,
+    capnpc: &Capnpc<T>,
+    capnpc_bytes: &[u8],
+    schema: &serde_capnp::StructSchema,
+) where
+    T: Serialize + DeserializeOwned,
+    B: Serialize + DeserializeOwned + for<'de> CapnpRead<'de>,
+{
+    let rounds = paired_rounds();
+    if rounds == 0 {
+        return;
+    }
+    let bound: B = bound::bind(data);
+    let words = capnpc_bytes.len() / 8;
+    let capnpc_write = || {
+        let mut message = sized_builder(words);
+        (capnpc.populate)(&mut message, black_box(data));
+        black_box(capnpc::write(&message));
+    };
+    let capnpc_read = || {
+        black_box((capnpc.read_and_convert)(black_box(capnpc_bytes)).unwrap());
+    };
+    let bound_write = || {
+        black_box(serde_capnp::to_vec(black_box(&bound)).unwrap());
+    };
+    let bound_read = || {
+        black_box(serde_capnp::from_slice::<B>(black_box(capnpc_bytes)).unwrap());
+    };
+    let serde_write = || {
+        black_box(schema.to_vec(black_box(data)).unwrap());
+    };
+    let serde_read = || {
+        black_box(schema.from_slice::<T>(black_box(capnpc_bytes)).unwrap());
+    };
+    let rows: [(&str, &dyn Fn(), &dyn Fn()); 4] = [
+        ("bound serialize ÷ capnpc", &bound_write, &capnpc_write),
+        ("bound owned decode ÷ capnpc", &bound_read, &capnpc_read),
+        ("serde path serialize ÷ capnpc", &serde_write, &capnpc_write),
+        ("serde path owned decode ÷ capnpc", &serde_read, &capnpc_read),
+    ];
+    println!("{name}: our time ÷ capnpc's, paired batches ({rounds} rounds)");
+    for (label, ours, baseline) in rows {
+        let [median, low, high] = paired(ours, baseline, rounds);
+        println!("  {label:34} {median:.2}× (quartiles {low:.2}–{high:.2})");
+    }
+}
+
 fn log(c: &mut Criterion) {
     let data = datasets::log::logs();
     let capnpc = capnpc_functions!(capnpc::log);
@@ -296,6 +393,7 @@ fn log(c: &mut Criterion) {
         });
     }
     group.finish();
+    report_paired::<_, bound::Logs>("log", &data, &capnpc, &capnpc_bytes, &schema);
 }
 
 fn mesh(c: &mut Criterion) {
@@ -311,6 +409,7 @@ fn mesh(c: &mut Criterion) {
     serde_capnp_benches::bench(&mut group, &data, &schema);
     serde_capnp_benches::bench_bound::<_, bound::Mesh>(&mut group, &data, &capnpc_bytes);
     group.finish();
+    report_paired::<_, bound::Mesh>("mesh", &data, &capnpc, &capnpc_bytes, &schema);
 }
 
 fn carsales(c: &mut Criterion) {
@@ -326,6 +425,7 @@ fn carsales(c: &mut Criterion) {
     serde_capnp_benches::bench(&mut group, &data, &schema);
     serde_capnp_benches::bench_bound::<_, bound::ParkingLot>(&mut group, &data, &capnpc_bytes);
     group.finish();
+    report_paired::<_, bound::ParkingLot>("carsales", &data, &capnpc, &capnpc_bytes, &schema);
 }
 
 /// One small message at a time (the address book of the example), as an RPC peer or a stream
