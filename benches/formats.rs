@@ -350,7 +350,11 @@ fn report_paired<T, B>(
         ("bound serialize ÷ capnpc", &bound_write, &capnpc_write),
         ("bound owned decode ÷ capnpc", &bound_read, &capnpc_read),
         ("serde path serialize ÷ capnpc", &serde_write, &capnpc_write),
-        ("serde path owned decode ÷ capnpc", &serde_read, &capnpc_read),
+        (
+            "serde path owned decode ÷ capnpc",
+            &serde_read,
+            &capnpc_read,
+        ),
     ];
     println!("{name}: our time ÷ capnpc's, paired batches ({rounds} rounds)");
     for (label, ours, baseline) in rows {
