@@ -308,6 +308,9 @@ fn paired(ours: &dyn Fn(), baseline: &dyn Fn(), rounds: usize) -> [f64; 3] {
     [at(2), at(1), at(3)]
 }
 
+/// A target ratio's label, our side and capnpc's.
+type PairedRow<'a> = (&'a str, &'a dyn Fn(), &'a dyn Fn());
+
 /// Prints [`paired`]'s ratios for the targets of one dataset: the bound types and the serde
 /// path against capnpc writing one segment and reading into the same owned structs.
 fn report_paired<T, B>(
@@ -346,7 +349,7 @@ fn report_paired<T, B>(
     let serde_read = || {
         black_box(schema.from_slice::<T>(black_box(capnpc_bytes)).unwrap());
     };
-    let rows: [(&str, &dyn Fn(), &dyn Fn()); 4] = [
+    let rows: [PairedRow<'_>; 4] = [
         ("bound serialize ÷ capnpc", &bound_write, &capnpc_write),
         ("bound owned decode ÷ capnpc", &bound_read, &capnpc_read),
         ("serde path serialize ÷ capnpc", &serde_write, &capnpc_write),
