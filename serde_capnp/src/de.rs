@@ -1102,16 +1102,22 @@ impl<'de> StructAccess<'_, 'de> {
         // The step is read in place; the name for an error path is looked up only on error.
         let pf = &plan[pos];
         match pf.fast {
-            Fast::Data { ty, at, default } => seed.deserialize(DataDe {
-                ctx: &mut *self.ctx,
-                ty,
-                bytes: self.s.data,
-                at,
-                default,
-            }),
+            Fast::Data { ty, at, default } => seed.deserialize(self.data_de(ty, at, default)),
             _ => return self.planned_pointer(pos, seed),
         }
         .map_err(|e| e.in_field(self.planned_name(pos)))
+    }
+
+    /// The reader of a data field of this struct.
+    #[inline(always)]
+    fn data_de(&mut self, ty: &'de Type, at: u64, default: u64) -> DataDe<'_, 'de> {
+        DataDe {
+            ctx: &mut *self.ctx,
+            ty,
+            bytes: self.s.data,
+            at,
+            default,
+        }
     }
 
     /// [`planned_value`](Self::planned_value) for a step other than a data step.
@@ -1126,13 +1132,7 @@ impl<'de> StructAccess<'_, 'de> {
         };
         let pf = &plan[pos];
         match pf.fast {
-            Fast::Data { ty, at, default } => seed.deserialize(DataDe {
-                ctx: &mut *self.ctx,
-                ty,
-                bytes: self.s.data,
-                at,
-                default,
-            }),
+            Fast::Data { ty, at, default } => seed.deserialize(self.data_de(ty, at, default)),
             Fast::Ptr { ty, index, default } => seed.deserialize(PtrDe {
                 ctx: &mut *self.ctx,
                 ty,

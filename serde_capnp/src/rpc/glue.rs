@@ -226,13 +226,13 @@ impl Hook {
             };
         }
         let client = capability::Client::new(self.client.add_ref());
-        hint_outgoing(&params);
-        let mut request = client.new_call::<any_pointer::Owned, any_pointer::Owned>(
-            interface_id,
-            ordinal,
-            Some(size_of(&params)),
-        );
-        NEXT_OUTGOING_WORDS.set(0);
+        let mut request = sized_for(&params, || {
+            client.new_call::<any_pointer::Owned, any_pointer::Owned>(
+                interface_id,
+                ordinal,
+                Some(size_of(&params)),
+            )
+        });
         if let Err(e) = put(request.get(), &params) {
             return RawCall::failed(e);
         }
@@ -496,10 +496,7 @@ impl capability::Server for ServerRefRc {
         let reply = server.dispatch(interface_id, method_id, message);
         let promise = Promise::from_future(async move {
             let message = reply.await.map_err(to_exception)?;
-            hint_outgoing(&message);
-            let r = put(results.get(), &message).map_err(to_exception);
-            NEXT_OUTGOING_WORDS.set(0);
-            r
+            sized_for(&message, || put(results.get(), &message)).map_err(to_exception)
         });
         capability::DispatchCallResult::new(promise, streaming)
     }
@@ -826,13 +823,18 @@ const CAP_DESCRIPTOR_WORDS: usize = 4;
 /// segments.
 const UNKNOWN_SIZE_MAX_WORDS: u32 = 120;
 
-/// Notes the size of the message about to carry `payload` (see [`NEXT_OUTGOING_WORDS`]).
-fn hint_outgoing(payload: &Message) {
+/// Runs `build`, which has `capnp-rpc` build the message that will carry `payload`, with the
+/// size of that message noted for the connection (see [`NEXT_OUTGOING_WORDS`]).
+fn sized_for<R>(payload: &Message, build: impl FnOnce() -> R) -> R {
     let words = payload
         .words()
         .saturating_add(ENVELOPE_WORDS)
         .saturating_add(payload.caps.len().saturating_mul(CAP_DESCRIPTOR_WORDS));
     NEXT_OUTGOING_WORDS.set(u32::try_from(words).unwrap_or(u32::MAX));
+    let r = build();
+    // Not left for another message when `capnp-rpc` built none (a local or broken target).
+    NEXT_OUTGOING_WORDS.set(0);
+    r
 }
 
 /// `capnp-rpc`'s two-party network, with the first segment of each outgoing message sized
