@@ -767,6 +767,9 @@ impl<'a> ListRef<'a> {
 /// The largest message the single-segment builder writes: pointer offsets are 30-bit word counts.
 const MAX_WORDS: usize = (1 << 29) - 1;
 
+/// A struct pointer with offset -1 and no data or pointers: the empty struct.
+pub(crate) const EMPTY_STRUCT: u64 = 0xffff_fffc;
+
 /// A message being built as one segment, preceded by room for its segment table.
 ///
 /// `buf` is zero-filled ahead of `used` and grows by doubling, so that allocating an object is
@@ -901,6 +904,16 @@ impl Out {
         data_words: u16,
         ptr_count: u16,
     ) -> Result<StructB> {
+        if data_words == 0 && ptr_count == 0 {
+            // A struct of no words is a pointer with offset -1 and nothing allocated, as every
+            // Cap'n Proto writer makes it: an offset to the next word would be a null pointer
+            // wherever that word is the pointer's own successor.
+            self.set_word(ptr, EMPTY_STRUCT);
+            return Ok(StructB {
+                data: self.used,
+                ptrs: self.used,
+            });
+        }
         let off = self.alloc(data_words as usize + ptr_count as usize)?;
         self.set_word(
             ptr,

@@ -17,7 +17,7 @@ use capnp::traits::{Imbue, ImbueMut};
 use capnp_rpc::{rpc_twoparty_capnp, twoparty, RpcSystem};
 use futures::{AsyncRead, AsyncWrite, FutureExt};
 
-use crate::wire::{Msg, Segs};
+use crate::wire::{Msg, Out, Segs};
 use crate::{Category, Error, Result};
 
 /// A future of this crate's result, on the connection's thread.
@@ -534,8 +534,8 @@ fn take_copy(src: any_pointer::Reader<'_>) -> Result<Message> {
 }
 
 /// [`take`] for a struct with no pointers, the common case of small parameters and results:
-/// its data section framed behind a root pointer of its own, with none of the traversal and
-/// allocation a general copy costs. `None` for a null pointer or a struct with pointers.
+/// its data section written as the root of a message of this crate's own, with none of the
+/// traversal and allocation a general copy costs. `None` for a null pointer or a struct with pointers.
 fn take_data_only(src: any_pointer::Reader<'_>) -> Result<Option<Message>> {
     if src.is_null() {
         return Ok(None);
@@ -554,19 +554,10 @@ fn take_data_only(src: any_pointer::Reader<'_>) -> Result<Option<Message>> {
     let Ok(data_words) = u16::try_from(words) else {
         return Ok(None);
     };
-    let mut frame = spare_buffer();
-    frame.clear();
-    frame.reserve(16 + data.len());
-    // Segment table: one segment of the root pointer and the data.
-    frame.extend_from_slice(&0u32.to_le_bytes());
-    frame.extend_from_slice(&((1 + words) as u32).to_le_bytes());
-    // Root: a struct pointer to the next word, `data_words` words of data and no pointers.
-    // An empty struct has offset -1 instead, as a zero word would be a null pointer.
-    let offset: i32 = if words == 0 { -1 } else { 0 };
-    frame.extend_from_slice(&((offset << 2) as u32).to_le_bytes());
-    frame.extend_from_slice(&u32::from(data_words).to_le_bytes());
-    frame.extend_from_slice(data);
-    Ok(Some(Message::from_frame(frame, CapTable::new())))
+    let mut out = Out::with_buffer(spare_buffer(), 16 + data.len());
+    let b = out.init_struct(Out::ROOT, data_words, 0)?;
+    out.buf[b.data..b.data + data.len()].copy_from_slice(data);
+    Ok(Some(Message::from_frame(out.finish(), CapTable::new())))
 }
 
 /// A struct as `capnp` reads it: what [`take_data_only`] asks `capnp::raw` about.
