@@ -251,8 +251,9 @@ impl Hook {
         params: &Message,
     ) -> LocalFuture<()> {
         let client = capability::Client::new(self.client.add_ref());
-        let mut request =
-            client.new_streaming_call::<any_pointer::Owned>(interface_id, ordinal, None);
+        let mut request = sized_for(params, || {
+            client.new_streaming_call::<any_pointer::Owned>(interface_id, ordinal, None)
+        });
         if let Err(e) = put(request.get(), params) {
             return Box::pin(std::future::ready(Err(e)));
         }
@@ -813,6 +814,8 @@ const CAP_DESCRIPTOR_WORDS: usize = 4;
 /// sweeps the cache of freed small blocks into its bins. A larger message gets more
 /// segments.
 const UNKNOWN_SIZE_MAX_WORDS: u32 = 120;
+// glibc's block for it (the request, a word of header, rounded to 16 bytes) stays under 1 KiB.
+const _: () = assert!((UNKNOWN_SIZE_MAX_WORDS * 8 + 8).next_multiple_of(16) < 1024);
 
 /// Runs `build`, which has `capnp-rpc` build the message that will carry `payload`, with the
 /// size of that message noted for the connection (see [`NEXT_OUTGOING_WORDS`]).
@@ -826,6 +829,15 @@ fn sized_for<R>(payload: &Message, build: impl FnOnce() -> R) -> R {
     // Not left for another message when `capnp-rpc` built none (a local or broken target).
     NEXT_OUTGOING_WORDS.set(0);
     r
+}
+
+/// The first segment, in words, of the next message built on this thread, for which
+/// `capnp-rpc` asked `requested`: the size [`sized_for`] noted, or `requested` capped.
+fn first_segment_words(requested: u32) -> u32 {
+    match NEXT_OUTGOING_WORDS.replace(0) {
+        0 => requested.min(UNKNOWN_SIZE_MAX_WORDS),
+        noted => noted,
+    }
 }
 
 /// `capnp-rpc`'s two-party network, with the first segment of each outgoing message sized
@@ -870,13 +882,8 @@ impl capnp_rpc::Connection<rpc_twoparty_capnp::Side> for SizedConnection {
         &mut self,
         first_segment_word_size: u32,
     ) -> Box<dyn capnp_rpc::OutgoingMessage> {
-        let hinted = NEXT_OUTGOING_WORDS.replace(0);
-        let words = if hinted != 0 {
-            hinted
-        } else {
-            first_segment_word_size.min(UNKNOWN_SIZE_MAX_WORDS)
-        };
-        self.0.new_outgoing_message(words)
+        self.0
+            .new_outgoing_message(first_segment_words(first_segment_word_size))
     }
 
     fn receive_incoming_message(
@@ -1020,6 +1027,25 @@ mod tests {
             let back = take_copy(builder.get_root_as_reader().unwrap()).unwrap();
             assert_eq!(root_of(&back), (frame[16..].to_vec(), 0), "{words} words");
         }
+    }
+
+    /// A call or return states its size for the one message `capnp-rpc` builds for it; any
+    /// other message, and one built after, gets a first segment capped below 1 KiB.
+    #[test]
+    fn outgoing_messages_are_sized_by_what_they_carry() {
+        let frame = |words: u32| {
+            let mut f = vec![0u8; 8 + 8 * words as usize];
+            f[4..8].copy_from_slice(&words.to_le_bytes());
+            f
+        };
+        let payload = Message::from_frame(frame(300), CapTable::new());
+        let size = 301 + ENVELOPE_WORDS as u32;
+        assert_eq!(sized_for(&payload, || first_segment_words(1024)), size);
+        assert_eq!(first_segment_words(1024), UNKNOWN_SIZE_MAX_WORDS);
+        assert_eq!(first_segment_words(5), 5);
+        // A call whose target builds no message (a local or broken one) leaves nothing noted.
+        sized_for(&payload, || ());
+        assert_eq!(first_segment_words(1024), UNKNOWN_SIZE_MAX_WORDS);
     }
 
     /// A struct with pointers, and a null pointer, take the deep copy.
