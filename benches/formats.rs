@@ -20,7 +20,7 @@
 //! `(default allocator)`.
 //!
 //! `FORMATS_PAIRED_ROUNDS=N` adds, after each dataset, serde_capnp's time over capnpc's for
-//! each target ratio from N rounds of a batch of each (see [`paired`]).
+//! each target ratio from N rounds of a batch of each (see `benches/paired/mod.rs`).
 
 use std::hint::black_box;
 
@@ -34,6 +34,8 @@ use serde_capnp_suite::capnpc::{self, capnp};
 
 #[path = "bound/mod.rs"]
 mod bound;
+#[path = "paired/mod.rs"]
+mod paired;
 use serde_capnp_suite::datasets::{self, LogsBorrowed};
 
 type HeapBuilder = capnp::message::Builder<capnp::message::HeapAllocator>;
@@ -265,7 +267,7 @@ mod serde_capnp_benches {
     }
 }
 
-/// Rounds of [`paired`] per ratio (0: none).
+/// Rounds of [`paired::paired`] per ratio (0: none).
 fn paired_rounds() -> usize {
     std::env::var("FORMATS_PAIRED_ROUNDS")
         .ok()
@@ -273,46 +275,14 @@ fn paired_rounds() -> usize {
         .unwrap_or(0)
 }
 
-/// How long one side's batch lasts in [`paired`].
+/// How long a batch of capnpc's lasts in [`paired::paired`].
 const PAIRED_BATCH: std::time::Duration = std::time::Duration::from_millis(40);
-
-/// `ours`'s time over `baseline`'s, from `rounds` rounds of a batch of each, the side that
-/// goes first alternating: the median and quartiles of the rounds' ratios. A round's two
-/// batches run back to back, so its ratio does not depend on how fast the machine was in that
-/// round, as two criterion figures taken seconds apart do.
-fn paired(ours: &dyn Fn(), baseline: &dyn Fn(), rounds: usize) -> [f64; 3] {
-    let batch = |f: &dyn Fn(), n: usize| {
-        let start = std::time::Instant::now();
-        for _ in 0..n {
-            f();
-        }
-        start.elapsed().as_secs_f64()
-    };
-    let mut n = 1;
-    while n < 1 << 16 && batch(baseline, n) < PAIRED_BATCH.as_secs_f64() {
-        n *= 2;
-    }
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            if round % 2 == 0 {
-                let a = batch(ours, n);
-                a / batch(baseline, n)
-            } else {
-                let b = batch(baseline, n);
-                batch(ours, n) / b
-            }
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
-    [at(2), at(1), at(3)]
-}
 
 /// A target ratio's label, our side and capnpc's.
 type PairedRow<'a> = (&'a str, &'a dyn Fn(), &'a dyn Fn());
 
-/// Prints [`paired`]'s ratios for the targets of one dataset: the bound types and the serde
-/// path against capnpc writing one segment and reading into the same owned structs.
+/// Prints [`paired::paired`]'s ratios for the targets of one dataset: the bound types and the
+/// serde path against capnpc writing one segment and reading into the same owned structs.
 fn report_paired<T, B>(
     name: &str,
     data: &T,
@@ -361,7 +331,19 @@ fn report_paired<T, B>(
     ];
     println!("{name}: our time ÷ capnpc's, paired batches ({rounds} rounds)");
     for (label, ours, baseline) in rows {
-        let [median, low, high] = paired(ours, baseline, rounds);
+        let batch_of = |f: &dyn Fn(), n: usize| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed()
+        };
+        let [median, low, high] = paired::paired(
+            &mut |n| batch_of(ours, n),
+            &mut |n| batch_of(baseline, n),
+            rounds,
+            PAIRED_BATCH,
+        );
         println!("  {label:34} {median:.2}× (quartiles {low:.2}–{high:.2})");
     }
 }

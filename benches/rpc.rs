@@ -15,6 +15,9 @@
 //! `RPC_BENCH_TIMED_CALLS=N` changes the number of single calls timed for the percentiles (0
 //! skips them and the paired batches, which keeps a run under callgrind short).
 
+#[path = "paired/mod.rs"]
+mod paired;
+
 use std::cell::RefCell;
 use std::future::Future;
 use std::hint::black_box;
@@ -371,65 +374,38 @@ fn measure<S: Side>(
     });
 }
 
-/// Rounds of [`paired`] per operation.
+/// Rounds of [`paired_op`] per operation.
 const PAIRED_ROUNDS: usize = 41;
 
-/// How long one side's batch of an operation lasts in [`paired`].
+/// How long a batch of an operation lasts in [`paired_op`] (capnp-rpc's side).
 const PAIRED_BATCH: Duration = Duration::from_millis(15);
 
-/// Our time ÷ the generated code's for `op`, over [`PAIRED_ROUNDS`] rounds of a batch on
-/// each side, the side that goes first alternating: the median and quartiles of the rounds'
-/// ratios. A round's two batches run within milliseconds of each other, so the ratio does
-/// not depend on how fast the machine was in that round, as two criterion figures taken a
-/// minute apart can.
-fn paired<O: Side, G: Side>(env: &Env, ours: &O, generated: &G, op: &Op) -> [f64; 3] {
-    env.run(async {
-        // Calibrate the batch length on our side.
-        let mut n = 1;
-        while n < 1 << 20 && batch(ours, op, n).await < PAIRED_BATCH {
-            n *= 2;
-        }
-        let mut ratios = Vec::with_capacity(PAIRED_ROUNDS);
-        for round in 0..PAIRED_ROUNDS {
-            let (t_ours, t_generated) = if round % 2 == 0 {
-                let a = batch(ours, op, n).await;
-                (a, batch(generated, op, n).await)
-            } else {
-                let b = batch(generated, op, n).await;
-                (batch(ours, op, n).await, b)
-            };
-            ratios.push(t_ours.as_secs_f64() / t_generated.as_secs_f64());
-        }
-        ratios.sort_by(f64::total_cmp);
-        let at = |q: usize| ratios[(ratios.len() - 1) * q / 4];
-        [at(2), at(1), at(3)]
-    })
+/// Our time ÷ the generated code's for `op`, from [`PAIRED_ROUNDS`] rounds of a batch of
+/// each (see [`paired::paired`]).
+fn paired_op<O: Side, G: Side>(env: &Env, ours: &O, generated: &G, op: &Op) -> [f64; 3] {
+    paired::paired(
+        &mut |n| timed(env, ours, op, n),
+        &mut |n| timed(env, generated, op, n),
+        PAIRED_ROUNDS,
+        PAIRED_BATCH,
+    )
 }
 
 /// How long `side` takes to do `op` `n` times, one after the other.
-async fn batch(side: &dyn DynSide, op: &Op, n: usize) -> Duration {
-    let start = Instant::now();
-    for _ in 0..n {
-        black_box(side.run_boxed(op).await);
-    }
-    start.elapsed()
-}
-
-/// [`Side::run`] behind a reference that [`paired`] can hold for either side.
-trait DynSide {
-    fn run_boxed<'a>(&'a self, op: &'a Op) -> std::pin::Pin<Box<dyn Future<Output = u64> + 'a>>;
-}
-
-impl<S: Side> DynSide for S {
-    fn run_boxed<'a>(&'a self, op: &'a Op) -> std::pin::Pin<Box<dyn Future<Output = u64> + 'a>> {
-        Box::pin(self.run(op))
-    }
+fn timed<S: Side>(env: &Env, side: &S, op: &Op, n: usize) -> Duration {
+    env.run(async {
+        let start = Instant::now();
+        for _ in 0..n {
+            black_box(side.run(op).await);
+        }
+        start.elapsed()
+    })
 }
 
 /// Per transport: the percentiles of our calls and of the generated ones.
 type Latencies = Vec<(String, Percentiles, Percentiles)>;
 
-/// Per transport and operation: [`paired`]'s ratios.
+/// Per transport and operation: [`paired_op`]'s ratios.
 type Pairs = Vec<(String, [f64; 3])>;
 
 thread_local! {
@@ -454,7 +430,7 @@ fn transport<O: Side, G: Side>(c: &mut Criterion, env: &Env, name: &str, ours: O
         measure(&mut group, env, "capnp-rpc", &generated, &op);
         group.finish();
         if timed_calls() != 0 {
-            let ratios = paired(env, &ours, &generated, &op);
+            let ratios = paired_op(env, &ours, &generated, &op);
             PAIRS.with(|p| p.borrow_mut().push((format!("{name}/{op_name}"), ratios)));
         }
     }

@@ -536,7 +536,8 @@ fn take_copy(src: any_pointer::Reader<'_>) -> Result<Message> {
 
 /// [`take`] for a struct with no pointers, the common case of small parameters and results:
 /// its data section written as the root of a message of this crate's own, with none of the
-/// traversal and allocation a general copy costs. `None` for a null pointer or a struct with pointers.
+/// traversal and allocation a general copy costs. `None` for a null pointer or a struct with
+/// pointers.
 fn take_data_only(src: any_pointer::Reader<'_>) -> Result<Option<Message>> {
     if src.is_null() {
         return Ok(None);
